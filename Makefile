@@ -1,0 +1,114 @@
+# sessiond — GNU make. Objects and binaries go to build/ (out of tree).
+#   make                 build sessiond and cleanup_sessions
+#   make test            unit + integration tests over a real PostgreSQL and nginx
+#   make run             local stack: PostgreSQL under ./var, sessiond, nginx on 127.0.0.1:8080
+#   make SANITIZE=address,undefined test
+#   make V=1             show full command lines
+#   make install PREFIX=/usr/local DESTDIR=
+
+VERSION  := 0.1.0
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+CC       ?= cc
+
+PKGS     := json-c libjwt libpq openssl uuid
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PG_INC     := $(shell pg_config --includedir 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -fno-strict-aliasing -D_GNU_SOURCE -DSESSIOND_VERSION='"$(VERSION)"' \
+            -Iinclude $(PKG_CFLAGS) $(if $(PG_INC),-I$(PG_INC))
+LDLIBS   += -lfcgi $(PKG_LIBS)
+
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# Every app/*.c except the two program entry points forms the core library that
+# the programs and the unit tests link against.
+MAINS     := app/main.c app/cleanup_main.c
+LIB_SRCS  := $(filter-out $(MAINS),$(wildcard app/*.c))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB       := $(BUILD)/libsessiond.a
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
+
+PROGS := $(BUILD)/sessiond $(if $(wildcard app/cleanup_main.c),$(BUILD)/cleanup_sessions)
+
+.PHONY: all test unit run start stop install clean setup tools check-config
+all: $(PROGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sessiond: $(BUILD)/app/main.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/cleanup_sessions: $(BUILD)/app/cleanup_main.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tools: $(TOOL_BINS)
+
+# Installs missing Debian packages (needs root; a no-op when all are present).
+setup:
+	$(Q)scripts/setup-deps
+
+unit: $(PROGS) $(UNIT_BINS)
+	$(Q)tests/run --unit-only $(UNIT_BINS)
+
+test: setup
+	$(Q)$(MAKE) --no-print-directory all tools $(UNIT_BINS)
+	$(Q)tests/run $(UNIT_BINS)
+
+run: setup all
+	$(Q)scripts/stack run
+
+start: setup all
+	$(Q)scripts/stack start
+
+stop:
+	$(Q)scripts/stack stop
+
+check-config: all
+	$(Q)$(BUILD)/sessiond --check-config --config conf/sessiond.conf.example
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/sessiond/sql \
+	    $(DESTDIR)$(PREFIX)/share/doc/sessiond/examples
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/sessiond/sql/
+	cp -R conf/. $(DESTDIR)$(PREFIX)/share/doc/sessiond/examples/
+	install -m 0644 spawn-fcgi.conf $(DESTDIR)$(PREFIX)/share/doc/sessiond/examples/
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
