@@ -1,0 +1,328 @@
+/* Unit tests for app/jsonx.c. */
+#include "jsonx.h"
+#include "check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static enum jsonx_err parse_str(const char *s, int depth, int require_object)
+{
+	struct json_object *o = (struct json_object *)&o; /* must be reset */
+	enum jsonx_err e = jsonx_parse(s, strlen(s), depth, require_object, &o);
+
+	if (e != JSONX_OK && o != NULL)
+		return (enum jsonx_err)99;
+	json_object_put(o);
+	return e;
+}
+
+/* Plain serialization of parse(s), compared with want (want NULL: must fail to parse). */
+static int parses_to(const char *s, const char *want)
+{
+	struct json_object *o = NULL;
+	int ok;
+
+	if (jsonx_parse(s, strlen(s), 32, 0, &o) != JSONX_OK)
+		return want == NULL;
+	ok = want != NULL && strcmp(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), want) == 0;
+	json_object_put(o);
+	return ok;
+}
+
+static void test_parse(void)
+{
+	struct json_object *o = NULL;
+
+	CHECK(parse_str("{}", 8, 1) == JSONX_OK);
+	CHECK(parse_str("  {\"a\": [1, 2.5, -3e2, true, false, null, \"x\"]}\r\n\t ", 8, 1) == JSONX_OK);
+	CHECK(parse_str("[]", 8, 0) == JSONX_OK);
+	CHECK(parse_str("123", 8, 0) == JSONX_OK);
+	CHECK(parse_str("\"s\"", 8, 0) == JSONX_OK);
+	CHECK(parse_str("true", 8, 0) == JSONX_OK);
+	CHECK(parse_str("-0", 8, 0) == JSONX_OK);
+	CHECK(parse_str("0.5e-3", 8, 0) == JSONX_OK);
+
+	/* non-object */
+	CHECK(parse_str("[]", 8, 1) == JSONX_NOT_OBJECT);
+	CHECK(parse_str("123", 8, 1) == JSONX_NOT_OBJECT);
+	CHECK(parse_str("\"s\"", 8, 1) == JSONX_NOT_OBJECT);
+	CHECK(parse_str("null", 8, 1) == JSONX_NOT_OBJECT);
+	CHECK(jsonx_parse("null", 4, 8, 0, &o) == JSONX_OK && o == NULL);
+
+	/* trailing garbage and framing */
+	CHECK(parse_str("{}x", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("{} {}", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("{}}", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("12x", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("1 2", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("{} \f", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("\v{}", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("   ", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("{", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("{\"a\":1", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("\"abc", 8, 0) == JSONX_SYNTAX);
+	CHECK(jsonx_parse("{}\0", 3, 8, 1, &o) == JSONX_SYNTAX && o == NULL);
+	CHECK(jsonx_parse("{\"a\":\"b\0c\"}", 11, 8, 1, &o) == JSONX_SYNTAX && o == NULL);
+	CHECK(jsonx_parse("{\"a\":1}", 3, 8, 1, &o) == JSONX_SYNTAX && o == NULL); /* len honoured */
+	CHECK(jsonx_parse(NULL, 0, 8, 0, &o) == JSONX_SYNTAX && o == NULL);
+
+	/* things json-c's strict mode lets through */
+	CHECK(parse_str("{'a':1}", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("['a']", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("NaN", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("Infinity", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("-Infinity", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("[1,]", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("{\"a\":1,}", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("[,1]", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("{\"a\" 1}", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("{a:1}", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("{1:1}", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("01", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("-", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("1.", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str(".5", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("1e", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("+1", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("0x10", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("tru", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("True", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("nul", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("/* c */ {}", 8, 1) == JSONX_SYNTAX);
+	CHECK(parse_str("\"a\x01\"", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("\"a\tb\"", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("\"\\x\"", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("\"\\u12\"", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("\"\\u12g4\"", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("\"\\", 8, 0) == JSONX_SYNTAX);
+	CHECK(parses_to("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\"", "\"\\\"\\\\\\/\\b\\f\\n\\r\\tA\""));
+
+	/* UTF-8 */
+	CHECK(parses_to("\"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"", "\"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""));
+	CHECK(parse_str("\"\xff\"", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("\"\xc3\"", 8, 0) == JSONX_SYNTAX);      /* truncated */
+	CHECK(parse_str("\"\xc3(\"", 8, 0) == JSONX_SYNTAX);     /* bad continuation */
+	CHECK(parse_str("\"\xc0\xaf\"", 8, 0) == JSONX_SYNTAX);  /* overlong '/' */
+	CHECK(parse_str("\"\xe0\x80\xaf\"", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("\"\xed\xa0\x80\"", 8, 0) == JSONX_SYNTAX); /* surrogate */
+	CHECK(parse_str("\"\xf4\x90\x80\x80\"", 8, 0) == JSONX_SYNTAX); /* > U+10FFFF */
+	CHECK(parse_str("\"\x80\"", 8, 0) == JSONX_SYNTAX);
+	CHECK(parse_str("{\"\xfe\":1}", 8, 1) == JSONX_SYNTAX);   /* in a key */
+	CHECK(parse_str("\xef\xbb\xbf{}", 8, 1) == JSONX_SYNTAX); /* BOM */
+
+	/* depth: jsonx_depth counting, max_depth inclusive */
+	CHECK(parse_str("[[[1]]]", 3, 0) == JSONX_OK);
+	CHECK(parse_str("[[[1]]]", 2, 0) == JSONX_TOO_DEEP);
+	CHECK(parse_str("{\"a\":{\"b\":{}}}", 3, 1) == JSONX_OK);
+	CHECK(parse_str("{\"a\":{\"b\":{}}}", 2, 1) == JSONX_TOO_DEEP);
+	CHECK(parse_str("{}", 0, 1) == JSONX_TOO_DEEP);
+	CHECK(parse_str("7", 0, 0) == JSONX_OK);
+	CHECK(parse_str("{}", -5, 1) == JSONX_TOO_DEEP);
+	{
+		size_t n = 100000, i;
+		char *deep = malloc(2 * n + 1);
+		if (deep != NULL) {
+			for (i = 0; i < n; i++) {
+				deep[i] = '[';
+				deep[n + i] = ']';
+			}
+			deep[2 * n] = '\0';
+			CHECK(parse_str(deep, 32, 0) == JSONX_TOO_DEEP);
+			CHECK(parse_str(deep, 1 << 30, 0) == JSONX_TOO_DEEP); /* clamped to JSONX_DEPTH_CAP */
+			deep[JSONX_DEPTH_CAP] = '\0';
+			memset(deep + JSONX_DEPTH_CAP / 2, ']', JSONX_DEPTH_CAP / 2);
+			CHECK(parse_str(deep, JSONX_DEPTH_CAP, 0) == JSONX_OK);
+			free(deep);
+		}
+	}
+
+	/* big numbers */
+	CHECK(parses_to("9223372036854775807", "9223372036854775807"));
+	CHECK(parses_to("-9223372036854775808", "-9223372036854775808"));
+	CHECK(parses_to("18446744073709551615", "18446744073709551615"));
+	CHECK(parses_to("18446744073709551616", NULL));
+	CHECK(parses_to("-9223372036854775809", NULL));
+	CHECK(parses_to("99999999999999999999999999", NULL));
+	CHECK(parses_to("[1e400]", NULL));
+	CHECK(parses_to("{\"a\":-1e400}", NULL));
+	CHECK(parses_to("1e308", "1e308"));
+	CHECK(parses_to("1e-400", "1e-400"));
+	CHECK(parses_to("123456789012345678901234567890.5", "123456789012345678901234567890.5"));
+	CHECK(parses_to("00", NULL));
+	CHECK(parses_to("-01", NULL));
+}
+
+/* RFC 7396 merge of original and patch (JSON texts), compared with result text. */
+static int merges_to(const char *original, const char *patch, const char *result)
+{
+	struct json_object *t = NULL, *p = NULL, *r = NULL, *want = NULL;
+	const char *before_t, *before_p;
+	char *bt = NULL, *bp = NULL;
+	int ok = 0;
+
+	if (jsonx_parse(original, strlen(original), 32, 0, &t) != JSONX_OK ||
+	    jsonx_parse(patch, strlen(patch), 32, 0, &p) != JSONX_OK ||
+	    jsonx_parse(result, strlen(result), 32, 0, &want) != JSONX_OK)
+		goto out;
+	before_t = json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN);
+	before_p = json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN);
+	bt = strdup(before_t);
+	bp = strdup(before_p);
+	r = jsonx_merge_patch(t, p);
+	if (r == NULL && p != NULL)
+		goto out;
+	ok = json_object_equal(r, want) &&
+	     strcmp(bt, json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN)) == 0 &&
+	     strcmp(bp, json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN)) == 0 &&
+	     (r == NULL || (r != t && r != p));
+out:
+	free(bt);
+	free(bp);
+	json_object_put(t);
+	json_object_put(p);
+	json_object_put(r);
+	json_object_put(want);
+	return ok;
+}
+
+static void test_merge(void)
+{
+	/* RFC 7396 Appendix A, every row. */
+	CHECK(merges_to("{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"));
+	CHECK(merges_to("{\"a\":\"b\"}", "{\"b\":\"c\"}", "{\"a\":\"b\",\"b\":\"c\"}"));
+	CHECK(merges_to("{\"a\":\"b\"}", "{\"a\":null}", "{}"));
+	CHECK(merges_to("{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}"));
+	CHECK(merges_to("{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"));
+	CHECK(merges_to("{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}"));
+	CHECK(merges_to("{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}"));
+	CHECK(merges_to("{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}"));
+	CHECK(merges_to("[\"a\",\"b\"]", "[\"c\",\"d\"]", "[\"c\",\"d\"]"));
+	CHECK(merges_to("{\"a\":\"b\"}", "[\"c\"]", "[\"c\"]"));
+	CHECK(merges_to("{\"a\":\"foo\"}", "null", "null"));
+	CHECK(merges_to("{\"a\":\"foo\"}", "\"bar\"", "\"bar\""));
+	CHECK(merges_to("{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}"));
+	CHECK(merges_to("[1,2]", "{\"a\":\"b\",\"c\":null}", "{\"a\":\"b\"}"));
+	CHECK(merges_to("{}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}"));
+	/* and the RFC's section 3 example */
+	CHECK(merges_to("{\"title\":\"Goodbye!\",\"author\":{\"givenName\":\"John\",\"familyName\":\"Doe\"},"
+			"\"tags\":[\"example\",\"sample\"],\"content\":\"This will be unchanged\"}",
+			"{\"title\":\"Hello!\",\"phoneNumber\":\"+01-123-456-7890\",\"author\":{\"familyName\":null},"
+			"\"tags\":[\"example\"]}",
+			"{\"title\":\"Hello!\",\"author\":{\"givenName\":\"John\"},\"tags\":[\"example\"],"
+			"\"content\":\"This will be unchanged\",\"phoneNumber\":\"+01-123-456-7890\"}"));
+
+	/* NULL target, nested merge into absent, deletion of an absent key */
+	{
+		struct json_object *p = NULL, *r;
+		CHECK(jsonx_parse("{\"a\":{\"b\":1},\"z\":null}", 22, 8, 1, &p) == JSONX_OK);
+		r = jsonx_merge_patch(NULL, p);
+		CHECK_STR(json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), "{\"a\":{\"b\":1}}");
+		/* result must not share children with the patch */
+		json_object_object_add(json_object_object_get(r, "a"), "new", json_object_new_int(2));
+		CHECK_STR(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN), "{\"a\":{\"b\":1},\"z\":null}");
+		json_object_put(r);
+		json_object_put(p);
+	}
+	CHECK(jsonx_merge_patch(NULL, NULL) == NULL);
+	{
+		struct json_object *s = json_object_new_string("x"), *r = jsonx_merge_patch(NULL, s);
+		CHECK(r != NULL && r != s && strcmp(json_object_get_string(r), "x") == 0);
+		json_object_put(r);
+		json_object_put(s);
+	}
+}
+
+static void test_size_depth(void)
+{
+	struct json_object *o = NULL;
+	const char *txt = "{\"a\":[1,{\"b\":\"c\"}],\"d\":null}";
+
+	CHECK(jsonx_parse(txt, strlen(txt), 8, 1, &o) == JSONX_OK);
+	CHECK(jsonx_size(o) == strlen(txt));
+	CHECK(jsonx_depth(o) == 3);
+	json_object_put(o);
+	CHECK(jsonx_size(NULL) == 4);
+	CHECK(jsonx_depth(NULL) == 0);
+	o = json_object_new_int(5);
+	CHECK(jsonx_depth(o) == 0);
+	CHECK(jsonx_size(o) == 1);
+	json_object_put(o);
+	o = json_object_new_object();
+	CHECK(jsonx_depth(o) == 1);
+	CHECK(jsonx_size(o) == 2);
+	json_object_object_add(o, "k", json_object_new_array());
+	CHECK(jsonx_depth(o) == 2);
+	CHECK(jsonx_size(o) == strlen("{\"k\":[]}"));
+	json_object_put(o);
+	o = json_object_new_string("\xc3\xa9\"/");
+	CHECK(jsonx_size(o) == strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)));
+	json_object_put(o);
+}
+
+static void test_buf(void)
+{
+	struct jsonx_buf b = {0};
+	int i, ok = 1;
+
+	CHECK(jsonx_buf_append(&b, "{", 1) == 0 && b.len == 1 && strcmp(b.data, "{") == 0);
+	CHECK(jsonx_buf_str(&b, "a\"b\\c/d") == 0);
+	CHECK_STR(b.data, "{\"a\\\"b\\\\c/d\"");
+	jsonx_buf_free(&b);
+	CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
+
+	CHECK(jsonx_buf_str(&b, "\x01\n\t\r\x1f\x7f") == 0);
+	CHECK_STR(b.data, "\"\\u0001\\u000a\\u0009\\u000d\\u001f\x7f\"");
+	jsonx_buf_free(&b);
+
+	CHECK(jsonx_buf_str(&b, NULL) == 0);
+	CHECK_STR(b.data, "null");
+	jsonx_buf_free(&b);
+
+	CHECK(jsonx_buf_str(&b, "") == 0);
+	CHECK_STR(b.data, "\"\"");
+	jsonx_buf_free(&b);
+
+	CHECK(jsonx_buf_str(&b, "h\xc3\xa9 \xf0\x9f\x98\x80") == 0);
+	CHECK_STR(b.data, "\"h\xc3\xa9 \xf0\x9f\x98\x80\"");
+	jsonx_buf_free(&b);
+
+	CHECK(jsonx_buf_str(&b, "a\xff" "b\xc3") == 0);
+	CHECK_STR(b.data, "\"a\xef\xbf\xbd" "b\xef\xbf\xbd\"");
+	jsonx_buf_free(&b);
+
+	/* Round trip through the strict parser: every control char and quote. */
+	{
+		char in[40];
+		struct json_object *o = NULL;
+		for (i = 0; i < 32; i++)
+			in[i] = (char)(i + 1);
+		in[31] = '"';
+		in[32] = '\\';
+		in[33] = '/';
+		in[34] = '\0';
+		CHECK(jsonx_buf_str(&b, in) == 0);
+		CHECK(jsonx_parse(b.data, b.len, 1, 0, &o) == JSONX_OK && strcmp(json_object_get_string(o), in) == 0);
+		json_object_put(o);
+		jsonx_buf_free(&b);
+	}
+
+	/* growth */
+	for (i = 0; i < 10000 && ok; i++)
+		ok = jsonx_buf_append(&b, "0123456789", 10) == 0;
+	CHECK(ok && b.len == 100000 && b.cap > b.len && b.data[b.len] == '\0');
+	CHECK(memcmp(b.data + 99990, "0123456789", 10) == 0);
+	CHECK(jsonx_buf_append(&b, "", 0) == 0 && b.len == 100000);
+	jsonx_buf_free(&b);
+	jsonx_buf_free(&b); /* twice is harmless */
+	CHECK(b.data == NULL);
+}
+
+int main(void)
+{
+	test_parse();
+	test_merge();
+	test_size_depth();
+	test_buf();
+	return check_done();
+}
