@@ -19,7 +19,7 @@ PG_INC     := $(shell pg_config --includedir 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-            -fno-strict-aliasing -D_GNU_SOURCE -DSESSIOND_VERSION='"$(VERSION)"' \
+            -fno-strict-aliasing -D_GNU_SOURCE -DSESSIOND_VERSION='"$(VERSION)"' -DSESSIOND_SQL_DIR='"$(PREFIX)/share/sessiond/sql"' \
             -Iinclude $(PKG_CFLAGS) $(if $(PG_INC),-I$(PG_INC))
 LDLIBS   += -lfcgi $(PKG_LIBS)
 

@@ -1,0 +1,125 @@
+/* sessiond: the FastCGI session service. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "migrate.h"
+#include "server.h"
+#include "store.h"
+
+#ifndef SESSIOND_SQL_DIR
+#define SESSIOND_SQL_DIR "/usr/local/share/sessiond/sql"
+#endif
+
+static void usage(FILE *out)
+{
+	fputs("usage: sessiond [--config FILE] [--check-config] [--migrate [--sql-dir DIR]]\n"
+	      "                [--config-reference] [--version] [--help]\n"
+	      "  --config FILE       configuration file (default $SESSIOND_CONFIG, then " CFG_DEFAULT_PATH ")\n"
+	      "  --check-config      validate the configuration, print it (secrets masked) and exit\n"
+	      "  --migrate           apply pending schema migrations and exit\n"
+	      "  --sql-dir DIR       migrations directory (default " SESSIOND_SQL_DIR ")\n"
+	      "  --config-reference  print the configuration reference table (Markdown) and exit\n"
+	      "  --version           print the version and exit\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "migrate", no_argument, NULL, 'm' },
+		{ "sql-dir", required_argument, NULL, 's' },
+		{ "config-reference", no_argument, NULL, 'r' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *sql_dir = SESSIOND_SQL_DIR;
+	int check = 0, migrate = 0, opt, lfd, created = 0, rc;
+	struct cfg cfg;
+	char err[512];
+
+	while ((opt = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'm':
+			migrate = 1;
+			break;
+		case 's':
+			sql_dir = optarg;
+			break;
+		case 'r':
+			cfg_reference(stdout);
+			return 0;
+		case 'V':
+			printf("sessiond %s\n", SESSIOND_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (cfg_load(&cfg, config_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sessiond: %s\n", err);
+		cfg_free(&cfg);
+		return 1;
+	}
+	log_set_level(cfg.log_level);
+	if (check) {
+		cfg_dump(&cfg, stdout);
+		printf("configuration ok%s%s\n", cfg.path ? ": " : " (defaults and environment)",
+		       cfg.path ? cfg.path : "");
+		cfg_free(&cfg);
+		return 0;
+	}
+	if (migrate) {
+		PGconn *conn = store_connect_raw(&cfg, err, sizeof(err));
+		int n;
+
+		if (conn == NULL) {
+			fprintf(stderr, "sessiond: cannot connect to the store: %s\n", err);
+			cfg_free(&cfg);
+			return 1;
+		}
+		n = migrate_apply(conn, sql_dir, stdout, err, sizeof(err));
+		PQfinish(conn);
+		cfg_free(&cfg);
+		if (n < 0) {
+			fprintf(stderr, "sessiond: migration failed: %s\n", err);
+			return 1;
+		}
+		printf("migrations up to date (%d applied)\n", n);
+		return 0;
+	}
+	lfd = server_listen(&cfg, &created, err, sizeof(err));
+	if (lfd < 0) {
+		fprintf(stderr, "sessiond: %s\n", err);
+		cfg_free(&cfg);
+		return 1;
+	}
+	log_info("event=start version=%s listen=%s workers=%ld", SESSIOND_VERSION,
+		 cfg.listen[0] ? cfg.listen : "fd0", cfg.workers);
+	rc = server_run(&cfg, lfd);
+	if (created)
+		unlink(cfg.listen);
+	cfg_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,102 @@
+/* The route table and dispatch. */
+#include "router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+
+struct route {
+	const char *method;
+	const char *pattern;    /* "{}" matches one path segment */
+	const char *name;       /* for logs and metrics */
+	route_fn fn;
+};
+
+static const struct route routes[] = {
+	{ "GET", "/api/sessions/health/", "health", route_health },
+};
+
+/*
+ * Matches path against pattern; a trailing slash is optional. On a "{}"
+ * segment copies the percent-decoded segment into arg.
+ */
+static int match(const char *pattern, const char *path, char *arg, size_t argcap)
+{
+	const char *p = pattern, *s = path;
+
+	arg[0] = '\0';
+	while (*p) {
+		if (p[0] == '{' && p[1] == '}') {
+			size_t n = 0;
+
+			if (*s == '/' || *s == '\0')
+				return 0;
+			while (*s && *s != '/') {
+				int c = (unsigned char)*s;
+
+				if (c == '%' && s[1] && s[2]) {
+					unsigned v;
+
+					if (sscanf(s + 1, "%2x", &v) != 1)
+						return 0;
+					c = (int)v;
+					s += 3;
+				} else {
+					s++;
+				}
+				if (c == 0 || n + 1 >= argcap)
+					return 0;
+				arg[n++] = (char)c;
+			}
+			arg[n] = '\0';
+			p += 2;
+			continue;
+		}
+		if (*p != *s) {
+			/* Allow the route's trailing slash to be missing. */
+			return p[0] == '/' && p[1] == '\0' && *s == '\0';
+		}
+		p++;
+		s++;
+	}
+	return *s == '\0';
+}
+
+void router_dispatch(struct app *app, struct req *r)
+{
+	char arg[256];
+	char allow[64] = "";
+
+	/* Literal routes first: a path that has one (/current/, /health/) never falls to /{id}/. */
+	for (int pass = 0; pass < 2 && allow[0] == '\0'; pass++) {
+		for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+			const struct route *rt = &routes[i];
+
+			if ((strchr(rt->pattern, '{') != NULL) != pass)
+				continue;
+			if (!match(rt->pattern, r->path, arg, sizeof(arg)))
+				continue;
+			if (strcmp(rt->method, r->method) == 0) {
+				r->route = rt->name;
+				if (http_read_body(r, app->cfg->max_body_bytes) != 0)
+					return;
+				rt->fn(app, r, pass ? arg : NULL);
+				return;
+			}
+			if (!strstr(allow, rt->method)) {
+				size_t n = strlen(allow);
+
+				snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", rt->method);
+			}
+		}
+	}
+	if (allow[0]) {
+		r->route = "method_not_allowed";
+		http_add_header(r, "Allow", allow);
+		http_error(r, ERR_METHOD, "method_not_allowed", "method not allowed on this route");
+		return;
+	}
+	r->route = "not_found";
+	http_error(r, ERR_NOT_FOUND, "not_found", "no such route");
+}

@@ -1,0 +1,18 @@
+/* GET /api/sessions/health/: liveness and store reachability. */
+#include <json-c/json.h>
+
+#include "app.h"
+
+void route_health(struct app *a, struct req *r, const char *arg)
+{
+	struct json_object *o = json_object_new_object();
+	int ok = store_ping(&a->store) == STORE_OK;
+
+	(void)arg;
+	json_object_object_add(o, "status", json_object_new_string(ok ? "ok" : "unavailable"));
+	json_object_object_add(o, "store", json_object_new_string(ok ? "ok" : "unavailable"));
+	if (!ok)
+		http_add_header(r, "Retry-After", "1");
+	http_send_json(r, ok ? 200 : 503, o);
+	json_object_put(o);
+}

@@ -1,0 +1,378 @@
+/*
+ * Prefork process model.
+ *
+ * Signals never interrupt a request: workers keep SIGTERM/SIGINT/SIGHUP
+ * blocked while serving (libfcgi's reads and writes do not retry on EINTR)
+ * and take them only inside ppoll() on the listen socket. The listen socket
+ * is non-blocking, so a worker that loses the accept race to another just
+ * polls again. The master handles signals synchronously with sigtimedwait().
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "app.h"
+#include "log.h"
+
+static volatile sig_atomic_t got_term;
+static volatile sig_atomic_t got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int listen_unix(const struct cfg *c, int *created, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd;
+
+	if (strlen(c->listen) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "listen: socket path too long: %s", c->listen);
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, c->listen, strlen(c->listen));
+	/* Remove a stale socket left by a crash, never any other kind of file. */
+	if (lstat(c->listen, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "listen: %s exists and is not a socket", c->listen);
+			return -1;
+		}
+		unlink(c->listen);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(c->listen, (mode_t)c->listen_mode) != 0 || listen(fd, (int)c->listen_backlog) != 0) {
+		snprintf(err, errlen, "listen: %s: %s", c->listen, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*created = 1;
+	return fd;
+}
+
+static int listen_tcp(const struct cfg *c, char *err, size_t errlen)
+{
+	char host[256];
+	const char *port;
+	const char *colon = strrchr(c->listen, ':');
+	struct addrinfo hints, *ai = NULL, *p;
+	int fd = -1, one = 1, rc;
+	size_t hlen;
+
+	if (colon == NULL || colon[1] == '\0') {
+		snprintf(err, errlen, "listen: expected a unix socket path or host:port, got '%s'", c->listen);
+		return -1;
+	}
+	hlen = (size_t)(colon - c->listen);
+	if (hlen >= sizeof(host)) {
+		snprintf(err, errlen, "listen: host too long");
+		return -1;
+	}
+	memcpy(host, c->listen, hlen);
+	host[hlen] = '\0';
+	if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	port = colon + 1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (rc != 0) {
+		snprintf(err, errlen, "listen: %s: %s", c->listen, gai_strerror(rc));
+		return -1;
+	}
+	for (p = ai; p; p = p->ai_next) {
+		fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, p->ai_addr, p->ai_addrlen) == 0 && listen(fd, (int)c->listen_backlog) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		snprintf(err, errlen, "listen: %s: %s", c->listen, strerror(errno));
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int server_listen(const struct cfg *c, int *created_path, char *err, size_t errlen)
+{
+	int fd;
+
+	*created_path = 0;
+	if (c->listen[0] == '\0') {
+		int type = 0, acc = 0;
+		socklen_t len = sizeof(type), alen = sizeof(acc);
+
+		/* spawn-fcgi and mod_fcgid hand over a listening socket as fd 0. */
+		if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
+		    getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) != 0 || !acc) {
+			snprintf(err, errlen, "listen is empty and fd 0 is not a listening socket "
+				 "(set listen, or start under spawn-fcgi or mod_fcgid)");
+			return -1;
+		}
+		fd = 0;
+	} else if (strchr(c->listen, '/')) {
+		fd = listen_unix(c, created_path, err, errlen);
+	} else {
+		fd = listen_tcp(c, err, errlen);
+	}
+	if (fd >= 0 && set_nonblock(fd) != 0) {
+		snprintf(err, errlen, "listen: cannot make socket non-blocking: %s", strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
+static void install_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The worker loop; returns when SIGTERM/SIGINT arrived and no request is in flight. */
+static int worker_main(struct cfg *c, int lfd)
+{
+	sigset_t block, none;
+	FCGX_Request fr;
+	struct app app;
+	double last_tick = now_s();
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sigemptyset(&none);
+	install_handlers();
+
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, lfd, 0) != 0) {
+		log_error("event=fcgi_init_failed");
+		return 1;
+	}
+	app_worker_init(&app, c);
+	log_info("event=worker_ready");
+	while (!got_term) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		struct timespec timeout = { 1, 0 };
+		int n = ppoll(&p, 1, &timeout, &none);
+
+		if (got_hup) {
+			got_hup = 0;
+			app_reload(&app);
+		}
+		if (got_term)
+			break;
+		if (now_s() - last_tick >= 1.0) {
+			last_tick = now_s();
+			app_tick(&app);
+		}
+		if (n <= 0 || !(p.revents & POLLIN))
+			continue;
+		/* Another worker may win the race: EAGAIN comes back as < 0. */
+		if (FCGX_Accept_r(&fr) < 0)
+			continue;
+		app_handle(&app, &fr);
+		FCGX_Finish_r(&fr);
+	}
+	FCGX_Free(&fr, 1);
+	app_worker_free(&app);
+	log_info("event=worker_exit reason=signal");
+	return 0;
+}
+
+struct slot {
+	pid_t pid;
+	double started;
+	double respawn_at;   /* 0 = running or due now */
+	double backoff;
+};
+
+static pid_t spawn(struct cfg *c, int lfd, struct slot *s, pid_t master)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_error("event=fork_failed error=%s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		/* Workers die with the master instead of lingering. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != master)
+			_exit(0);
+		signal(SIGCHLD, SIG_DFL);
+		sigemptyset(&none);
+		sigaddset(&none, SIGCHLD);
+		sigprocmask(SIG_UNBLOCK, &none, NULL);
+		_exit(worker_main(c, lfd));
+	}
+	s->pid = pid;
+	s->started = now_s();
+	s->respawn_at = 0;
+	log_info("event=worker_started worker_pid=%d", (int)pid);
+	return pid;
+}
+
+static void describe_status(int status, char *buf, size_t n)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, n, "exit=%d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, n, "signal=%d", WTERMSIG(status));
+	else
+		snprintf(buf, n, "status=%d", status);
+}
+
+static int master_main(struct cfg *c, int lfd)
+{
+	int nworkers = (int)c->workers;
+	struct slot *slots = calloc((size_t)nworkers, sizeof(*slots));
+	sigset_t set;
+	pid_t self = getpid();
+	int stopping = 0, alive;
+	double deadline = 0;
+
+	if (slots == NULL)
+		return 1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("event=master_start workers=%d", nworkers);
+	for (int i = 0; i < nworkers; i++)
+		spawn(c, lfd, &slots[i], self);
+
+	for (;;) {
+		siginfo_t info;
+		struct timespec tick = { 0, 200000000 };
+		int sig = sigtimedwait(&set, &info, &tick);
+		double now = now_s();
+		pid_t pid;
+		int status;
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			if (!stopping) {
+				stopping = 1;
+				deadline = now + (double)c->shutdown_grace;
+				log_info("event=master_stopping grace_s=%ld", c->shutdown_grace);
+				for (int i = 0; i < nworkers; i++)
+					if (slots[i].pid > 0)
+						kill(slots[i].pid, SIGTERM);
+			}
+		} else if (sig == SIGHUP) {
+			log_info("event=master_reload");
+			for (int i = 0; i < nworkers; i++)
+				if (slots[i].pid > 0)
+					kill(slots[i].pid, SIGHUP);
+		}
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			for (int i = 0; i < nworkers; i++) {
+				char how[32];
+
+				if (slots[i].pid != pid)
+					continue;
+				slots[i].pid = 0;
+				describe_status(status, how, sizeof(how));
+				if (stopping) {
+					log_info("event=worker_stopped worker_pid=%d %s", (int)pid, how);
+					break;
+				}
+				/* Back off when a worker keeps dying right after start. */
+				if (now - slots[i].started < 1.0)
+					slots[i].backoff = slots[i].backoff ? slots[i].backoff * 2 : 0.1;
+				else
+					slots[i].backoff = 0;
+				if (slots[i].backoff > 5.0)
+					slots[i].backoff = 5.0;
+				slots[i].respawn_at = now + slots[i].backoff;
+				log_warn("event=worker_died worker_pid=%d %s respawn_in_s=%.1f", (int)pid, how,
+					 slots[i].backoff);
+			}
+		}
+		alive = 0;
+		for (int i = 0; i < nworkers; i++) {
+			if (slots[i].pid > 0)
+				alive++;
+			else if (!stopping && now >= slots[i].respawn_at && spawn(c, lfd, &slots[i], self) > 0)
+				alive++;
+		}
+		if (stopping && alive == 0)
+			break;
+		if (stopping && now > deadline) {
+			for (int i = 0; i < nworkers; i++)
+				if (slots[i].pid > 0) {
+					log_warn("event=worker_killed worker_pid=%d reason=grace_expired", (int)slots[i].pid);
+					kill(slots[i].pid, SIGKILL);
+				}
+			deadline = now + 5;
+		}
+	}
+	free(slots);
+	log_info("event=master_exit");
+	return 0;
+}
+
+int server_run(struct cfg *c, int lfd)
+{
+	if (c->workers <= 1)
+		return worker_main(c, lfd);
+	return master_main(c, lfd);
+}

@@ -1,0 +1,35 @@
+/* What one worker holds: configuration, its store connection, its JWT verifier. */
+#ifndef SESSIOND_APP_H
+#define SESSIOND_APP_H
+
+#include "config.h"
+#include "http.h"
+#include "store.h"
+
+struct jwtv;
+
+struct app {
+	struct cfg *cfg;
+	struct store store;
+	struct jwtv *jwt;         /* NULL while the JWKS cannot be loaded: create answers 503 */
+};
+
+/* Sets up the per-worker state after fork. Returns 0. */
+int app_worker_init(struct app *a, struct cfg *c);
+
+/* Per-worker periodic work (JWKS change check); called about once a second. */
+void app_tick(struct app *a);
+
+/* SIGHUP: re-read the JWKS. */
+void app_reload(struct app *a);
+
+/* Serves one request completely. */
+void app_handle(struct app *a, FCGX_Request *f);
+
+/* Releases the per-worker state. */
+void app_worker_free(struct app *a);
+
+/* Route handlers. */
+void route_health(struct app *a, struct req *r, const char *arg);
+
+#endif

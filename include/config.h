@@ -1,0 +1,105 @@
+/*
+ * Configuration: one table of keys (type, default, bounds, one-line doc).
+ * The parser, --check-config, --config-reference (the README's table) and the
+ * test that checks conf/sessiond.conf.example all read CFG_KEYS below.
+ */
+#ifndef SESSIOND_CONFIG_H
+#define SESSIOND_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define CFG_DEFAULT_PATH "/etc/sessiond/sessiond.conf"
+
+/* X(type, name, default, min, max, choices, doc) */
+#define CFG_KEYS(X) \
+	X(STR,  database_url, "dbname=sessiond", 0, 0, NULL, "libpq connection string of the PostgreSQL store") \
+	X(STR,  listen, "", 0, 0, NULL, "unix socket path or host:port to listen on; empty = the FastCGI socket on fd 0 (spawn-fcgi, mod_fcgid)") \
+	X(OCT,  listen_mode, "0660", 0, 0777, NULL, "permissions of a unix listen socket") \
+	X(INT,  listen_backlog, "1024", 1, 65535, NULL, "listen(2) backlog") \
+	X(INT,  workers, "2", 1, 256, NULL, "worker processes; 1 = no master, no fork (mod_fcgid owns the processes)") \
+	X(INT,  shutdown_grace, "10", 1, 600, NULL, "seconds SIGTERM waits for in-flight requests before workers are killed") \
+	X(INT,  session_ttl, "86400", 60, 31536000, NULL, "seconds from creation to expires_at") \
+	X(INT,  idle_timeout, "0", 0, 31536000, NULL, "seconds without activity after which a session expires; 0 = off") \
+	X(INT,  max_lifetime, "604800", 60, 315360000, NULL, "no refresh extends a session past created_at + this many seconds") \
+	X(INT,  max_extend_hours, "168", 1, 8760, NULL, "largest hours value POST /refresh/ accepts") \
+	X(INT,  touch_interval, "60", 0, 86400, NULL, "last_activity is written at most once per this many seconds per session (cache table only)") \
+	X(INT,  activity_flush_interval, "60", 1, 86400, NULL, "seconds between copies of cached last_activity into the authoritative table") \
+	X(INT,  max_sessions_per_user, "0", 0, 100000, NULL, "creating one more revokes the least recently active; 0 = unlimited") \
+	X(INT,  max_session_data_bytes, "8192", 16, 1048576, NULL, "largest serialized session_data after a merge") \
+	X(STR,  cookie_name, "__Host-session_token", 0, 0, NULL, "cookie carrying the session token") \
+	X(BOOL, set_cookie, "on", 0, 1, NULL, "send Set-Cookie on create/rotate and clear it on logout") \
+	X(STR,  cookie_domain, "", 0, 0, NULL, "Domain attribute (not allowed with a __Host- cookie name)") \
+	X(BOOL, cookie_secure, "on", 0, 1, NULL, "Secure attribute; turn off only for plain-http local development") \
+	X(ENUM, cookie_samesite, "Lax", 0, 0, "Lax,Strict,None", "SameSite attribute") \
+	X(STR,  allowed_origins, "", 0, 0, NULL, "comma-separated origins allowed for cookie-authenticated writes (CSRF check)") \
+	X(STR,  jwks_file, "/etc/sessiond/jwks.json", 0, 0, NULL, "JWKS JSON of the Auth0 tenant; re-read when it changes or on SIGHUP") \
+	X(STR,  jwt_issuer, "", 0, 0, NULL, "required iss, e.g. https://TENANT.auth0.com/") \
+	X(STR,  jwt_audience, "", 0, 0, NULL, "aud that must be present (the Auth0 API identifier)") \
+	X(STR,  jwt_algorithms, "RS256", 0, 0, NULL, "comma-separated accepted algorithms (RS256, RS384, RS512); none and HS* are always refused") \
+	X(INT,  jwt_leeway, "60", 0, 600, NULL, "seconds of clock skew allowed for exp and nbf") \
+	X(STR,  claim_email, "email", 0, 0, NULL, "claim holding the user's email") \
+	X(STR,  claim_name, "name", 0, 0, NULL, "claim holding the user's display name") \
+	X(STR,  claim_picture, "picture", 0, 0, NULL, "claim holding the user's picture URL") \
+	X(STR,  claim_tenant_id, "org_id", 0, 0, NULL, "claim holding the tenant id (Auth0 Organizations: org_id)") \
+	X(STR,  claim_tenant_name, "org_name", 0, 0, NULL, "claim holding the tenant name") \
+	X(BOOL, client_writable_billing, "off", 0, 1, NULL, "let clients set subscription_plan/subscription_status (legacy migration aid)") \
+	X(STR,  service_key_file, "", 0, 0, NULL, "file holding the key for Authorization: Service on the internal route; empty = route disabled") \
+	X(INT,  auth_fail_limit, "20", 0, 1000000, NULL, "failed authentications per client address per window before 429; 0 = off") \
+	X(INT,  auth_fail_window, "300", 1, 86400, NULL, "seconds of the brute-force window") \
+	X(STR,  trusted_proxies, "", 0, 0, NULL, "comma-separated addresses whose X-Forwarded-For is believed") \
+	X(INT,  max_body_bytes, "16384", 256, 1048576, NULL, "largest request body; larger is 413") \
+	X(INT,  db_connect_timeout, "3", 1, 60, NULL, "seconds to wait for a PostgreSQL connection") \
+	X(INT,  db_statement_timeout, "5000", 100, 600000, NULL, "milliseconds before a statement is cancelled (503)") \
+	X(ENUM, log_level, "info", 0, 0, "debug,info,warn,error", "least severe level written to stderr") \
+	X(INT,  cleanup_grace, "0", 0, 31536000, NULL, "cleanup_sessions keeps expired/revoked sessions this many seconds") \
+	X(INT,  event_retention_days, "90", 1, 36500, NULL, "cleanup_sessions deletes audit events older than this")
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_OCT, CFG_BOOL, CFG_ENUM };
+
+#define CFG_FIELD_STR(n)  char *n;
+#define CFG_FIELD_INT(n)  long n;
+#define CFG_FIELD_OCT(n)  long n;
+#define CFG_FIELD_BOOL(n) int n;
+#define CFG_FIELD_ENUM(n) char *n;
+#define CFG_FIELD(t, n, d, lo, hi, ch, doc) CFG_FIELD_##t(n)
+
+struct cfg {
+	CFG_KEYS(CFG_FIELD)
+	char *path;   /* the file that was read, or NULL when none */
+};
+
+struct cfg_key {
+	const char *name;
+	enum cfg_type type;
+	size_t offset;
+	const char *def;
+	long min, max;
+	const char *choices;
+	const char *doc;
+};
+
+extern const struct cfg_key cfg_keys[];
+extern const size_t cfg_nkeys;
+
+/*
+ * Loads defaults, then the file at path (NULL: $SESSIOND_CONFIG, else
+ * CFG_DEFAULT_PATH when it exists), then SESSIOND_<KEY> environment overrides,
+ * then cross-key checks. Returns 0, or -1 with "file:line: message" in err.
+ * Free with cfg_free().
+ */
+int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen);
+
+/* Sets one key from text; returns 0 or -1 with a message in err. */
+int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Releases the strings of c. */
+void cfg_free(struct cfg *c);
+
+/* Writes the effective configuration as key = value lines (secrets masked). */
+void cfg_dump(const struct cfg *c, FILE *out);
+
+/* Writes the Markdown reference table generated from CFG_KEYS. */
+void cfg_reference(FILE *out);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * The PostgreSQL store: one connection per worker, opened after fork,
+ * prepared statements, reconnect with re-prepare after a server restart.
+ * Knows SQL, nothing about HTTP.
+ */
+#ifndef SESSIOND_STORE_H
+#define SESSIOND_STORE_H
+
+#include <libpq-fe.h>
+#include <time.h>
+
+#include "config.h"
+
+enum store_err {
+	STORE_OK = 0,
+	STORE_NOT_FOUND,      /* no such row (or not the caller's) */
+	STORE_CONFLICT,       /* version mismatch (If-Match) */
+	STORE_UNAVAILABLE,    /* cannot reach PostgreSQL right now: 503 */
+	STORE_ERROR           /* anything else: 500, logged */
+};
+
+struct store {
+	PGconn *conn;
+	const struct cfg *cfg;
+	struct timespec next_attempt;   /* no reconnect attempt before this */
+	unsigned long reconnects;
+	unsigned long errors;
+	int ever_connected;
+};
+
+/* Prepares s for use with c (kept by reference); connects lazily. */
+void store_init(struct store *s, const struct cfg *c);
+
+/* Closes the connection. */
+void store_close(struct store *s);
+
+/*
+ * Makes sure a connection with prepared statements exists, reconnecting at
+ * most every 250 ms while PostgreSQL is down. STORE_OK or STORE_UNAVAILABLE.
+ */
+enum store_err store_ensure(struct store *s);
+
+/*
+ * Runs prepared statement name with text parameters (lengths/formats may be
+ * NULL; a format of 1 marks a binary parameter). On success returns the
+ * result (caller PQclear's it) and sets *err = STORE_OK; on failure returns
+ * NULL and sets *err, closing the connection when it is broken.
+ */
+PGresult *store_exec(struct store *s, const char *name, int nparams, const char *const *values,
+		     const int *lengths, const int *formats, enum store_err *err);
+
+/* Liveness: SELECT 1 through the prepared path. */
+enum store_err store_ping(struct store *s);
+
+/* Opens a plain connection for tools (migrations, cleanup): NULL with a message in err. */
+PGconn *store_connect_raw(const struct cfg *c, char *err, size_t errlen);
+
+#endif
