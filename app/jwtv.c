@@ -7,10 +7,17 @@
  * token says* is done here: the token is split and base64url-decoded by hand,
  * the header and payload are parsed with json-c (strict, depth-limited), the
  * alg is checked against the allow-list (never "none", never HS*), the key is
- * chosen by kid from the JWKS. Only then does libjwt check the signature with
- * that key's public PEM (built from the JWK n/e once at load time), and the
- * alg libjwt used is compared with the one checked here. Claims come from the
- * json-c parse of the payload, never from libjwt.
+ * chosen by kid from the JWKS, and the claims are checked on the json-c parse.
+ *
+ * The RS256/384/512 signature is verified directly with OpenSSL
+ * (EVP_DigestVerify, PKCS#1 v1.5) on an EVP_PKEY built from the JWK n/e once
+ * at load time, over exactly the bytes parsed here. libjwt is NOT used for
+ * this: measured on 1.10.2, jwt_decode() rejects "typ":"at+jwt" (Auth0's RFC
+ * 9068 access-token profile), re-parses header and payload with jansson,
+ * which rejects JSON json-c accepts (integers past int64, "\u0000"), so a
+ * good token would be reported as a bad signature, and it re-reads the PEM on
+ * every call. So this file does not call libjwt at all; the unit test uses
+ * jwt_decode() to show the HS256-keyed-with-the-PEM confusion it allows.
  *
  * No global state; a struct jwtv belongs to one process and one thread.
  */
@@ -29,13 +36,11 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <jwt.h>
-#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
-#include <openssl/pem.h>
+#include <openssl/err.h>
 
 #define JSON_MAX_DEPTH 16
 #define JWKS_MAX_BYTES (1024 * 1024)
@@ -47,19 +52,17 @@ enum alg { ALG_RS256 = 1, ALG_RS384 = 2, ALG_RS512 = 4 };
 static const struct {
 	const char *name;
 	unsigned bit;
-	jwt_alg_t jwt;
 } algs[] = {
-	{ "RS256", ALG_RS256, JWT_ALG_RS256 },
-	{ "RS384", ALG_RS384, JWT_ALG_RS384 },
-	{ "RS512", ALG_RS512, JWT_ALG_RS512 },
+	{ "RS256", ALG_RS256 },
+	{ "RS384", ALG_RS384 },
+	{ "RS512", ALG_RS512 },
 };
 #define NALGS (sizeof(algs) / sizeof(algs[0]))
 
 struct key {
 	char *kid;
 	unsigned alg;      /* one ALG_* bit when the JWK names an alg, 0 = any allowed */
-	char *pem;         /* SubjectPublicKeyInfo PEM, NUL-terminated */
-	size_t pem_len;
+	EVP_PKEY *pkey;    /* RSA public key */
 	size_t sig_len;    /* modulus size in bytes = RS* signature length */
 };
 
@@ -241,16 +244,6 @@ static unsigned alg_bit(const char *name, size_t len)
 	return 0;
 }
 
-static jwt_alg_t alg_jwt(unsigned bit)
-{
-	size_t i;
-
-	for (i = 0; i < NALGS; i++)
-		if (algs[i].bit == bit)
-			return algs[i].jwt;
-	return JWT_ALG_INVAL;
-}
-
 /*
  * Parses the comma-separated allow-list into ALG_* bits. Only RS256/384/512
  * are accepted: "none", HS* and anything unknown make the options invalid.
@@ -296,16 +289,16 @@ static void keys_free(struct key *keys, size_t n)
 
 	for (i = 0; i < n; i++) {
 		free(keys[i].kid);
-		free(keys[i].pem);
+		EVP_PKEY_free(keys[i].pkey);
 	}
 	free(keys);
 }
 
 /*
- * Builds the public PEM of an RSA key from base64url n and e. Returns 0 and
- * fills k->pem/pem_len/sig_len, or -1 (bad encoding, too small, OpenSSL error).
+ * Builds the RSA public key from base64url n and e. Returns 0 and fills
+ * k->pkey/sig_len, or -1 (bad encoding, too small, OpenSSL error).
  */
-static int jwk_to_pem(const char *n64, size_t nlen, const char *e64, size_t elen, struct key *k)
+static int jwk_to_pkey(const char *n64, size_t nlen, const char *e64, size_t elen, struct key *k)
 {
 	unsigned char *n = NULL, *e = NULL;
 	size_t nbytes = 0, ebytes = 0;
@@ -314,9 +307,6 @@ static int jwk_to_pem(const char *n64, size_t nlen, const char *e64, size_t elen
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pkey = NULL;
-	BIO *bio = NULL;
-	char *data;
-	long dlen;
 	int bits, rc = -1;
 
 	n = b64url_decode(n64, nlen, &nbytes);
@@ -340,18 +330,13 @@ static int jwk_to_pem(const char *n64, size_t nlen, const char *e64, size_t elen
 	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
 	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
 		goto out;
-	bio = BIO_new(BIO_s_mem());
-	if (bio == NULL || !PEM_write_bio_PUBKEY(bio, pkey))
+	if (EVP_PKEY_get_bits(pkey) != bits)
 		goto out;
-	dlen = BIO_get_mem_data(bio, &data);
-	if (dlen <= 0)
-		goto out;
-	k->pem = xstrndup(data, (size_t)dlen);
-	k->pem_len = (size_t)dlen;
+	k->pkey = pkey;
+	pkey = NULL;
 	k->sig_len = (size_t)(bits + 7) / 8;
 	rc = 0;
 out:
-	BIO_free(bio);
 	EVP_PKEY_free(pkey);
 	EVP_PKEY_CTX_free(ctx);
 	OSSL_PARAM_free(params);
@@ -390,7 +375,7 @@ static int jwk_parse(json_object *jwk, const struct key *have, size_t nhave, str
 		if (alg == NULL || (k->alg = alg_bit(alg, alglen)) == 0)
 			return -1;	/* a key for some other algorithm */
 	}
-	if (jwk_to_pem(n, nlen, e, elen, k) != 0)
+	if (jwk_to_pkey(n, nlen, e, elen, k) != 0)
 		return -1;
 	k->kid = xstrndup(kid, kidlen);
 	return 0;
@@ -623,39 +608,41 @@ static enum jwtv_err check_header(const struct jwtv *v, json_object *hdr, const 
 	return JWTV_OK;
 }
 
+static const EVP_MD *alg_md(unsigned bit)
+{
+	switch (bit) {
+	case ALG_RS256: return EVP_sha256();
+	case ALG_RS384: return EVP_sha384();
+	case ALG_RS512: return EVP_sha512();
+	}
+	return NULL;
+}
+
 /*
- * Signature check by libjwt with the cached PEM. tok is token[0..len) and
- * already known to be three base64url segments. The signature segment is
- * decoded here first so that only a canonical, right-sized signature reaches
- * libjwt.
+ * RSASSA-PKCS1-v1_5 check of sig[0..siglen) over signed[0..signedlen) (the
+ * "header.payload" bytes) with k's key and the digest of the checked alg.
  */
-static enum jwtv_err check_signature(const char *token, size_t len, const char *sig, size_t siglen,
+static enum jwtv_err check_signature(const char *signed_part, size_t signedlen,
+				     const unsigned char *sig, size_t siglen,
 				     const struct key *k, unsigned bit)
 {
-	unsigned char *raw;
-	size_t rawlen = 0;
-	char *copy;
-	jwt_t *jwt = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	const EVP_MD *md = alg_md(bit);
 	enum jwtv_err rc = JWTV_BAD_SIGNATURE;
 
 	if (siglen == 0)
 		return JWTV_MALFORMED;
-	if ((raw = b64url_decode(sig, siglen, &rawlen)) == NULL)
-		return JWTV_MALFORMED;
-	free(raw);
-	if (rawlen != k->sig_len)
+	if (siglen != k->sig_len || md == NULL)
 		return JWTV_BAD_SIGNATURE;
-	copy = xstrndup(token, len);
-	if (jwt_decode(&jwt, copy, (const unsigned char *)k->pem, (int)k->pem_len) != 0 || jwt == NULL)
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		abort();
+	if (EVP_DigestVerifyInit(ctx, NULL, md, NULL, k->pkey) != 1)
 		goto out;
-	if (jwt_get_alg(jwt) != alg_jwt(bit)) {
-		rc = JWTV_BAD_ALG;
-		goto out;
-	}
-	rc = JWTV_OK;
+	if (EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)signed_part, signedlen) == 1)
+		rc = JWTV_OK;
 out:
-	jwt_free(jwt);
-	free(copy);
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();	/* keep OpenSSL's per-thread error queue from growing */
 	return rc;
 }
 
@@ -723,9 +710,9 @@ static char *claim_dup(json_object *pl, const char *name)
 enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t now,
 			  struct jwtv_identity *out)
 {
-	const char *dot1, *dot2, *p;
-	unsigned char *hraw = NULL, *praw = NULL;
-	size_t hlen = 0, plen = 0, i;
+	const char *dot1, *dot2;
+	unsigned char *hraw = NULL, *praw = NULL, *sraw = NULL;
+	size_t hlen = 0, plen = 0, slen = 0, i;
 	json_object *hdr = NULL, *pl = NULL;
 	const struct key *k = NULL;
 	unsigned bit = 0;
@@ -757,7 +744,8 @@ enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t 
 		return JWTV_MALFORMED;
 	hraw = b64url_decode(token, (size_t)(dot1 - token), &hlen);
 	praw = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen);
-	if (hraw == NULL || praw == NULL) {
+	sraw = b64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - token), &slen);
+	if (hraw == NULL || praw == NULL || sraw == NULL) {
 		rc = JWTV_MALFORMED;
 		goto out;
 	}
@@ -773,8 +761,7 @@ enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t 
 		rc = JWTV_MALFORMED;
 		goto out;
 	}
-	p = dot2 + 1;
-	if ((rc = check_signature(token, len, p, len - (size_t)(p - token), k, bit)) != JWTV_OK)
+	if ((rc = check_signature(token, (size_t)(dot2 - token), sraw, slen, k, bit)) != JWTV_OK)
 		goto out;
 	if ((rc = check_claims(v, pl, now)) != JWTV_OK)
 		goto out;
@@ -789,6 +776,7 @@ out:
 	json_object_put(pl);
 	free(hraw);
 	free(praw);
+	free(sraw);
 	return rc;
 }
 
