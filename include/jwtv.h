@@ -1,0 +1,57 @@
+/*
+ * jwtv — verification of Auth0 access tokens (RS256/RS384/RS512 JWS) against
+ * a JWKS file. Header and claims are parsed and checked here with json-c;
+ * libjwt only checks the signature (see app/jwtv.c for why). No global state:
+ * one struct jwtv per process (or per worker), never shared between threads.
+ */
+#ifndef SESSIOND_JWTV_H
+#define SESSIOND_JWTV_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct jwtv_options {
+	const char *jwks_file;      /* path to the JWKS JSON ({"keys":[{kty,kid,n,e,alg?,use?},...]}) */
+	const char *issuer;         /* iss must equal this exactly */
+	const char *audience;       /* aud (string or array) must contain this */
+	const char *algorithms;     /* comma-separated allow-list, e.g. "RS256" or "RS256,RS384,RS512" */
+	long leeway;                /* seconds of clock skew allowed for exp/nbf (and iat if you check it) */
+	const char *claim_email, *claim_name, *claim_picture, *claim_tenant_id, *claim_tenant_name; /* claim names; may be namespaced URLs like "https://example.com/tenant_id"; NULL or "" = not used */
+};
+
+struct jwtv_identity {        /* all malloc'd strings, NULL when absent */
+	char *sub, *email, *name, *picture, *tenant_id, *tenant_name;
+};
+
+enum jwtv_err {
+	JWTV_OK = 0, JWTV_MALFORMED, JWTV_TOO_LARGE, JWTV_BAD_ALG, JWTV_UNKNOWN_KID,
+	JWTV_BAD_SIGNATURE, JWTV_EXPIRED, JWTV_NOT_YET_VALID, JWTV_BAD_ISSUER,
+	JWTV_BAD_AUDIENCE, JWTV_MISSING_SUB, JWTV_NO_KEYS
+};
+
+#define JWTV_MAX_TOKEN 8192
+
+struct jwtv;
+
+/* Loads the JWKS; returns NULL and writes a message into err on failure (unreadable file, bad JSON, no usable RSA key). Options strings are copied. */
+struct jwtv *jwtv_new(const struct jwtv_options *opt, char *err, size_t errlen);
+
+/* Re-reads the JWKS when the file's inode/size/mtime changed (cheap stat; call it before each verify or periodically). Returns 1 reloaded, 0 unchanged, -1 reload failed (old keys kept, message in err). */
+int jwtv_refresh(struct jwtv *v, char *err, size_t errlen);
+
+/* Re-reads the JWKS unconditionally (SIGHUP). Same returns as jwtv_refresh. */
+int jwtv_reload(struct jwtv *v, char *err, size_t errlen);
+
+/* Verifies token[0..len) at time now. On JWTV_OK fills *out (caller frees with jwtv_identity_free). */
+enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t now, struct jwtv_identity *out);
+
+void jwtv_identity_free(struct jwtv_identity *id);
+
+/* Stable snake_case reason for logs/metrics/error bodies, e.g. "expired", "bad_signature". Static string. */
+const char *jwtv_reason(enum jwtv_err e);
+
+size_t jwtv_key_count(const struct jwtv *v);
+
+void jwtv_free(struct jwtv *v);
+
+#endif
