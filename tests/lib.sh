@@ -1,0 +1,148 @@
+# Shared helpers for the integration tests: a throwaway stack (PostgreSQL
+# cluster, sessiond, nginx on a free loopback port) that is always torn down,
+# HTTP helpers over curl, and PASS/FAIL assertions.
+# shellcheck shell=bash
+set -uo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${SESSIOND_BUILD:-$TOP/build}
+MINT=$BUILD/tests/tools/jwtmint
+TEST_NAME=$(basename "$0" .sh)
+
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; }
+check() { # desc cmd...
+	local d=$1
+	shift
+	if "$@"; then pass "$d"; else fail "$d"; fi
+}
+
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 30000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# stack_up [extra sessiond.conf lines]: starts a fresh stack for this test file.
+stack_up() {
+	mkdir -p "$TOP/build/itest"
+	VAR=$(mktemp -d "$TOP/build/itest/$TEST_NAME.XXXXXX")
+	chmod 755 "$VAR"
+	PORT=$(free_port)
+	BASE="http://127.0.0.1:$PORT"
+	export SESSIOND_VAR_DIR=$VAR SESSIOND_HTTP_PORT=$PORT SESSIOND_BUILD=$BUILD
+	export SESSIOND_CONF_EXTRA="${1:-}"
+	trap stack_down EXIT
+	if ! "$TOP/scripts/stack" start >"$VAR/stack.log" 2>&1; then
+		cat "$VAR/stack.log"
+		fail "stack started"
+		exit 1
+	fi
+	PGSOCK=$VAR/pg/run
+	KEYS=$VAR/keys
+	CONF=$VAR/sessiond.conf
+	ISSUER="https://sessiond.local/"
+	AUDIENCE="https://api.sessiond.local"
+}
+
+stack_down() {
+	"$TOP/scripts/stack" stop >/dev/null 2>&1
+	# Keep the logs of a failed run for the reader, drop the cluster.
+	if [ -n "${VAR:-}" ] && [ -d "$VAR" ]; then
+		mkdir -p "$TOP/build/test-logs/$TEST_NAME"
+		cp "$VAR"/log/*.log "$TOP/build/test-logs/$TEST_NAME/" 2>/dev/null
+		rm -rf "$VAR"
+	fi
+}
+
+# Restarts sessiond with the current $CONF (after a test edits it).
+sessiond_restart() {
+	local pid
+	pid=$(cat "$VAR/run/sessiond.pid")
+	kill -TERM "$pid"
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	"$BUILD/sessiond" --config "$CONF" </dev/null >>"$VAR/log/sessiond.log" 2>&1 &
+	echo $! >"$VAR/run/sessiond.pid"
+	for _ in $(seq 1 100); do
+		curl -fs "$BASE/api/sessions/health/" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+psql_q() { # sql → unaligned tuples
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "$1"
+	else
+		psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "$1"
+	fi
+}
+
+pg_ctl_as() {
+	local bin
+	for bin in /usr/lib/postgresql/*/bin; do :; done
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$bin/pg_ctl" -D "$VAR/pg/data" "$@"
+	else
+		"$bin/pg_ctl" -D "$VAR/pg/data" "$@"
+	fi
+}
+
+# req METHOD PATH [curl args...]: sets STATUS, BODY, and HDRS (a file).
+req() {
+	local m=$1 p=$2
+	shift 2
+	HDRS=$VAR/last.headers
+	BODY=$(curl -s -o - -D "$HDRS" -X "$m" "$@" "$BASE$p")
+	STATUS=$(head -1 "$HDRS" | awk '{print $2}')
+}
+
+expect_status() { # want desc
+	if [ "${STATUS:-}" = "$1" ]; then pass "$2 (status $1)"; else fail "$2: status ${STATUS:-none}, want $1; body: ${BODY:0:300}"; fi
+}
+
+jq_body() { printf '%s' "$BODY" | jq -r "$1" 2>/dev/null; }
+
+expect_json() { # jq-filter want desc
+	local got
+	got=$(jq_body "$1")
+	if [ "$got" = "$2" ]; then pass "$3"; else fail "$3: $1 = '$got', want '$2'"; fi
+}
+
+header() { grep -i "^$1:" "$HDRS" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+
+expect_header() { # name regex desc
+	local got
+	got=$(header "$1")
+	if [[ "$got" =~ $2 ]]; then pass "$3"; else fail "$3: header $1 = '$got', want /$2/"; fi
+}
+
+# expect_error status code desc: the status and the {"error":{"code","message"}} shape.
+expect_error() {
+	expect_status "$1" "$3"
+	if [ "$(jq_body '.error.code')" = "$2" ] && [ -n "$(jq_body '.error.message | select(type == "string" and length > 0)')" ]; then
+		pass "$3: error shape with code $2"
+	else
+		fail "$3: error body '${BODY:0:200}', want code $2"
+	fi
+}
+
+# mint_jwt claims-json [extra jwtmint args]: a JWT signed with the stack's dev key.
+mint_jwt() {
+	local claims=$1
+	shift
+	"$MINT" sign --key "$KEYS/dev.key.pem" --kid dev --claims-json "$claims" "$@"
+}
+
+# std_claims sub [extra json members]: valid claims for the stack's issuer and audience.
+std_claims() {
+	local now
+	now=$(date +%s)
+	printf '{"iss":"%s","aud":["%s","https://sessiond.local/userinfo"],"sub":"%s","exp":%d,"iat":%d%s}' \
+		"$ISSUER" "$AUDIENCE" "$1" $((now + 3600)) "$now" "${2:+,$2}"
+}
+
+worker_pids() { pgrep -P "$(cat "$VAR/run/sessiond.pid")" | sort; }
