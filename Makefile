@@ -48,6 +48,7 @@ TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
 PROGS := $(BUILD)/sessiond $(if $(wildcard app/cleanup_main.c),$(BUILD)/cleanup_sessions)
 
 .PHONY: all test unit run start stop install clean setup tools check-config
+.SECONDARY:
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
