@@ -1,8 +1,9 @@
 /*
  * jwtv — verification of Auth0 access tokens (RS256/RS384/RS512 JWS) against
- * a JWKS file. Header and claims are parsed and checked here with json-c;
- * libjwt only checks the signature (see app/jwtv.c for why). No global state:
- * one struct jwtv per process (or per worker), never shared between threads.
+ * a JWKS file. Header and claims are parsed and checked with json-c, the
+ * signature with OpenSSL on keys built once per JWKS load (app/jwtv.c says
+ * why not libjwt). No global state: one struct jwtv per process (or per
+ * worker, fine after fork), not shared between threads.
  */
 #ifndef SESSIOND_JWTV_H
 #define SESSIOND_JWTV_H
