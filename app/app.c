@@ -4,28 +4,75 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jwtv.h"
 #include "log.h"
 #include "router.h"
+#include "sessions.h"
+
+/* (Re)builds the JWT verifier from the JWKS file. Keeps the old one when the new file is unusable. */
+static void load_jwks(struct app *a)
+{
+	struct jwtv_options o = {
+		.jwks_file = a->cfg->jwks_file,
+		.issuer = a->cfg->jwt_issuer,
+		.audience = a->cfg->jwt_audience,
+		.algorithms = a->cfg->jwt_algorithms,
+		.leeway = a->cfg->jwt_leeway,
+		.claim_email = a->cfg->claim_email,
+		.claim_name = a->cfg->claim_name,
+		.claim_picture = a->cfg->claim_picture,
+		.claim_tenant_id = a->cfg->claim_tenant_id,
+		.claim_tenant_name = a->cfg->claim_tenant_name,
+	};
+	char err[256], q[300];
+	struct jwtv *v = jwtv_new(&o, err, sizeof(err));
+
+	if (v == NULL) {
+		log_error("event=jwks_load_failed file=%s error=%s", a->cfg->jwks_file, log_quote(err, q, sizeof(q)));
+		return;
+	}
+	if (a->jwt)
+		jwtv_free(a->jwt);
+	a->jwt = v;
+	log_debug("event=jwks_loaded keys=%zu", jwtv_key_count(v));
+}
 
 int app_worker_init(struct app *a, struct cfg *c)
 {
 	memset(a, 0, sizeof(*a));
 	a->cfg = c;
 	store_init(&a->store, c);
+	load_jwks(a);
 	/* Connect now so the first request does not pay for it; failure is not fatal. */
 	(void)store_ensure(&a->store);
+	a->next_flush = time(NULL) + c->activity_flush_interval;
 	return 0;
 }
 
 void app_tick(struct app *a)
 {
-	(void)a;
+	char err[256], q[300];
+	time_t now = time(NULL);
+
+	if (a->jwt == NULL) {
+		load_jwks(a);
+	} else if (jwtv_refresh(a->jwt, err, sizeof(err)) < 0) {
+		/* jwtv keeps the old keys and reports a broken file once per change. */
+		log_warn("event=jwks_reload_failed error=%s", log_quote(err, q, sizeof(q)));
+	}
+	if (now >= a->next_flush) {
+		long n = 0;
+
+		a->next_flush = now + a->cfg->activity_flush_interval;
+		if (sess_flush_activity(&a->store, &n) == STORE_OK && n > 0)
+			log_debug("event=activity_flushed sessions=%ld", n);
+	}
 }
 
 void app_reload(struct app *a)
 {
-	(void)a;
 	log_info("event=reload");
+	load_jwks(a);
 }
 
 void app_handle(struct app *a, FCGX_Request *f)
@@ -50,4 +97,7 @@ void app_handle(struct app *a, FCGX_Request *f)
 void app_worker_free(struct app *a)
 {
 	store_close(&a->store);
+	if (a->jwt)
+		jwtv_free(a->jwt);
+	a->jwt = NULL;
 }

@@ -15,6 +15,11 @@ struct route {
 
 static const struct route routes[] = {
 	{ "GET", "/api/sessions/health/", "health", route_health },
+	{ "POST", "/api/sessions/create/", "create", route_create },
+	{ "GET", "/api/sessions/current/", "current_get", route_current_get },
+	{ "PATCH", "/api/sessions/current/", "current_patch", route_current_patch },
+	{ "DELETE", "/api/sessions/current/", "current_delete", route_current_delete },
+	{ "POST", "/api/sessions/refresh/", "refresh", route_refresh },
 };
 
 /*

@@ -1,11 +1,98 @@
 /*
  * Every SQL statement sessiond runs, prepared once per connection. All take
- * their values as parameters.
+ * their values as parameters. Token hashes are bound as binary bytea.
  */
 #include "statements.h"
 
+/* RFC 3339 UTC, second precision. */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/*
+ * The session row, in enum sess_col order. One list for the cache table and
+ * the authoritative table (and the functions' rows, with a prefix), so a cache
+ * hit and a miss render the same object.
+ */
+#define SESSION_COLS(p) \
+	p "id::text, " p "user_id, " p "user_email, " p "user_name, " p "user_picture, " \
+	p "tenant_id, " p "tenant_name, " p "needs_onboarding, " p "onboarding_completed, " \
+	p "onboarding_step, " p "subscription_plan, " p "subscription_status, " \
+	p "session_data::text, " p "session_type, " p "version, " \
+	TS(p "created_at") ", " TS(p "updated_at") ", " TS(p "last_activity") ", " \
+	TS(p "expires_at") ", extract(epoch FROM " p "expires_at)::int8, host(" p "ip_address), " \
+	p "user_agent"
+
+#define EXPIRED_SQL(idle) \
+	"(expires_at <= now() OR (" idle "::int > 0 AND last_activity <= now() - make_interval(secs => " idle "::int)))"
+
 const struct statement statements[] = {
 	{ "ping", "SELECT 1" },
+
+	/* Hot path: the cache only. $1 hash, $2 idle_timeout, $3 touch_interval. */
+	{ "sess_read",
+	  "SELECT " SESSION_COLS("") ", " EXPIRED_SQL("$2") ", "
+	  "last_activity <= now() - make_interval(secs => $3::int) "
+	  "FROM session_cache WHERE token_hash = $1" },
+
+	/*
+	 * Cache miss: read the authoritative row under FOR SHARE (a concurrent
+	 * revoke or rotation either waits for this fill or makes it find nothing)
+	 * and cache it unless expired. $1 hash, $2 idle_timeout.
+	 */
+	{ "sess_fill",
+	  "WITH s AS (SELECT * FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL FOR SHARE), "
+	  "ins AS (SELECT sessiond_cache_put(s::sessions) FROM s WHERE NOT " EXPIRED_SQL("$2") ") "
+	  "SELECT " SESSION_COLS("") ", " EXPIRED_SQL("$2") ", false, (SELECT count(*) FROM ins) "
+	  "FROM s" },
+
+	{ "sess_touch", "UPDATE session_cache SET last_activity = now() WHERE token_hash = $1" },
+
+	{ "sess_expire",
+	  "WITH d AS (DELETE FROM session_cache WHERE token_hash = $1 RETURNING id, user_id) "
+	  "INSERT INTO session_events (event, session_id, user_id, ip_address) "
+	  "SELECT 'expired', id, user_id, $2::inet FROM d" },
+
+	/* Server-owned billing recorded for the user wins over the defaults (and over the body). */
+	{ "sess_create",
+	  "WITH b AS (SELECT subscription_plan, subscription_status FROM user_billing WHERE user_id = $3), "
+	  "ins AS (INSERT INTO sessions (id, token_hash, user_id, user_email, user_name, user_picture, "
+	  "  tenant_id, tenant_name, needs_onboarding, onboarding_completed, onboarding_step, "
+	  "  subscription_plan, subscription_status, session_data, session_type, expires_at, "
+	  "  ip_address, user_agent) "
+	  "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::bool, $10::bool, $11, "
+	  "  coalesce((SELECT subscription_plan FROM b), $12, 'free'), "
+	  "  coalesce((SELECT subscription_status FROM b), $13, 'active'), "
+	  "  $14::jsonb, $15, now() + make_interval(secs => $16::int), $17::inet, $18) "
+	  "RETURNING *), "
+	  "c AS (SELECT sessiond_cache_put(ins::sessions) FROM ins), "
+	  "e AS (INSERT INTO session_events (event, session_id, user_id, ip_address) "
+	  "  SELECT 'created', id, user_id, ip_address FROM ins) "
+	  "SELECT " SESSION_COLS("") ", (SELECT count(*) FROM c) FROM ins" },
+
+	{ "sess_evict", "SELECT sessiond_evict($1, $2::int, $3::inet)" },
+
+	{ "sess_patch",
+	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_patch($1::uuid, $2::int8, "
+	  "$3::bool, $4::bool, $5::bool, $6, $7::jsonb, $8, $9, $10::int, $11::inet) r" },
+
+	{ "sess_refresh",
+	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_refresh($1::uuid, $2::int, "
+	  "$3::int, $4::bytea, $5::inet) r" },
+
+	{ "sess_revoke", "SELECT sessiond_revoke($1, $2::uuid, $3::uuid, $4, $5::inet)" },
+
+	{ "event_auth_failed",
+	  "INSERT INTO session_events (event, ip_address, detail) "
+	  "VALUES ('auth_failed', $1::inet, jsonb_build_object('reason', $2::text, 'route', $3::text))" },
+
+	/* One worker at a time (advisory xact lock) copies touched activity to sessions. */
+	{ "flush_activity",
+	  "WITH l AS (SELECT pg_try_advisory_xact_lock(7462091834) AS got), "
+	  "d AS (SELECT c.token_hash, c.id, c.last_activity FROM session_cache c, l "
+	  "      WHERE l.got AND c.last_activity > c.flushed_activity LIMIT 5000), "
+	  "u AS (UPDATE sessions s SET last_activity = d.last_activity FROM d "
+	  "      WHERE s.id = d.id AND s.last_activity < d.last_activity RETURNING s.id) "
+	  "UPDATE session_cache c SET flushed_activity = d.last_activity FROM d "
+	  "WHERE c.token_hash = d.token_hash" },
 };
 
 const size_t statement_count = sizeof(statements) / sizeof(statements[0]);

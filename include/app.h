@@ -2,6 +2,8 @@
 #ifndef SESSIOND_APP_H
 #define SESSIOND_APP_H
 
+#include <time.h>
+
 #include "config.h"
 #include "http.h"
 #include "store.h"
@@ -12,6 +14,7 @@ struct app {
 	struct cfg *cfg;
 	struct store store;
 	struct jwtv *jwt;         /* NULL while the JWKS cannot be loaded: create answers 503 */
+	time_t next_flush;        /* next copy of cached last_activity into sessions */
 };
 
 /* Sets up the per-worker state after fork. Returns 0. */
@@ -31,5 +34,10 @@ void app_worker_free(struct app *a);
 
 /* Route handlers. */
 void route_health(struct app *a, struct req *r, const char *arg);
+void route_create(struct app *a, struct req *r, const char *arg);
+void route_current_get(struct app *a, struct req *r, const char *arg);
+void route_current_patch(struct app *a, struct req *r, const char *arg);
+void route_current_delete(struct app *a, struct req *r, const char *arg);
+void route_refresh(struct app *a, struct req *r, const char *arg);
 
 #endif

@@ -1,0 +1,193 @@
+/* Session-token authentication, CSRF checks and the client address. */
+#include "auth.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "authhdr.h"
+#include "log.h"
+
+static int valid_ip(const char *s, size_t n, char *buf, size_t cap)
+{
+	unsigned char tmp[sizeof(struct in6_addr)];
+
+	if (n == 0 || n >= cap)
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return inet_pton(AF_INET, buf, tmp) == 1 || inet_pton(AF_INET6, buf, tmp) == 1;
+}
+
+/* 1 when addr is listed in the comma/space separated list. */
+static int listed(const char *list, const char *addr)
+{
+	size_t n = strlen(addr);
+
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ", ");
+
+		if (len == n && strncmp(p, addr, n) == 0)
+			return 1;
+		p += len;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	return 0;
+}
+
+const char *auth_client_addr(const struct app *a, const struct req *r, char *buf, size_t n)
+{
+	const char *ra = r->remote_addr;
+
+	if (ra == NULL || !valid_ip(ra, strlen(ra), buf, n))
+		return NULL;
+	if (r->forwarded_for == NULL || a->cfg->trusted_proxies[0] == '\0' || !listed(a->cfg->trusted_proxies, buf))
+		return buf;
+	/* X-Forwarded-For from the right: the first address that is not one of our proxies. */
+	{
+		const char *parts[16];
+		size_t lens[16], np = 0;
+		char cand[64];
+
+		for (const char *p = r->forwarded_for; *p && np < 16;) {
+			size_t len = strcspn(p, ",");
+
+			parts[np] = p;
+			lens[np++] = len;
+			p += len;
+			if (*p == ',')
+				p++;
+		}
+		while (np > 0) {
+			const char *start = parts[--np];
+			size_t len = lens[np];
+
+			while (len && (*start == ' ' || *start == '\t')) {
+				start++;
+				len--;
+			}
+			while (len && (start[len - 1] == ' ' || start[len - 1] == '\t'))
+				len--;
+			if (!valid_ip(start, len, cand, sizeof(cand)))
+				break;
+			if (!listed(a->cfg->trusted_proxies, cand)) {
+				snprintf(buf, n, "%s", cand);
+				return buf;
+			}
+		}
+	}
+	return buf;
+}
+
+void auth_store_error(struct req *r, enum store_err err)
+{
+	if (err == STORE_UNAVAILABLE)
+		http_error(r, ERR_UNAVAILABLE, "store_unavailable", "the session store is unavailable, retry shortly");
+	else
+		http_error(r, ERR_INTERNAL, "internal_error", "internal error");
+}
+
+void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
+		 const char *reason)
+{
+	char ip[64];
+	const char *addr = auth_client_addr(a, r, ip, sizeof(ip));
+
+	log_info("event=auth_failed route=%s reason=%s addr=%s", r->route ? r->route : "none", reason,
+		 addr ? addr : "-");
+	sess_auth_failed(&a->store, addr, reason, r->route ? r->route : "none");
+	http_add_header(r, "WWW-Authenticate", scheme);
+	http_error(r, ERR_UNAUTHORIZED, code, message);
+}
+
+void auth_release(struct auth *au)
+{
+	sess_release(&au->s);
+	OPENSSL_cleanse(au->token, sizeof(au->token));
+}
+
+int auth_session(struct app *a, struct req *r, struct auth *out)
+{
+	const char *tok = NULL;
+	size_t len = 0;
+	enum store_err err;
+	char ip[64];
+
+	memset(out, 0, sizeof(*out));
+	if (authhdr_param(r->authorization, "Session", &tok, &len)) {
+		out->by_cookie = 0;
+	} else if (cookie_get(r->cookie, a->cfg->cookie_name, &tok, &len)) {
+		out->by_cookie = 1;
+	} else {
+		auth_reject(a, r, "Session", "missing_credentials",
+			    "a session token is required (Authorization: Session <token> or the session cookie)",
+			    "missing");
+		return -1;
+	}
+	/* Wrong length or alphabet: rejected before any store access. */
+	if (!token_shape_ok(tok, len)) {
+		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "malformed");
+		return -1;
+	}
+	memcpy(out->token, tok, len);
+	out->token[len] = '\0';
+	token_hash(tok, len, out->hash);
+	err = sess_lookup(&a->store, out->hash, a->cfg->idle_timeout, a->cfg->touch_interval, &out->s);
+	if (err == STORE_NOT_FOUND) {
+		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "unknown");
+		auth_release(out);
+		return -1;
+	}
+	if (err != STORE_OK) {
+		auth_store_error(r, err);
+		auth_release(out);
+		return -1;
+	}
+	if (out->s.expired) {
+		if (out->s.cache_hit)
+			sess_expire(&a->store, out->hash, auth_client_addr(a, r, ip, sizeof(ip)));
+		auth_reject(a, r, "Session", "session_expired", "the session has expired", "expired");
+		auth_release(out);
+		return -1;
+	}
+	if (out->s.touch_due)
+		sess_touch(&a->store, out->hash);
+	return 0;
+}
+
+void auth_csrf_token(const char *token, char *out)
+{
+	unsigned char md[TOKEN_HASH_LEN];
+	char buf[16 + TOKEN_LEN + 1];
+
+	/* A different input than the stored hash, so the CSRF token reveals nothing usable. */
+	snprintf(buf, sizeof(buf), "sessiond-csrf:%s", token);
+	token_hash(buf, strlen(buf), md);
+	b64url_encode(md, sizeof(md), out);
+}
+
+int auth_csrf(struct app *a, struct req *r, const struct auth *au)
+{
+	char want[TOKEN_LEN + 1];
+	int ok = 0;
+
+	if (!au->by_cookie)
+		return 0;
+	if (r->origin)
+		ok = origin_allowed(r->origin, 0, a->cfg->allowed_origins);
+	else if (r->referer)
+		ok = origin_allowed(r->referer, 1, a->cfg->allowed_origins);
+	if (!ok && r->csrf_token) {
+		auth_csrf_token(au->token, want);
+		ok = strlen(r->csrf_token) == TOKEN_LEN && ct_equal(r->csrf_token, want, TOKEN_LEN);
+	}
+	if (ok)
+		return 0;
+	log_info("event=csrf_rejected route=%s", r->route ? r->route : "none");
+	http_error(r, ERR_FORBIDDEN, "csrf_failed",
+		   "cookie-authenticated changes need an allowed Origin or a valid X-CSRF-Token");
+	return -1;
+}

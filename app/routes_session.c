@@ -1,0 +1,522 @@
+/*
+ * Session routes: create (from an Auth0 access token), current (GET, PATCH,
+ * DELETE) and refresh. Each handler parses and validates, authenticates,
+ * calls one store function and renders.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "auth.h"
+#include "authhdr.h"
+#include "jwtv.h"
+#include "log.h"
+#include "sessions.h"
+
+#include <openssl/crypto.h>
+
+#define STEP_MAX 64
+#define BILLING_MAX 64
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static void send_buf(struct req *r, int status, struct jsonx_buf *b)
+{
+	http_send_raw(r, status, "application/json; charset=utf-8", b->data ? b->data : "{}", b->len);
+}
+
+static void bad_field(struct req *r, const char *code, const char *field, const char *what)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "%s: %s", field, what);
+	http_error(r, ERR_BAD_REQUEST, code, msg);
+}
+
+/* A short identifier-like string: printable ASCII without quotes or spaces. */
+static int plain_string(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+			return 0;
+	return 1;
+}
+
+static void set_session_cookie(struct app *a, struct req *r, const char *token, long max_age)
+{
+	char v[512];
+	const struct cfg *c = a->cfg;
+
+	snprintf(v, sizeof(v), "%s=%s; Path=/; Max-Age=%ld; HttpOnly%s; SameSite=%s%s%s", c->cookie_name,
+		 token, max_age, c->cookie_secure ? "; Secure" : "", c->cookie_samesite,
+		 c->cookie_domain[0] ? "; Domain=" : "", c->cookie_domain);
+	http_add_header(r, "Set-Cookie", v);
+}
+
+static void clear_session_cookie(struct app *a, struct req *r)
+{
+	char v[512];
+	const struct cfg *c = a->cfg;
+
+	snprintf(v, sizeof(v), "%s=; Path=/; Max-Age=0; HttpOnly%s; SameSite=%s%s%s", c->cookie_name,
+		 c->cookie_secure ? "; Secure" : "", c->cookie_samesite, c->cookie_domain[0] ? "; Domain=" : "",
+		 c->cookie_domain);
+	http_add_header(r, "Set-Cookie", v);
+}
+
+static long seconds_left(const struct session *s)
+{
+	const char *e = sess_get(s, SC_EXPIRES_EPOCH);
+	long left = e ? strtol(e, NULL, 10) - (long)time(NULL) : 0;
+
+	return left > 0 ? left : 0;
+}
+
+/* Issues a token: fills tok and hash. -1 (after a 500) if the CSPRNG fails. */
+static int new_token(struct req *r, char *tok, unsigned char *hash)
+{
+	if (token_generate(tok) != 0) {
+		log_error("event=rng_failed");
+		http_error(r, ERR_INTERNAL, "internal_error", "internal error");
+		return -1;
+	}
+	token_hash(tok, TOKEN_LEN, hash);
+	return 0;
+}
+
+static void add_csrf_header(struct req *r, const char *token)
+{
+	char csrf[TOKEN_LEN + 1];
+
+	auth_csrf_token(token, csrf);
+	http_add_header(r, "X-CSRF-Token", csrf);
+}
+
+/* ---- body validation ------------------------------------------------------------ */
+
+struct fields {
+	int needs_onboarding, onboarding_completed;   /* -1 absent */
+	int step_set;
+	const char *step;
+	const char *session_type;
+	struct json_object *session_data;             /* borrowed from the body */
+	const char *plan, *status;                    /* NULL absent */
+};
+
+static int get_bool(struct req *r, const char *key, struct json_object *v, int *out)
+{
+	if (!json_object_is_type(v, json_type_boolean)) {
+		bad_field(r, "invalid_field", key, "must be true or false");
+		return -1;
+	}
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+/*
+ * Reads the client-writable fields of body. allow_type: session_type is
+ * accepted (create only). Unknown and read-only fields are 400.
+ */
+static int read_fields(struct req *r, struct json_object *body, int allow_type, struct fields *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->needs_onboarding = f->onboarding_completed = -1;
+	json_object_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "needs_onboarding") == 0) {
+			if (get_bool(r, key, v, &f->needs_onboarding))
+				return -1;
+		} else if (strcmp(key, "onboarding_completed") == 0) {
+			if (get_bool(r, key, v, &f->onboarding_completed))
+				return -1;
+		} else if (strcmp(key, "onboarding_step") == 0) {
+			f->step_set = 1;
+			if (v == NULL) {
+				f->step = NULL;
+			} else if (!json_object_is_type(v, json_type_string) ||
+				   !plain_string(json_object_get_string(v), STEP_MAX)) {
+				bad_field(r, "invalid_field", key, "must be a short string without spaces, or null");
+				return -1;
+			} else {
+				f->step = json_object_get_string(v);
+			}
+		} else if (strcmp(key, "session_data") == 0) {
+			if (!json_object_is_type(v, json_type_object)) {
+				bad_field(r, "invalid_field", key, "must be an object");
+				return -1;
+			}
+			f->session_data = v;
+		} else if (strcmp(key, "subscription_plan") == 0 || strcmp(key, "subscription_status") == 0) {
+			if (!json_object_is_type(v, json_type_string) ||
+			    !plain_string(json_object_get_string(v), BILLING_MAX)) {
+				bad_field(r, "invalid_field", key, "must be a short string without spaces");
+				return -1;
+			}
+			if (key[13] == 'p')
+				f->plan = json_object_get_string(v);
+			else
+				f->status = json_object_get_string(v);
+		} else if (allow_type && strcmp(key, "session_type") == 0) {
+			const char *t = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+
+			if (strcmp(t, "web") && strcmp(t, "mobile") && strcmp(t, "api")) {
+				bad_field(r, "invalid_field", key, "must be one of web, mobile, api");
+				return -1;
+			}
+			f->session_type = t;
+		} else {
+			static const char *read_only[] = { "id", "user", "tenant", "session_type", "is_active",
+							   "is_expired", "created_at", "updated_at",
+							   "last_activity", "expires_at", "version" };
+
+			for (size_t i = 0; i < sizeof(read_only) / sizeof(read_only[0]); i++)
+				if (strcmp(key, read_only[i]) == 0) {
+					bad_field(r, "read_only_field", key, "cannot be set by clients");
+					return -1;
+				}
+			bad_field(r, "unknown_field", key, "unknown field");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- POST /api/sessions/create/ ----------------------------------------------------- */
+
+static int load_verifier(struct app *a, struct req *r)
+{
+	if (a->jwt == NULL)
+		app_reload(a);
+	if (a->jwt == NULL) {
+		http_error(r, ERR_UNAVAILABLE, "auth_unavailable", "token verification keys are not available");
+		return -1;
+	}
+	return 0;
+}
+
+void route_create(struct app *a, struct req *r, const char *arg)
+{
+	const char *jwt;
+	size_t jwt_len;
+	struct jwtv_identity id;
+	enum jwtv_err jerr;
+	struct json_object *body = NULL;
+	struct fields f;
+	struct sess_new n;
+	struct session s = { 0 };
+	char tok[TOKEN_LEN + 1], ip[64], msg[96];
+	unsigned char hash[TOKEN_HASH_LEN];
+	struct jsonx_buf b = { 0 };
+	enum store_err err;
+	const char *data_text = NULL;
+
+	(void)arg;
+	memset(&id, 0, sizeof(id));
+	if (!authhdr_param(r->authorization, "Bearer", &jwt, &jwt_len)) {
+		auth_reject(a, r, "Bearer", "missing_credentials", "an Auth0 access token is required (Authorization: Bearer)",
+			    "missing_bearer");
+		return;
+	}
+	if (load_verifier(a, r) != 0)
+		return;
+	jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
+	if (jerr != JWTV_OK) {
+		snprintf(msg, sizeof(msg), "the access token was rejected (%s)", jwtv_reason(jerr));
+		auth_reject(a, r, "Bearer error=\"invalid_token\"", "invalid_token", msg, jwtv_reason(jerr));
+		goto out;
+	}
+	body = http_body_object(r);
+	if (body == NULL || read_fields(r, body, 1, &f) != 0)
+		goto out;
+	if (f.session_data) {
+		data_text = json_object_to_json_string_ext(f.session_data, JSON_C_TO_STRING_PLAIN);
+		if ((long)strlen(data_text) > a->cfg->max_session_data_bytes) {
+			http_error(r, ERR_TOO_LARGE, "session_data_too_large", "session_data is too large");
+			goto out;
+		}
+	}
+	if (new_token(r, tok, hash) != 0)
+		goto out;
+	memset(&n, 0, sizeof(n));
+	n.hash = hash;
+	n.user_id = id.sub;
+	n.email = id.email;
+	n.name = id.name;
+	n.picture = id.picture;
+	n.tenant_id = id.tenant_id;
+	n.tenant_name = id.tenant_name;
+	n.needs_onboarding = f.needs_onboarding < 0 ? 1 : f.needs_onboarding;
+	n.onboarding_completed = f.onboarding_completed < 0 ? 0 : f.onboarding_completed;
+	n.onboarding_step = f.step;
+	/* Billing from the body only when the operator allows it; otherwise ignored (legacy frontends send "free"). */
+	n.plan = a->cfg->client_writable_billing ? f.plan : NULL;
+	n.status = a->cfg->client_writable_billing ? f.status : NULL;
+	n.session_data = data_text;
+	n.session_type = f.session_type;
+	n.ttl = a->cfg->session_ttl;
+	n.ip = auth_client_addr(a, r, ip, sizeof(ip));
+	n.user_agent = r->user_agent;
+	n.max_per_user = a->cfg->max_sessions_per_user;
+	err = sess_create(&a->store, &n, &s);
+	if (err != STORE_OK) {
+		auth_store_error(r, err);
+		goto out;
+	}
+	log_info("event=session_created session=%s", sess_get(&s, SC_ID));
+	if (a->cfg->set_cookie)
+		set_session_cookie(a, r, tok, seconds_left(&s));
+	add_csrf_header(r, tok);
+	jsonx_buf_append(&b, "{\"session_token\":", 17);
+	jsonx_buf_str(&b, tok);
+	jsonx_buf_append(&b, ",\"expires_at\":", 14);
+	jsonx_buf_str(&b, sess_get(&s, SC_EXPIRES_AT));
+	jsonx_buf_append(&b, ",\"session\":", 11);
+	sess_render(&s, &b, 0, -1);
+	jsonx_buf_append(&b, "}", 1);
+	send_buf(r, 201, &b);
+out:
+	OPENSSL_cleanse(tok, sizeof(tok));
+	jsonx_buf_free(&b);
+	sess_release(&s);
+	if (body)
+		json_object_put(body);
+	jwtv_identity_free(&id);
+}
+
+/* ---- /api/sessions/current/ ------------------------------------------------------------ */
+
+void route_current_get(struct app *a, struct req *r, const char *arg)
+{
+	struct auth au;
+	struct jsonx_buf b = { 0 };
+
+	(void)arg;
+	if (auth_session(a, r, &au) != 0)
+		return;
+	if (au.by_cookie)
+		add_csrf_header(r, au.token);
+	sess_render(&au.s, &b, 0, -1);
+	send_buf(r, 200, &b);
+	jsonx_buf_free(&b);
+	auth_release(&au);
+}
+
+/* Parses If-Match: "3", W/"3", 3 or *. Returns 0 with *version (NULL for *), -1 when malformed. */
+static int parse_if_match(const char *h, char *buf, size_t n, const char **version)
+{
+	size_t len, i = 0;
+
+	*version = NULL;
+	if (h == NULL)
+		return 0;
+	while (*h == ' ')
+		h++;
+	if (strcmp(h, "*") == 0)
+		return 0;
+	if (strncmp(h, "W/", 2) == 0)
+		h += 2;
+	if (*h == '"')
+		h++;
+	len = strspn(h, "0123456789");
+	if (len == 0 || len >= n || len > 18)
+		return -1;
+	memcpy(buf, h, len);
+	buf[len] = '\0';
+	h += len;
+	if (*h == '"')
+		h++;
+	while (*h == ' ')
+		h++;
+	if (*h != '\0')
+		return -1;
+	for (i = 0; buf[i] == '0' && buf[i + 1]; i++)
+		;
+	*version = buf + i;
+	return 0;
+}
+
+static int differs(const char *want, const char *have)
+{
+	return want && (have == NULL || strcmp(want, have) != 0);
+}
+
+void route_current_patch(struct app *a, struct req *r, const char *arg)
+{
+	struct auth au;
+	struct json_object *body = NULL;
+	struct fields f;
+	struct sess_patch p;
+	struct session s = { 0 };
+	struct jsonx_buf b = { 0 };
+	char vbuf[24], ip[64], etag[32];
+	int too_large = 0;
+	enum store_err err;
+
+	(void)arg;
+	if (auth_session(a, r, &au) != 0)
+		return;
+	if (auth_csrf(a, r, &au) != 0)
+		goto out;
+	memset(&p, 0, sizeof(p));
+	if (parse_if_match(r->if_match, vbuf, sizeof(vbuf), &p.version) != 0) {
+		http_error(r, ERR_BAD_REQUEST, "invalid_if_match", "If-Match must be a quoted version, e.g. \"3\"");
+		goto out;
+	}
+	body = http_body_object(r);
+	if (body == NULL || read_fields(r, body, 0, &f) != 0)
+		goto out;
+	/* Server-owned fields: changing them needs client_writable_billing. */
+	if (!a->cfg->client_writable_billing &&
+	    (differs(f.plan, sess_get(&au.s, SC_PLAN)) || differs(f.status, sess_get(&au.s, SC_STATUS)))) {
+		http_error(r, ERR_FORBIDDEN, "server_owned_field",
+			   "subscription_plan and subscription_status are set by the server");
+		goto out;
+	}
+	p.needs_onboarding = f.needs_onboarding;
+	p.onboarding_completed = f.onboarding_completed;
+	p.step_set = f.step_set;
+	p.step = f.step;
+	p.data_patch = f.session_data ? json_object_to_json_string_ext(f.session_data, JSON_C_TO_STRING_PLAIN) : NULL;
+	p.plan = a->cfg->client_writable_billing ? f.plan : NULL;
+	p.status = a->cfg->client_writable_billing ? f.status : NULL;
+	p.max_data = a->cfg->max_session_data_bytes;
+	p.ip = auth_client_addr(a, r, ip, sizeof(ip));
+	err = sess_patch(&a->store, sess_get(&au.s, SC_ID), &p, &s, &too_large);
+	if (err == STORE_CONFLICT) {
+		snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
+		http_add_header(r, "ETag", etag);
+		http_error(r, ERR_PRECONDITION, "version_conflict", "the session changed since that version");
+		goto out;
+	}
+	if (too_large) {
+		http_error(r, ERR_TOO_LARGE, "session_data_too_large", "session_data would exceed its size limit");
+		goto out;
+	}
+	if (err == STORE_NOT_FOUND) {
+		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "revoked");
+		goto out;
+	}
+	if (err != STORE_OK) {
+		auth_store_error(r, err);
+		goto out;
+	}
+	snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
+	http_add_header(r, "ETag", etag);
+	sess_render(&s, &b, 0, -1);
+	send_buf(r, 200, &b);
+out:
+	jsonx_buf_free(&b);
+	sess_release(&s);
+	if (body)
+		json_object_put(body);
+	auth_release(&au);
+}
+
+void route_current_delete(struct app *a, struct req *r, const char *arg)
+{
+	struct auth au;
+	char ip[64];
+	long n = 0;
+	enum store_err err;
+
+	(void)arg;
+	if (auth_session(a, r, &au) != 0)
+		return;
+	if (auth_csrf(a, r, &au) != 0)
+		goto out;
+	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), sess_get(&au.s, SC_ID), NULL, "logout",
+			  auth_client_addr(a, r, ip, sizeof(ip)), &n);
+	if (err != STORE_OK) {
+		auth_store_error(r, err);
+		goto out;
+	}
+	log_info("event=session_revoked session=%s reason=logout", sess_get(&au.s, SC_ID));
+	clear_session_cookie(a, r);
+	http_add_header(r, "Clear-Site-Data", "\"cookies\"");
+	http_send_raw(r, 200, "application/json; charset=utf-8", "{\"message\":\"Logged out\"}", 24);
+out:
+	auth_release(&au);
+}
+
+/* ---- POST /api/sessions/refresh/ ---------------------------------------------------------- */
+
+void route_refresh(struct app *a, struct req *r, const char *arg)
+{
+	struct auth au;
+	struct json_object *body = NULL;
+	struct session s = { 0 };
+	struct jsonx_buf b = { 0 };
+	long hours = 24;
+	int rotate = 0;
+	char tok[TOKEN_LEN + 1] = "", ip[64], msg[96];
+	unsigned char hash[TOKEN_HASH_LEN];
+	enum store_err err;
+
+	(void)arg;
+	if (auth_session(a, r, &au) != 0)
+		return;
+	if (auth_csrf(a, r, &au) != 0)
+		goto out;
+	body = http_body_object(r);
+	if (body == NULL)
+		goto out;
+	json_object_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "hours") == 0) {
+			int64_t h = json_object_get_int64(v);
+
+			if (!json_object_is_type(v, json_type_int) || h < 1 || h > a->cfg->max_extend_hours) {
+				snprintf(msg, sizeof(msg), "must be an integer from 1 to %ld", a->cfg->max_extend_hours);
+				bad_field(r, "invalid_field", key, msg);
+				goto out;
+			}
+			hours = (long)h;
+		} else if (strcmp(key, "rotate") == 0) {
+			if (get_bool(r, key, v, &rotate))
+				goto out;
+		} else {
+			bad_field(r, "unknown_field", key, "unknown field");
+			goto out;
+		}
+	}
+	if (rotate && new_token(r, tok, hash) != 0)
+		goto out;
+	err = sess_refresh(&a->store, sess_get(&au.s, SC_ID), hours, a->cfg->max_lifetime, rotate ? hash : NULL,
+			   auth_client_addr(a, r, ip, sizeof(ip)), &s);
+	if (err == STORE_NOT_FOUND) {
+		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "revoked");
+		goto out;
+	}
+	if (err != STORE_OK) {
+		auth_store_error(r, err);
+		goto out;
+	}
+	log_info("event=session_%s session=%s", rotate ? "rotated" : "refreshed", sess_get(&s, SC_ID));
+	if (a->cfg->set_cookie && (rotate || au.by_cookie))
+		set_session_cookie(a, r, rotate ? tok : au.token, seconds_left(&s));
+	if (rotate)
+		add_csrf_header(r, tok);
+	jsonx_buf_append(&b, "{\"expires_at\":", 14);
+	jsonx_buf_str(&b, sess_get(&s, SC_EXPIRES_AT));
+	if (rotate) {
+		jsonx_buf_append(&b, ",\"session_token\":", 17);
+		jsonx_buf_str(&b, tok);
+	}
+	jsonx_buf_append(&b, "}", 1);
+	send_buf(r, 200, &b);
+out:
+	OPENSSL_cleanse(tok, sizeof(tok));
+	jsonx_buf_free(&b);
+	sess_release(&s);
+	if (body)
+		json_object_put(body);
+	auth_release(&au);
+}

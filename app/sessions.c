@@ -1,0 +1,306 @@
+/* Session storage: binds parameters for the statements in statements.c and reads their rows. */
+#include "sessions.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uuid/uuid.h>
+
+const char *sess_get(const struct session *s, enum sess_col c)
+{
+	int col = s->col0 + (int)c;
+
+	if (s->res == NULL || PQgetisnull(s->res, s->row, col))
+		return NULL;
+	return PQgetvalue(s->res, s->row, col);
+}
+
+void sess_release(struct session *s)
+{
+	if (s->res)
+		PQclear(s->res);
+	memset(s, 0, sizeof(*s));
+}
+
+static int is_true(const char *v)
+{
+	return v && v[0] == 't';
+}
+
+enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idle_timeout,
+			   long touch_interval, struct session *out)
+{
+	char idle[24], touch[24];
+	const char *params[3] = { (const char *)hash, idle, touch };
+	int lengths[3] = { TOKEN_HASH_LEN, 0, 0 };
+	int formats[3] = { 1, 0, 0 };
+	enum store_err err;
+	PGresult *res;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(idle, sizeof(idle), "%ld", idle_timeout);
+	snprintf(touch, sizeof(touch), "%ld", touch_interval);
+	res = store_exec(st, "sess_read", 3, params, lengths, formats, &err);
+	if (res == NULL)
+		return err;
+	if (PQntuples(res) == 1) {
+		out->cache_hit = 1;
+	} else {
+		PQclear(res);
+		res = store_exec(st, "sess_fill", 2, params, lengths, formats, &err);
+		if (res == NULL)
+			return err;
+		if (PQntuples(res) != 1) {
+			PQclear(res);
+			return STORE_NOT_FOUND;
+		}
+	}
+	out->res = res;
+	out->expired = is_true(PQgetvalue(res, 0, SC_NCOLS));
+	out->touch_due = is_true(PQgetvalue(res, 0, SC_NCOLS + 1));
+	return STORE_OK;
+}
+
+enum store_err sess_touch(struct store *st, const unsigned char *hash)
+{
+	const char *params[1] = { (const char *)hash };
+	int lengths[1] = { TOKEN_HASH_LEN }, formats[1] = { 1 };
+	enum store_err err;
+
+	PQclear(store_exec(st, "sess_touch", 1, params, lengths, formats, &err));
+	return err;
+}
+
+enum store_err sess_expire(struct store *st, const unsigned char *hash, const char *ip)
+{
+	const char *params[2] = { (const char *)hash, ip };
+	int lengths[2] = { TOKEN_HASH_LEN, 0 }, formats[2] = { 1, 0 };
+	enum store_err err;
+
+	PQclear(store_exec(st, "sess_expire", 2, params, lengths, formats, &err));
+	return err;
+}
+
+enum store_err sess_create(struct store *st, const struct sess_new *n, struct session *out)
+{
+	char id[37], ttl[24], maxn[24];
+	const char *params[18];
+	int lengths[18] = { 0 }, formats[18] = { 0 };
+	enum store_err err;
+	PGresult *res;
+	uuid_t u;
+
+	memset(out, 0, sizeof(*out));
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, id);
+	snprintf(ttl, sizeof(ttl), "%ld", n->ttl);
+	params[0] = id;
+	params[1] = (const char *)n->hash;
+	lengths[1] = TOKEN_HASH_LEN;
+	formats[1] = 1;
+	params[2] = n->user_id;
+	params[3] = n->email;
+	params[4] = n->name;
+	params[5] = n->picture;
+	params[6] = n->tenant_id;
+	params[7] = n->tenant_name;
+	params[8] = n->needs_onboarding ? "true" : "false";
+	params[9] = n->onboarding_completed ? "true" : "false";
+	params[10] = n->onboarding_step;
+	params[11] = n->plan;
+	params[12] = n->status;
+	params[13] = n->session_data ? n->session_data : "{}";
+	params[14] = n->session_type ? n->session_type : "web";
+	params[15] = ttl;
+	params[16] = n->ip;
+	params[17] = n->user_agent;
+	res = store_exec(st, "sess_create", 18, params, lengths, formats, &err);
+	if (res == NULL)
+		return err;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return STORE_ERROR;
+	}
+	out->res = res;
+	if (n->max_per_user > 0) {
+		const char *ep[3] = { n->user_id, maxn, n->ip };
+
+		snprintf(maxn, sizeof(maxn), "%ld", n->max_per_user);
+		/* The new session is the most recent, so it is never the one evicted. */
+		PQclear(store_exec(st, "sess_evict", 3, ep, NULL, NULL, &err));
+		if (err != STORE_OK)
+			return STORE_OK; /* created; eviction retried on the next create */
+	}
+	return STORE_OK;
+}
+
+/* Reads a function result "status, <session row>" into out. */
+static enum store_err take_status_row(PGresult *res, struct session *out, const char **status)
+{
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return STORE_ERROR;
+	}
+	*status = PQgetvalue(res, 0, 0);
+	out->res = res;
+	out->col0 = 1;
+	if (strcmp(*status, "ok") == 0)
+		return STORE_OK;
+	if (strcmp(*status, "conflict") == 0)
+		return STORE_CONFLICT;
+	if (strcmp(*status, "not_found") == 0)
+		return STORE_NOT_FOUND;
+	return STORE_ERROR;
+}
+
+enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out,
+			  int *too_large)
+{
+	char maxd[24];
+	const char *params[11];
+	const char *status = "";
+	enum store_err err;
+	PGresult *res;
+
+	memset(out, 0, sizeof(*out));
+	*too_large = 0;
+	snprintf(maxd, sizeof(maxd), "%ld", p->max_data);
+	params[0] = id;
+	params[1] = p->version;
+	params[2] = p->needs_onboarding < 0 ? NULL : (p->needs_onboarding ? "true" : "false");
+	params[3] = p->onboarding_completed < 0 ? NULL : (p->onboarding_completed ? "true" : "false");
+	params[4] = p->step_set ? "true" : "false";
+	params[5] = p->step;
+	params[6] = p->data_patch;
+	params[7] = p->plan;
+	params[8] = p->status;
+	params[9] = maxd;
+	params[10] = p->ip;
+	res = store_exec(st, "sess_patch", 11, params, NULL, NULL, &err);
+	if (res == NULL)
+		return err;
+	err = take_status_row(res, out, &status);
+	if (err == STORE_ERROR && strcmp(status, "too_large") == 0)
+		*too_large = 1;
+	return err;
+}
+
+enum store_err sess_refresh(struct store *st, const char *id, long hours, long max_lifetime,
+			    const unsigned char *new_hash, const char *ip, struct session *out)
+{
+	char h[24], ml[24];
+	const char *params[5] = { id, h, ml, (const char *)new_hash, ip };
+	int lengths[5] = { 0, 0, 0, new_hash ? TOKEN_HASH_LEN : 0, 0 };
+	int formats[5] = { 0, 0, 0, 1, 0 };
+	const char *status = "";
+	enum store_err err;
+	PGresult *res;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(h, sizeof(h), "%ld", hours);
+	snprintf(ml, sizeof(ml), "%ld", max_lifetime);
+	res = store_exec(st, "sess_refresh", 5, params, lengths, formats, &err);
+	if (res == NULL)
+		return err;
+	return take_status_row(res, out, &status);
+}
+
+enum store_err sess_revoke(struct store *st, const char *user_id, const char *id, const char *keep,
+			   const char *reason, const char *ip, long *count)
+{
+	const char *params[5] = { user_id, id, keep, reason, ip };
+	enum store_err err;
+	PGresult *res = store_exec(st, "sess_revoke", 5, params, NULL, NULL, &err);
+
+	*count = 0;
+	if (res == NULL)
+		return err;
+	if (PQntuples(res) == 1)
+		*count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return STORE_OK;
+}
+
+void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route)
+{
+	const char *params[3] = { ip, reason, route };
+	enum store_err err;
+
+	PQclear(store_exec(st, "event_auth_failed", 3, params, NULL, NULL, &err));
+}
+
+enum store_err sess_flush_activity(struct store *st, long *flushed)
+{
+	enum store_err err;
+	PGresult *res = store_exec(st, "flush_activity", 0, NULL, NULL, NULL, &err);
+
+	*flushed = 0;
+	if (res == NULL)
+		return err;
+	*flushed = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return STORE_OK;
+}
+
+static int add(struct jsonx_buf *b, const char *s)
+{
+	return jsonx_buf_append(b, s, strlen(s));
+}
+
+static int add_kv_str(struct jsonx_buf *b, const char *key, const char *v)
+{
+	return add(b, key) | jsonx_buf_str(b, v);
+}
+
+static int add_kv_raw(struct jsonx_buf *b, const char *key, const char *v)
+{
+	return add(b, key) | add(b, v ? v : "null");
+}
+
+static int add_kv_bool(struct jsonx_buf *b, const char *key, const char *v)
+{
+	return add(b, key) | add(b, is_true(v) ? "true" : "false");
+}
+
+int sess_render(const struct session *s, struct jsonx_buf *b, int private_fields, int current)
+{
+	int rc = 0;
+	const char *tid = sess_get(s, SC_TENANT_ID);
+
+	rc |= add_kv_str(b, "{\"id\":", sess_get(s, SC_ID));
+	rc |= add_kv_str(b, ",\"user\":{\"id\":", sess_get(s, SC_USER_ID));
+	rc |= add_kv_str(b, ",\"email\":", sess_get(s, SC_EMAIL));
+	rc |= add_kv_str(b, ",\"name\":", sess_get(s, SC_NAME));
+	rc |= add_kv_str(b, ",\"picture\":", sess_get(s, SC_PICTURE));
+	if (tid) {
+		rc |= add_kv_str(b, "},\"tenant\":{\"id\":", tid);
+		rc |= add_kv_str(b, ",\"name\":", sess_get(s, SC_TENANT_NAME));
+		rc |= add(b, "}");
+	} else {
+		rc |= add(b, "},\"tenant\":null");
+	}
+	rc |= add_kv_bool(b, ",\"needs_onboarding\":", sess_get(s, SC_NEEDS_ONBOARDING));
+	rc |= add_kv_bool(b, ",\"onboarding_completed\":", sess_get(s, SC_ONBOARDING_COMPLETED));
+	rc |= add_kv_str(b, ",\"onboarding_step\":", sess_get(s, SC_ONBOARDING_STEP));
+	rc |= add_kv_str(b, ",\"subscription_plan\":", sess_get(s, SC_PLAN));
+	rc |= add_kv_str(b, ",\"subscription_status\":", sess_get(s, SC_STATUS));
+	/* jsonb::text is already valid JSON. */
+	rc |= add_kv_raw(b, ",\"session_data\":", sess_get(s, SC_DATA) ? sess_get(s, SC_DATA) : "{}");
+	rc |= add_kv_str(b, ",\"session_type\":", sess_get(s, SC_TYPE));
+	rc |= add(b, s->expired ? ",\"is_active\":false,\"is_expired\":true"
+				: ",\"is_active\":true,\"is_expired\":false");
+	rc |= add_kv_str(b, ",\"created_at\":", sess_get(s, SC_CREATED_AT));
+	rc |= add_kv_str(b, ",\"updated_at\":", sess_get(s, SC_UPDATED_AT));
+	rc |= add_kv_str(b, ",\"last_activity\":", sess_get(s, SC_LAST_ACTIVITY));
+	rc |= add_kv_str(b, ",\"expires_at\":", sess_get(s, SC_EXPIRES_AT));
+	rc |= add_kv_raw(b, ",\"version\":", sess_get(s, SC_VERSION));
+	if (private_fields) {
+		rc |= add_kv_str(b, ",\"ip_address\":", sess_get(s, SC_IP));
+		rc |= add_kv_str(b, ",\"user_agent\":", sess_get(s, SC_USER_AGENT));
+	}
+	if (current >= 0)
+		rc |= add(b, current ? ",\"current\":true" : ",\"current\":false");
+	rc |= add(b, "}");
+	return rc ? -1 : 0;
+}

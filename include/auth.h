@@ -1,0 +1,41 @@
+/* Request authentication: session tokens (header or cookie), CSRF, client address. */
+#ifndef SESSIOND_AUTH_H
+#define SESSIOND_AUTH_H
+
+#include "app.h"
+#include "sessions.h"
+
+struct auth {
+	struct session s;
+	unsigned char hash[TOKEN_HASH_LEN];
+	char token[TOKEN_LEN + 1];
+	int by_cookie;
+};
+
+/* The client address (REMOTE_ADDR, or X-Forwarded-For from a trusted proxy) as text, or NULL when not an IP address. */
+const char *auth_client_addr(const struct app *a, const struct req *r, char *buf, size_t n);
+
+/*
+ * Authenticates r with its session token: "Authorization: Session <token>"
+ * when present (it wins over any cookie), else the cookie_name cookie.
+ * Returns 0 with out filled (release with auth_release), or -1 after sending
+ * 401 (or 503/500 when the store failed).
+ */
+int auth_session(struct app *a, struct req *r, struct auth *out);
+
+/* Cookie-authenticated state changes need an allowed Origin/Referer or a matching X-CSRF-Token. 0, or -1 after 403. */
+int auth_csrf(struct app *a, struct req *r, const struct auth *au);
+
+/* The CSRF token of a session token, derived (not stored): out[TOKEN_LEN+1]. */
+void auth_csrf_token(const char *token, char *out);
+
+/* Records and answers a failed authentication with 401 and WWW-Authenticate: scheme. */
+void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
+		 const char *reason);
+
+/* Maps a store failure to 503/500. */
+void auth_store_error(struct req *r, enum store_err err);
+
+void auth_release(struct auth *au);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * Session storage: the read path (cache first, read-through on a miss),
+ * creation, updates, refresh/rotation and revocation. SQL lives in
+ * app/statements.c and sql/; this module binds parameters and reads rows.
+ */
+#ifndef SESSIOND_SESSIONS_H
+#define SESSIOND_SESSIONS_H
+
+#include <stddef.h>
+
+#include "jsonx.h"
+#include "store.h"
+#include "token.h"
+
+/* Column positions of the session row every statement returns (see SESSION_COLS). */
+enum sess_col {
+	SC_ID, SC_USER_ID, SC_EMAIL, SC_NAME, SC_PICTURE, SC_TENANT_ID, SC_TENANT_NAME,
+	SC_NEEDS_ONBOARDING, SC_ONBOARDING_COMPLETED, SC_ONBOARDING_STEP, SC_PLAN, SC_STATUS,
+	SC_DATA, SC_TYPE, SC_VERSION, SC_CREATED_AT, SC_UPDATED_AT, SC_LAST_ACTIVITY, SC_EXPIRES_AT,
+	SC_EXPIRES_EPOCH, SC_IP, SC_USER_AGENT,
+	SC_NCOLS
+};
+
+/* One session row; owns its PGresult. */
+struct session {
+	PGresult *res;
+	int row;
+	int col0;        /* offset of SC_ID in the row (status columns may come first) */
+	int expired;     /* read path: past expires_at or idle too long */
+	int touch_due;   /* read path: last_activity older than touch_interval */
+	int cache_hit;
+};
+
+/* The value of column c (NULL for SQL NULL). Valid until sess_release(). */
+const char *sess_get(const struct session *s, enum sess_col c);
+
+/* Frees the row. Safe on a zeroed struct. */
+void sess_release(struct session *s);
+
+/*
+ * Looks a session up by token hash: the cache first, then the authoritative
+ * table (filling the cache). STORE_NOT_FOUND when unknown or revoked. An
+ * expired session is returned with s->expired set (its cache row removed).
+ */
+enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idle_timeout,
+			   long touch_interval, struct session *out);
+
+/* Records activity in the cache table only (no WAL). */
+enum store_err sess_touch(struct store *st, const unsigned char *hash);
+
+/* Marks the cached session expired: drops its cache row and logs an 'expired' event. */
+enum store_err sess_expire(struct store *st, const unsigned char *hash, const char *ip);
+
+struct sess_new {
+	const unsigned char *hash;
+	const char *user_id, *email, *name, *picture, *tenant_id, *tenant_name;
+	int needs_onboarding, onboarding_completed;
+	const char *onboarding_step;   /* NULL = none */
+	const char *plan, *status;     /* NULL = the user's recorded billing or the defaults */
+	const char *session_data;      /* JSON object text */
+	const char *session_type;
+	long ttl;
+	const char *ip, *user_agent;
+	long max_per_user;             /* 0 = unlimited */
+};
+
+/* Creates a session (and its cache row and 'created' event). */
+enum store_err sess_create(struct store *st, const struct sess_new *n, struct session *out);
+
+struct sess_patch {
+	const char *version;           /* If-Match, NULL = unconditional */
+	int needs_onboarding;          /* -1 = unchanged */
+	int onboarding_completed;      /* -1 = unchanged */
+	int step_set;
+	const char *step;
+	const char *data_patch;        /* JSON merge patch text, NULL = unchanged */
+	const char *plan, *status;     /* NULL = unchanged */
+	long max_data;
+	const char *ip;
+};
+
+/* Applies a PATCH. STORE_CONFLICT on a stale version; STORE_ERROR with *too_large set when session_data would exceed max_data. */
+enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out,
+			  int *too_large);
+
+/* Extends (and with new_hash rotates) the session. */
+enum store_err sess_refresh(struct store *st, const char *id, long hours, long max_lifetime,
+			    const unsigned char *new_hash, const char *ip, struct session *out);
+
+/* Revokes the user's session id, or with id NULL all of them except keep (may be NULL); *count gets how many. */
+enum store_err sess_revoke(struct store *st, const char *user_id, const char *id, const char *keep,
+			   const char *reason, const char *ip, long *count);
+
+/* Records a failed authentication (never the token). */
+void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route);
+
+/* Copies cached last_activity values into the authoritative table (one worker at a time). */
+enum store_err sess_flush_activity(struct store *st, long *flushed);
+
+/*
+ * Renders the session object of SPEC §2 into b. With private_fields, also
+ * ip_address and user_agent; current >= 0 adds "current": true/false.
+ */
+int sess_render(const struct session *s, struct jsonx_buf *b, int private_fields, int current);
+
+#endif
