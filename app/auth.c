@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -119,6 +120,12 @@ int auth_session(struct app *a, struct req *r, struct auth *out)
 	memset(out, 0, sizeof(*out));
 	if (authhdr_param(r->authorization, "Session", &tok, &len)) {
 		out->by_cookie = 0;
+	} else if (r->authorization && strncasecmp(r->authorization, "Session", 7) == 0 &&
+		   (r->authorization[7] == ' ' || r->authorization[7] == '\t') &&
+		   r->authorization[8 + strspn(r->authorization + 8, " \t")] != '\0') {
+		/* A Session header with an unparseable token: never fall back to a cookie. */
+		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "malformed");
+		return -1;
 	} else if (cookie_get(r->cookie, a->cfg->cookie_name, &tok, &len)) {
 		out->by_cookie = 1;
 	} else {

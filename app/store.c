@@ -140,22 +140,48 @@ static enum store_err classify(struct store *s, const PGresult *res)
 	return STORE_ERROR;
 }
 
+/* The failure came from the connection (dropped, reset), not from the statement. */
+static int connection_lost(PGconn *conn, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return PQstatus(conn) == CONNECTION_BAD || state == NULL || strncmp(state, "08", 2) == 0 ||
+	       strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0;
+}
+
 PGresult *store_exec(struct store *s, const char *name, int nparams, const char *const *values,
 		     const int *lengths, const int *formats, enum store_err *err)
 {
 	PGresult *res;
 	ExecStatusType st;
 
-	*err = store_ensure(s);
-	if (*err != STORE_OK)
+	for (int attempt = 0;; attempt++) {
+		int was_open = s->conn != NULL;   /* an older connection, possibly dropped meanwhile */
+
+		*err = store_ensure(s);
+		if (*err != STORE_OK)
+			return NULL;
+		res = PQexecPrepared(s->conn, name, nparams, values, lengths, formats, 0);
+		st = PQresultStatus(res);
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+			return res;
+		/*
+		 * A connection the server dropped while we were idle (restart,
+		 * failover) fails on first use: reconnect and retry once. Every
+		 * statement is safe to repeat (reads, or writes that are idempotent
+		 * or harmless twice).
+		 */
+		if (attempt == 0 && was_open && connection_lost(s->conn, res)) {
+			PQclear(res);
+			store_close(s);
+			s->next_attempt.tv_sec = 0;
+			s->next_attempt.tv_nsec = 0;
+			continue;
+		}
+		*err = classify(s, res);
+		PQclear(res);
 		return NULL;
-	res = PQexecPrepared(s->conn, name, nparams, values, lengths, formats, 0);
-	st = PQresultStatus(res);
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
-		return res;
-	*err = classify(s, res);
-	PQclear(res);
-	return NULL;
+	}
 }
 
 enum store_err store_ping(struct store *s)
