@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
 #include "authhdr.h"
+#include "guard.h"
 #include "log.h"
 
 static int valid_ip(const char *s, size_t n, char *buf, size_t cap)
@@ -97,8 +99,17 @@ void auth_reject(struct app *a, struct req *r, const char *scheme, const char *c
 	char ip[64];
 	const char *addr = auth_client_addr(a, r, ip, sizeof(ip));
 
-	log_info("event=auth_failed route=%s reason=%s addr=%s", r->route ? r->route : "none", reason,
-		 addr ? addr : "-");
+	long n = 0;
+
+	/*
+	 * Guesses count toward the brute-force limit; a missing token, an expired
+	 * or a revoked session (a stale tab, not an attack) do not.
+	 */
+	if (strcmp(reason, "missing") && strcmp(reason, "missing_bearer") && strcmp(reason, "expired") &&
+	    strcmp(reason, "revoked"))
+		n = guard_fail(addr, a->cfg->auth_fail_window, time(NULL));
+	log_info("event=auth_failed route=%s reason=%s addr=%s window_failures=%ld", r->route ? r->route : "none",
+		 reason, addr ? addr : "-", n);
 	sess_auth_failed(&a->store, addr, reason, r->route ? r->route : "none");
 	http_add_header(r, "WWW-Authenticate", scheme);
 	http_error(r, ERR_UNAUTHORIZED, code, message);
@@ -150,6 +161,11 @@ int auth_session(struct app *a, struct req *r, struct auth *out)
 	}
 	if (err != STORE_OK) {
 		auth_store_error(r, err);
+		auth_release(out);
+		return -1;
+	}
+	if (out->s.revoked) {
+		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "revoked");
 		auth_release(out);
 		return -1;
 	}

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "server.h"
+#include "shm.h"
 #include "store.h"
 
 #ifndef SESSIOND_SQL_DIR
@@ -108,6 +109,11 @@ int main(int argc, char **argv)
 		}
 		printf("migrations up to date (%d applied)\n", n);
 		return 0;
+	}
+	if (shm_setup(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sessiond: %s\n", err);
+		cfg_free(&cfg);
+		return 1;
 	}
 	lfd = server_listen(&cfg, &created, err, sizeof(err));
 	if (lfd < 0) {

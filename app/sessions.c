@@ -55,6 +55,7 @@ enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idl
 			PQclear(res);
 			return STORE_NOT_FOUND;
 		}
+		out->revoked = is_true(PQgetvalue(res, 0, SC_NCOLS + 2));
 	}
 	out->res = res;
 	out->expired = is_true(PQgetvalue(res, 0, SC_NCOLS));

@@ -35,14 +35,17 @@ const struct statement statements[] = {
 
 	/*
 	 * Cache miss: read the authoritative row under FOR SHARE (a concurrent
-	 * revoke or rotation either waits for this fill or makes it find nothing)
-	 * and cache it unless expired. $1 hash, $2 idle_timeout.
+	 * revoke or rotation either waits for this fill or makes it find the row
+	 * revoked or under another hash) and cache it when live. Revoked rows are
+	 * reported (column "revoked") so callers can tell them from guesses.
+	 * $1 hash, $2 idle_timeout.
 	 */
 	{ "sess_fill",
-	  "WITH s AS (SELECT * FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL FOR SHARE), "
-	  "ins AS (SELECT sessiond_cache_put(s::sessions) FROM s WHERE NOT " EXPIRED_SQL("$2") ") "
-	  "SELECT " SESSION_COLS("") ", " EXPIRED_SQL("$2") ", false, (SELECT count(*) FROM ins) "
-	  "FROM s" },
+	  "WITH s AS (SELECT * FROM sessions WHERE token_hash = $1 FOR SHARE), "
+	  "ins AS (SELECT sessiond_cache_put(s::sessions) FROM s "
+	  "        WHERE revoked_at IS NULL AND NOT " EXPIRED_SQL("$2") ") "
+	  "SELECT " SESSION_COLS("") ", " EXPIRED_SQL("$2") ", false, revoked_at IS NOT NULL, "
+	  "(SELECT count(*) FROM ins) FROM s" },
 
 	{ "sess_touch", "UPDATE session_cache SET last_activity = now() WHERE token_hash = $1" },
 

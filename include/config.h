@@ -47,6 +47,7 @@
 	X(STR,  service_key_file, "", 0, 0, NULL, "file holding the key for Authorization: Service on the internal route; empty = route disabled") \
 	X(INT,  auth_fail_limit, "20", 0, 1000000, NULL, "failed authentications per client address per window before 429; 0 = off") \
 	X(INT,  auth_fail_window, "300", 1, 86400, NULL, "seconds of the brute-force window") \
+	X(STR,  shm_file, "", 0, 0, NULL, "file backing the shared counters (brute-force guard, metrics) when processes are not forked by sessiond, e.g. under mod_fcgid; empty = anonymous memory shared by the prefork workers") \
 	X(STR,  trusted_proxies, "", 0, 0, NULL, "comma-separated addresses whose X-Forwarded-For is believed") \
 	X(INT,  max_body_bytes, "16384", 256, 1048576, NULL, "largest request body; larger is 413") \
 	X(INT,  db_connect_timeout, "3", 1, 60, NULL, "seconds to wait for a PostgreSQL connection") \

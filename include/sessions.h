@@ -29,6 +29,7 @@ struct session {
 	int expired;     /* read path: past expires_at or idle too long */
 	int touch_due;   /* read path: last_activity older than touch_interval */
 	int cache_hit;
+	int revoked;     /* read path: the token belonged to a revoked (or logged-out) session */
 };
 
 /* The value of column c (NULL for SQL NULL). Valid until sess_release(). */
@@ -39,8 +40,8 @@ void sess_release(struct session *s);
 
 /*
  * Looks a session up by token hash: the cache first, then the authoritative
- * table (filling the cache). STORE_NOT_FOUND when unknown or revoked. An
- * expired session is returned with s->expired set (its cache row removed).
+ * table (filling the cache). STORE_NOT_FOUND when unknown. A revoked or
+ * expired session is returned with s->revoked or s->expired set.
  */
 enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idle_timeout,
 			   long touch_interval, struct session *out);
