@@ -95,8 +95,10 @@ static long long now_ms(void)
 
 static void set_err(char *err, size_t errlen, const char *what, const PGresult *res, PGconn *conn)
 {
-	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
+	if (msg == NULL || msg[0] == '\0')
+		msg = res ? PQresultErrorMessage(res) : NULL;
 	if (msg == NULL || msg[0] == '\0')
 		msg = PQerrorMessage(conn);
 	snprintf(err, errlen, "%s: %.*s", what, (int)strcspn(msg, "\n"), msg);
