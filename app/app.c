@@ -8,6 +8,9 @@
 #include "log.h"
 #include "router.h"
 #include "sessions.h"
+#include "token.h"
+
+#include <openssl/crypto.h>
 
 /* (Re)builds the JWT verifier from the JWKS file. Keeps the old one when the new file is unusable. */
 static void load_jwks(struct app *a)
@@ -37,12 +40,41 @@ static void load_jwks(struct app *a)
 	log_debug("event=jwks_loaded keys=%zu", jwtv_key_count(v));
 }
 
+/* Reads service_key_file (trailing whitespace ignored) and keeps only its hash. */
+static void load_service_key(struct app *a)
+{
+	char buf[1024];
+	size_t n;
+	FILE *f;
+
+	a->have_service_key = 0;
+	if (a->cfg->service_key_file[0] == '\0')
+		return;
+	f = fopen(a->cfg->service_key_file, "r");
+	if (f == NULL) {
+		log_error("event=service_key_unreadable file=%s", a->cfg->service_key_file);
+		return;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	if (n < 16) {
+		log_error("event=service_key_too_short file=%s min_bytes=16", a->cfg->service_key_file);
+	} else {
+		token_hash(buf, n, a->service_key_hash);
+		a->have_service_key = 1;
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+}
+
 int app_worker_init(struct app *a, struct cfg *c)
 {
 	memset(a, 0, sizeof(*a));
 	a->cfg = c;
 	store_init(&a->store, c);
 	load_jwks(a);
+	load_service_key(a);
 	/* Connect now so the first request does not pay for it; failure is not fatal. */
 	(void)store_ensure(&a->store);
 	a->next_flush = time(NULL) + c->activity_flush_interval;
@@ -73,6 +105,7 @@ void app_reload(struct app *a)
 {
 	log_info("event=reload");
 	load_jwks(a);
+	load_service_key(a);
 }
 
 void app_handle(struct app *a, FCGX_Request *f)

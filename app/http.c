@@ -294,10 +294,13 @@ void http_error(struct req *r, enum api_err kind, const char *code, const char *
 	json_object_object_add(e, "code", json_object_new_string(code));
 	json_object_object_add(e, "message", json_object_new_string(message));
 	json_object_object_add(o, "error", e);
-	if (kind == ERR_UNAUTHORIZED)
+	if (kind == ERR_UNAUTHORIZED && strstr(r->extra_headers, "WWW-Authenticate:") == NULL)
 		http_add_header(r, "WWW-Authenticate", "Session");
-	if (kind == ERR_UNAVAILABLE)
+	if (kind == ERR_UNAVAILABLE && strstr(r->extra_headers, "Retry-After:") == NULL)
 		http_add_header(r, "Retry-After", "1");
-	http_send_json(r, http_status_of(kind), o);
+	if (r->bodyless)
+		http_send_raw(r, http_status_of(kind), NULL, "", 0);
+	else
+		http_send_json(r, http_status_of(kind), o);
 	json_object_put(o);
 }

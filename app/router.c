@@ -3,23 +3,32 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
+#include "auth.h"
+#include "guard.h"
 
 struct route {
 	const char *method;
 	const char *pattern;    /* "{}" matches one path segment */
 	const char *name;       /* for logs and metrics */
 	route_fn fn;
+	int guarded;            /* authenticates: subject to the brute-force guard */
 };
 
 static const struct route routes[] = {
-	{ "GET", "/api/sessions/health/", "health", route_health },
-	{ "POST", "/api/sessions/create/", "create", route_create },
-	{ "GET", "/api/sessions/current/", "current_get", route_current_get },
-	{ "PATCH", "/api/sessions/current/", "current_patch", route_current_patch },
-	{ "DELETE", "/api/sessions/current/", "current_delete", route_current_delete },
-	{ "POST", "/api/sessions/refresh/", "refresh", route_refresh },
+	{ "GET", "/api/sessions/health/", "health", route_health, 0 },
+	{ "POST", "/api/sessions/create/", "create", route_create, 1 },
+	{ "GET", "/api/sessions/current/", "current_get", route_current_get, 1 },
+	{ "PATCH", "/api/sessions/current/", "current_patch", route_current_patch, 1 },
+	{ "DELETE", "/api/sessions/current/", "current_delete", route_current_delete, 1 },
+	{ "POST", "/api/sessions/refresh/", "refresh", route_refresh, 1 },
+	{ "GET", "/api/sessions/", "list", route_list, 1 },
+	{ "POST", "/api/sessions/invalidate-all/", "invalidate_all", route_invalidate_all, 1 },
+	{ "GET", "/api/sessions/auth/", "auth", route_auth, 1 },
+	{ "DELETE", "/api/sessions/{}/", "revoke", route_revoke_one, 1 },
+	{ "PATCH", "/api/sessions/internal/users/{}/", "internal_user", route_internal_user, 1 },
 };
 
 /*
@@ -68,6 +77,23 @@ static int match(const char *pattern, const char *path, char *arg, size_t argcap
 	return *s == '\0';
 }
 
+/* 429 while the client address is over the failed-authentication limit. */
+static int guard_refuses(struct app *app, struct req *r)
+{
+	char ip[64], secs[24];
+	long left = guard_blocked(auth_client_addr(app, r, ip, sizeof(ip)), app->cfg->auth_fail_limit,
+				  app->cfg->auth_fail_window, time(NULL));
+
+	if (left <= 0)
+		return 0;
+	snprintf(secs, sizeof(secs), "%ld", left);
+	http_add_header(r, "Retry-After", secs);
+	if (strcmp(r->route, "auth") == 0)
+		r->bodyless = 1;
+	http_error(r, ERR_RATE_LIMITED, "too_many_failures", "too many failed authentications, retry later");
+	return 1;
+}
+
 void router_dispatch(struct app *app, struct req *r)
 {
 	char arg[256];
@@ -84,6 +110,8 @@ void router_dispatch(struct app *app, struct req *r)
 				continue;
 			if (strcmp(rt->method, r->method) == 0) {
 				r->route = rt->name;
+				if (rt->guarded && guard_refuses(app, r))
+					return;
 				if (http_read_body(r, app->cfg->max_body_bytes) != 0)
 					return;
 				rt->fn(app, r, pass ? arg : NULL);

@@ -15,6 +15,7 @@
 #include "authhdr.h"
 #include "jwtv.h"
 #include "log.h"
+#include "routes.h"
 #include "sessions.h"
 
 #include <openssl/crypto.h>
@@ -24,12 +25,12 @@
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static void send_buf(struct req *r, int status, struct jsonx_buf *b)
+void route_send_buf(struct req *r, int status, struct jsonx_buf *b)
 {
 	http_send_raw(r, status, "application/json; charset=utf-8", b->data ? b->data : "{}", b->len);
 }
 
-static void bad_field(struct req *r, const char *code, const char *field, const char *what)
+void route_bad_field(struct req *r, const char *code, const char *field, const char *what)
 {
 	char msg[160];
 
@@ -38,7 +39,7 @@ static void bad_field(struct req *r, const char *code, const char *field, const 
 }
 
 /* A short identifier-like string: printable ASCII without quotes or spaces. */
-static int plain_string(const char *s, size_t max)
+int route_plain_string(const char *s, size_t max)
 {
 	size_t n = strlen(s);
 
@@ -61,7 +62,7 @@ static void set_session_cookie(struct app *a, struct req *r, const char *token, 
 	http_add_header(r, "Set-Cookie", v);
 }
 
-static void clear_session_cookie(struct app *a, struct req *r)
+void route_clear_cookie(struct app *a, struct req *r)
 {
 	char v[512];
 	const struct cfg *c = a->cfg;
@@ -114,7 +115,7 @@ struct fields {
 static int get_bool(struct req *r, const char *key, struct json_object *v, int *out)
 {
 	if (!json_object_is_type(v, json_type_boolean)) {
-		bad_field(r, "invalid_field", key, "must be true or false");
+		route_bad_field(r, "invalid_field", key, "must be true or false");
 		return -1;
 	}
 	*out = json_object_get_boolean(v);
@@ -142,22 +143,22 @@ static int read_fields(struct req *r, struct json_object *body, int allow_type, 
 			if (v == NULL) {
 				f->step = NULL;
 			} else if (!json_object_is_type(v, json_type_string) ||
-				   !plain_string(json_object_get_string(v), STEP_MAX)) {
-				bad_field(r, "invalid_field", key, "must be a short string without spaces, or null");
+				   !route_plain_string(json_object_get_string(v), STEP_MAX)) {
+				route_bad_field(r, "invalid_field", key, "must be a short string without spaces, or null");
 				return -1;
 			} else {
 				f->step = json_object_get_string(v);
 			}
 		} else if (strcmp(key, "session_data") == 0) {
 			if (!json_object_is_type(v, json_type_object)) {
-				bad_field(r, "invalid_field", key, "must be an object");
+				route_bad_field(r, "invalid_field", key, "must be an object");
 				return -1;
 			}
 			f->session_data = v;
 		} else if (strcmp(key, "subscription_plan") == 0 || strcmp(key, "subscription_status") == 0) {
 			if (!json_object_is_type(v, json_type_string) ||
-			    !plain_string(json_object_get_string(v), BILLING_MAX)) {
-				bad_field(r, "invalid_field", key, "must be a short string without spaces");
+			    !route_plain_string(json_object_get_string(v), BILLING_MAX)) {
+				route_bad_field(r, "invalid_field", key, "must be a short string without spaces");
 				return -1;
 			}
 			if (key[13] == 'p')
@@ -168,7 +169,7 @@ static int read_fields(struct req *r, struct json_object *body, int allow_type, 
 			const char *t = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 
 			if (strcmp(t, "web") && strcmp(t, "mobile") && strcmp(t, "api")) {
-				bad_field(r, "invalid_field", key, "must be one of web, mobile, api");
+				route_bad_field(r, "invalid_field", key, "must be one of web, mobile, api");
 				return -1;
 			}
 			f->session_type = t;
@@ -179,10 +180,10 @@ static int read_fields(struct req *r, struct json_object *body, int allow_type, 
 
 			for (size_t i = 0; i < sizeof(read_only) / sizeof(read_only[0]); i++)
 				if (strcmp(key, read_only[i]) == 0) {
-					bad_field(r, "read_only_field", key, "cannot be set by clients");
+					route_bad_field(r, "read_only_field", key, "cannot be set by clients");
 					return -1;
 				}
-			bad_field(r, "unknown_field", key, "unknown field");
+			route_bad_field(r, "unknown_field", key, "unknown field");
 			return -1;
 		}
 	}
@@ -281,7 +282,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	jsonx_buf_append(&b, ",\"session\":", 11);
 	sess_render(&s, &b, 0, -1);
 	jsonx_buf_append(&b, "}", 1);
-	send_buf(r, 201, &b);
+	route_send_buf(r, 201, &b);
 out:
 	OPENSSL_cleanse(tok, sizeof(tok));
 	jsonx_buf_free(&b);
@@ -304,7 +305,7 @@ void route_current_get(struct app *a, struct req *r, const char *arg)
 	if (au.by_cookie)
 		add_csrf_header(r, au.token);
 	sess_render(&au.s, &b, 0, -1);
-	send_buf(r, 200, &b);
+	route_send_buf(r, 200, &b);
 	jsonx_buf_free(&b);
 	auth_release(&au);
 }
@@ -411,7 +412,7 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
 	http_add_header(r, "ETag", etag);
 	sess_render(&s, &b, 0, -1);
-	send_buf(r, 200, &b);
+	route_send_buf(r, 200, &b);
 out:
 	jsonx_buf_free(&b);
 	sess_release(&s);
@@ -439,7 +440,7 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 		goto out;
 	}
 	log_info("event=session_revoked session=%s reason=logout", sess_get(&au.s, SC_ID));
-	clear_session_cookie(a, r);
+	route_clear_cookie(a, r);
 	http_add_header(r, "Clear-Site-Data", "\"cookies\"");
 	http_send_raw(r, 200, "application/json; charset=utf-8", "{\"message\":\"Logged out\"}", 24);
 out:
@@ -475,7 +476,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 
 			if (!json_object_is_type(v, json_type_int) || h < 1 || h > a->cfg->max_extend_hours) {
 				snprintf(msg, sizeof(msg), "must be an integer from 1 to %ld", a->cfg->max_extend_hours);
-				bad_field(r, "invalid_field", key, msg);
+				route_bad_field(r, "invalid_field", key, msg);
 				goto out;
 			}
 			hours = (long)h;
@@ -483,7 +484,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 			if (get_bool(r, key, v, &rotate))
 				goto out;
 		} else {
-			bad_field(r, "unknown_field", key, "unknown field");
+			route_bad_field(r, "unknown_field", key, "unknown field");
 			goto out;
 		}
 	}
@@ -511,7 +512,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 		jsonx_buf_str(&b, tok);
 	}
 	jsonx_buf_append(&b, "}", 1);
-	send_buf(r, 200, &b);
+	route_send_buf(r, 200, &b);
 out:
 	OPENSSL_cleanse(tok, sizeof(tok));
 	jsonx_buf_free(&b);

@@ -223,6 +223,34 @@ enum store_err sess_revoke(struct store *st, const char *user_id, const char *id
 	return STORE_OK;
 }
 
+enum store_err sess_list(struct store *st, const char *user_id, long idle_timeout, struct session *out)
+{
+	char idle[24];
+	const char *params[2] = { user_id, idle };
+	enum store_err err;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(idle, sizeof(idle), "%ld", idle_timeout);
+	out->res = store_exec(st, "sess_list", 2, params, NULL, NULL, &err);
+	return err;
+}
+
+enum store_err sess_set_billing(struct store *st, const char *user_id, const char *plan, const char *status,
+				const char *ip, long *count)
+{
+	const char *params[4] = { user_id, plan, status, ip };
+	enum store_err err;
+	PGresult *res = store_exec(st, "set_billing", 4, params, NULL, NULL, &err);
+
+	*count = 0;
+	if (res == NULL)
+		return err;
+	if (PQntuples(res) == 1)
+		*count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return STORE_OK;
+}
+
 void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route)
 {
 	const char *params[3] = { ip, reason, route };

@@ -81,6 +81,24 @@ const struct statement statements[] = {
 	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_refresh($1::uuid, $2::int, "
 	  "$3::int, $4::bytea, $5::inet) r" },
 
+	/*
+	 * The caller's live sessions, newest activity first (the cache knows the
+	 * freshest activity). $1 user, $2 idle_timeout.
+	 */
+	{ "sess_list",
+	  "SELECT " SESSION_COLS("") " FROM ("
+	  "  SELECT s.id, s.user_id, s.user_email, s.user_name, s.user_picture, s.tenant_id, s.tenant_name, "
+	  "         s.needs_onboarding, s.onboarding_completed, s.onboarding_step, s.subscription_plan, "
+	  "         s.subscription_status, s.session_data, s.session_type, s.version, s.created_at, "
+	  "         s.updated_at, greatest(s.last_activity, c.last_activity) AS last_activity, "
+	  "         s.expires_at, s.ip_address, s.user_agent "
+	  "  FROM sessions s LEFT JOIN session_cache c ON c.id = s.id "
+	  "  WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()) x "
+	  "WHERE ($2::int = 0 OR last_activity > now() - make_interval(secs => $2::int)) "
+	  "ORDER BY last_activity DESC, created_at DESC LIMIT 200" },
+
+	{ "set_billing", "SELECT sessiond_set_billing($1, $2, $3, $4::inet)" },
+
 	{ "sess_revoke", "SELECT sessiond_revoke($1, $2::uuid, $3::uuid, $4, $5::inet)" },
 
 	{ "event_auth_failed",

@@ -14,7 +14,9 @@ struct app {
 	struct cfg *cfg;
 	struct store store;
 	struct jwtv *jwt;         /* NULL while the JWKS cannot be loaded: create answers 503 */
-	time_t next_flush;        /* next copy of cached last_activity into sessions */
+	time_t next_flush;
+	int have_service_key;     /* service_key_file was read */
+	unsigned char service_key_hash[32];        /* next copy of cached last_activity into sessions */
 };
 
 /* Sets up the per-worker state after fork. Returns 0. */
@@ -39,5 +41,10 @@ void route_current_get(struct app *a, struct req *r, const char *arg);
 void route_current_patch(struct app *a, struct req *r, const char *arg);
 void route_current_delete(struct app *a, struct req *r, const char *arg);
 void route_refresh(struct app *a, struct req *r, const char *arg);
+void route_list(struct app *a, struct req *r, const char *arg);
+void route_revoke_one(struct app *a, struct req *r, const char *id);
+void route_invalidate_all(struct app *a, struct req *r, const char *arg);
+void route_internal_user(struct app *a, struct req *r, const char *user_id);
+void route_auth(struct app *a, struct req *r, const char *arg);
 
 #endif

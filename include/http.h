@@ -57,6 +57,7 @@ struct req {
 	char extra_headers[1024];   /* "Name: value\r\n" lines added by handlers */
 	size_t extra_len;
 	int responded;
+	int bodyless;               /* errors carry no body (auth_request) */
 	const char *route;          /* route name, for logs and metrics */
 };
 

@@ -92,6 +92,13 @@ enum store_err sess_refresh(struct store *st, const char *id, long hours, long m
 enum store_err sess_revoke(struct store *st, const char *user_id, const char *id, const char *keep,
 			   const char *reason, const char *ip, long *count);
 
+/* The user's live sessions (one row each in out->res, out->row = 0). */
+enum store_err sess_list(struct store *st, const char *user_id, long idle_timeout, struct session *out);
+
+/* Sets server-owned billing for the user and all their live sessions; *count gets how many. */
+enum store_err sess_set_billing(struct store *st, const char *user_id, const char *plan, const char *status,
+				const char *ip, long *count);
+
 /* Records a failed authentication (never the token). */
 void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route);
 

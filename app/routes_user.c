@@ -1,0 +1,224 @@
+/*
+ * A user's sessions: list, revoke one, invalidate all; the service route that
+ * sets server-owned billing; the nginx auth_request endpoint.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "auth.h"
+#include "authhdr.h"
+#include "log.h"
+#include "routes.h"
+#include "sessions.h"
+
+/* GET /api/sessions/ */
+void route_list(struct app *a, struct req *r, const char *arg)
+{
+	struct auth au;
+	struct session list = { 0 };
+	struct jsonx_buf b = { 0 };
+	char head[64];
+	enum store_err err;
+	int n;
+
+	(void)arg;
+	if (auth_session(a, r, &au) != 0)
+		return;
+	err = sess_list(&a->store, sess_get(&au.s, SC_USER_ID), a->cfg->idle_timeout, &list);
+	if (err != STORE_OK) {
+		auth_store_error(r, err);
+		goto out;
+	}
+	n = PQntuples(list.res);
+	snprintf(head, sizeof(head), "{\"count\":%d,\"sessions\":[", n);
+	jsonx_buf_append(&b, head, strlen(head));
+	for (int i = 0; i < n; i++) {
+		list.row = i;
+		if (i)
+			jsonx_buf_append(&b, ",", 1);
+		sess_render(&list, &b, 1, strcmp(sess_get(&list, SC_ID), sess_get(&au.s, SC_ID)) == 0);
+	}
+	jsonx_buf_append(&b, "]}", 2);
+	route_send_buf(r, 200, &b);
+out:
+	jsonx_buf_free(&b);
+	sess_release(&list);
+	auth_release(&au);
+}
+
+static int is_uuid(const char *s)
+{
+	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+	if (strlen(s) != sizeof(shape) - 1)
+		return 0;
+	for (size_t i = 0; shape[i]; i++)
+		if (shape[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* DELETE /api/sessions/{id}/ — another user's id is 404, exactly like an unknown one. */
+void route_revoke_one(struct app *a, struct req *r, const char *id)
+{
+	struct auth au;
+	char ip[64];
+	long n = 0;
+	enum store_err err;
+
+	if (auth_session(a, r, &au) != 0)
+		return;
+	if (auth_csrf(a, r, &au) != 0)
+		goto out;
+	if (!is_uuid(id)) {
+		http_error(r, ERR_NOT_FOUND, "session_not_found", "no such session");
+		goto out;
+	}
+	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), id, NULL, "revoked_by_user",
+			  auth_client_addr(a, r, ip, sizeof(ip)), &n);
+	if (err != STORE_OK) {
+		auth_store_error(r, err);
+		goto out;
+	}
+	if (n == 0) {
+		http_error(r, ERR_NOT_FOUND, "session_not_found", "no such session");
+		goto out;
+	}
+	log_info("event=session_revoked session=%s reason=revoked_by_user", id);
+	if (strcasecmp(id, sess_get(&au.s, SC_ID)) == 0)
+		route_clear_cookie(a, r);
+	http_send_raw(r, 200, "application/json; charset=utf-8", "{\"message\":\"Session revoked\"}", 29);
+out:
+	auth_release(&au);
+}
+
+/* POST /api/sessions/invalidate-all/ */
+void route_invalidate_all(struct app *a, struct req *r, const char *arg)
+{
+	struct auth au;
+	struct json_object *body = NULL;
+	char ip[64], out_json[96];
+	int keep = 0;
+	long n = 0;
+	enum store_err err;
+
+	(void)arg;
+	if (auth_session(a, r, &au) != 0)
+		return;
+	if (auth_csrf(a, r, &au) != 0)
+		goto out;
+	body = http_body_object(r);
+	if (body == NULL)
+		goto out;
+	json_object_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "keep_current") == 0 && json_object_is_type(v, json_type_boolean)) {
+			keep = json_object_get_boolean(v);
+		} else {
+			route_bad_field(r, strcmp(key, "keep_current") ? "unknown_field" : "invalid_field", key,
+					strcmp(key, "keep_current") ? "unknown field" : "must be true or false");
+			goto out;
+		}
+	}
+	/* One statement: the count is exactly what it revoked. */
+	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), NULL, keep ? sess_get(&au.s, SC_ID) : NULL,
+			  "invalidate_all", auth_client_addr(a, r, ip, sizeof(ip)), &n);
+	if (err != STORE_OK) {
+		auth_store_error(r, err);
+		goto out;
+	}
+	log_info("event=sessions_invalidated count=%ld keep_current=%d", n, keep);
+	if (!keep) {
+		route_clear_cookie(a, r);
+		http_add_header(r, "Clear-Site-Data", "\"cookies\"");
+	}
+	snprintf(out_json, sizeof(out_json), "{\"message\":\"%s\",\"count\":%ld}",
+		 keep ? "All other sessions revoked" : "All sessions revoked", n);
+	http_send_raw(r, 200, "application/json; charset=utf-8", out_json, strlen(out_json));
+out:
+	if (body)
+		json_object_put(body);
+	auth_release(&au);
+}
+
+/* PATCH /api/sessions/internal/users/{user_id}/ with Authorization: Service <key>. */
+void route_internal_user(struct app *a, struct req *r, const char *user_id)
+{
+	const char *key;
+	size_t key_len;
+	unsigned char h[TOKEN_HASH_LEN];
+	struct json_object *body = NULL;
+	const char *plan = NULL, *status = NULL;
+	char ip[64], out_json[64];
+	long n = 0;
+	enum store_err err;
+
+	if (!a->have_service_key || !authhdr_param(r->authorization, "Service", &key, &key_len)) {
+		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", "service_key");
+		return;
+	}
+	/* Compare hashes: constant time whatever the presented length. */
+	token_hash(key, key_len, h);
+	if (!ct_equal(h, a->service_key_hash, sizeof(h))) {
+		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", "service_key");
+		return;
+	}
+	if (user_id[0] == '\0' || strlen(user_id) > 255) {
+		http_error(r, ERR_NOT_FOUND, "not_found", "no such user");
+		return;
+	}
+	body = http_body_object(r);
+	if (body == NULL)
+		return;
+	json_object_object_foreach(body, k, v)
+	{
+		const char **slot = strcmp(k, "subscription_plan") == 0	 ? &plan
+				    : strcmp(k, "subscription_status") == 0 ? &status
+									     : NULL;
+
+		if (slot == NULL) {
+			route_bad_field(r, "unknown_field", k, "unknown field");
+			goto out;
+		}
+		if (!json_object_is_type(v, json_type_string) || !route_plain_string(json_object_get_string(v), 64)) {
+			route_bad_field(r, "invalid_field", k, "must be a short string without spaces");
+			goto out;
+		}
+		*slot = json_object_get_string(v);
+	}
+	if (plan == NULL && status == NULL) {
+		http_error(r, ERR_BAD_REQUEST, "invalid_body", "set subscription_plan and/or subscription_status");
+		goto out;
+	}
+	err = sess_set_billing(&a->store, user_id, plan, status, auth_client_addr(a, r, ip, sizeof(ip)), &n);
+	if (err != STORE_OK) {
+		auth_store_error(r, err);
+		goto out;
+	}
+	log_info("event=billing_updated sessions=%ld", n);
+	snprintf(out_json, sizeof(out_json), "{\"count\":%ld}", n);
+	http_send_raw(r, 200, "application/json; charset=utf-8", out_json, strlen(out_json));
+out:
+	json_object_put(body);
+}
+
+/* GET /api/sessions/auth/ for nginx auth_request: 204 with identity headers, or 401, never a body. */
+void route_auth(struct app *a, struct req *r, const char *arg)
+{
+	struct auth au;
+	const char *tenant;
+
+	(void)arg;
+	r->bodyless = 1;
+	if (auth_session(a, r, &au) != 0)
+		return;
+	http_add_header(r, "X-Session-User", sess_get(&au.s, SC_USER_ID));
+	tenant = sess_get(&au.s, SC_TENANT_ID);
+	http_add_header(r, "X-Session-Tenant", tenant ? tenant : "");
+	http_add_header(r, "X-Session-Id", sess_get(&au.s, SC_ID));
+	http_send_raw(r, 204, NULL, "", 0);
+	auth_release(&au);
+}
