@@ -1,6 +1,7 @@
 /* The route table and dispatch. */
 #include "router.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,7 +12,7 @@
 
 struct route {
 	const char *method;
-	const char *pattern;    /* "{}" matches one path segment */
+	const char *pattern;    /* "{}" matches one path segment, "{uuid}" one that is a UUID */
 	const char *name;       /* for logs and metrics */
 	route_fn fn;
 	int guarded;            /* authenticates: subject to the brute-force guard */
@@ -27,9 +28,21 @@ static const struct route routes[] = {
 	{ "GET", "/api/sessions/", "list", route_list, 1 },
 	{ "POST", "/api/sessions/invalidate-all/", "invalidate_all", route_invalidate_all, 1 },
 	{ "GET", "/api/sessions/auth/", "auth", route_auth, 1 },
-	{ "DELETE", "/api/sessions/{}/", "revoke", route_revoke_one, 1 },
+	{ "DELETE", "/api/sessions/{uuid}/", "revoke", route_revoke_one, 1 },
 	{ "PATCH", "/api/sessions/internal/users/{}/", "internal_user", route_internal_user, 1 },
 };
+
+static int is_uuid(const char *s)
+{
+	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+	if (strlen(s) != sizeof(shape) - 1)
+		return 0;
+	for (size_t i = 0; shape[i]; i++)
+		if (shape[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
 
 /*
  * Matches path against pattern; a trailing slash is optional. On a "{}"
@@ -41,8 +54,9 @@ static int match(const char *pattern, const char *path, char *arg, size_t argcap
 
 	arg[0] = '\0';
 	while (*p) {
-		if (p[0] == '{' && p[1] == '}') {
+		if (p[0] == '{') {
 			size_t n = 0;
+			int want_uuid = strncmp(p, "{uuid}", 6) == 0;
 
 			if (*s == '/' || *s == '\0')
 				return 0;
@@ -64,7 +78,9 @@ static int match(const char *pattern, const char *path, char *arg, size_t argcap
 				arg[n++] = (char)c;
 			}
 			arg[n] = '\0';
-			p += 2;
+			if (want_uuid && !is_uuid(arg))
+				return 0;
+			p += want_uuid ? 6 : 2;
 			continue;
 		}
 		if (*p != *s) {

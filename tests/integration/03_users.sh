@@ -53,7 +53,7 @@ other=$BODY
 as "$A1" DELETE "/api/sessions/00000000-0000-4000-8000-000000000000/"
 [ "$BODY" = "$other" ] && [ "$STATUS" = 404 ] && pass "another user's id is indistinguishable from an unknown id" || fail "404 bodies differ: $BODY vs $other"
 as "$A1" DELETE "/api/sessions/not-a-uuid/"
-expect_error 404 session_not_found "a malformed id is 404"
+expect_error 404 not_found "a malformed id is 404 (no such route)"
 as "$B1" GET /api/sessions/current/
 expect_status 200 "ben's session untouched"
 as "$A1" DELETE "/api/sessions/$A2_ID/"
