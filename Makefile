@@ -4,7 +4,8 @@
 #   make run             local stack: PostgreSQL under ./var, sessiond, nginx on 127.0.0.1:8080
 #   make SANITIZE=address,undefined test
 #   make V=1             show full command lines
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   binaries, sql/, examples, man pages
+#   make man             regenerate man/sessiond.conf.5 from the key table
 
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
@@ -47,7 +48,7 @@ TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
 
 PROGS := $(BUILD)/sessiond $(if $(wildcard app/cleanup_main.c),$(BUILD)/cleanup_sessions)
 
-.PHONY: all test unit run start stop install clean setup tools check-config
+.PHONY: all test unit run start stop install clean setup tools check-config man
 .SECONDARY:
 all: $(PROGS)
 
@@ -101,13 +102,24 @@ stop:
 check-config: all
 	$(Q)$(BUILD)/sessiond --check-config --config conf/sessiond.conf.example
 
+# The man page of the configuration is generated from the key table; a test
+# checks that the committed man/sessiond.conf.5 is up to date.
+man: $(BUILD)/sessiond
+	$(Q)scripts/gen-conf-man $(BUILD)/sessiond >man/sessiond.conf.5.tmp && mv man/sessiond.conf.5.tmp man/sessiond.conf.5
+
+DOCDIR := $(PREFIX)/share/doc/sessiond
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/sessiond/sql \
-	    $(DESTDIR)$(PREFIX)/share/doc/sessiond/examples
+	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 scripts/spawn-fcgi-start $(DESTDIR)$(PREFIX)/sbin/sessiond-spawn-fcgi
 	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/sessiond/sql/
-	cp -R conf/. $(DESTDIR)$(PREFIX)/share/doc/sessiond/examples/
-	install -m 0644 spawn-fcgi.conf $(DESTDIR)$(PREFIX)/share/doc/sessiond/examples/
+	cp -R conf/. $(DESTDIR)$(DOCDIR)/examples/
+	chmod -R u=rwX,go=rX $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 spawn-fcgi.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf $(BUILD)

@@ -88,7 +88,7 @@ m=$(ls "$TOP"/sql/[0-9][0-9][0-9]_*.sql | wc -l)
 example=$TOP/conf/sessiond.conf.example
 "$BUILD/sessiond" --config-reference >"$VAR/ref.md"
 missing=""
-for k in $(sed -n 's/^| `\([a-z_]*\)`.*/\1/p'); do
+for k in $(sed -n 's/^| `\([a-z_]*\)`.*/\1/p' "$VAR/ref.md"); do
 	grep -Eq "^#? ?$k = " "$example" || missing="$missing $k"
 done
 [ -z "$missing" ] && pass "every key is documented in sessiond.conf.example" || fail "keys missing from the example:$missing"
