@@ -84,11 +84,11 @@ setup:
 	$(Q)scripts/setup-deps
 
 unit: $(PROGS) $(UNIT_BINS)
-	$(Q)tests/run --unit-only $(UNIT_BINS)
+	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/run --unit-only $(UNIT_BINS)
 
 test: setup
 	$(Q)$(MAKE) --no-print-directory all tools $(UNIT_BINS)
-	$(Q)tests/run $(UNIT_BINS)
+	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/run $(UNIT_BINS)
 
 run: setup all
 	$(Q)scripts/stack run
