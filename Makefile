@@ -125,3 +125,9 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# libFuzzer drivers (tests/fuzz/fuzz_*.c) built with clang, each run FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz valgrind
+fuzz:
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run

@@ -1,0 +1,59 @@
+/*
+ * libFuzzer driver for the JWKS loader: the input is written as the JWKS file
+ * and loaded with jwtv_new, then refreshed. Built and run by tests/fuzz/run.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jwtv.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char path[64];
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct jwtv_options o = {
+		.issuer = "https://issuer.example/",
+		.audience = "https://api.example",
+		.algorithms = "RS256,RS384",
+		.leeway = 60,
+		.claim_email = "email",
+	};
+	struct jwtv *v;
+	char err[256];
+	FILE *f;
+
+	if (path[0] == '\0') {
+		int fd;
+
+		snprintf(path, sizeof(path), "/tmp/fuzz_jwks.XXXXXX");
+		fd = mkstemp(path);
+		if (fd < 0)
+			abort();
+		close(fd);
+	}
+	f = fopen(path, "wb");
+	if (f == NULL)
+		abort();
+	fwrite(data, 1, size, f);
+	fclose(f);
+	o.jwks_file = path;
+	v = jwtv_new(&o, err, sizeof(err));
+	if (v) {
+		struct jwtv_identity id;
+
+		if (jwtv_key_count(v) == 0)
+			abort(); /* a verifier always has a usable key */
+		(void)jwtv_refresh(v, err, sizeof(err));
+		/* Nothing verifies against fuzzed keys without a real signature. */
+		if (jwtv_verify(v, "e30.e30.AAAA", 12, 0, &id) == JWTV_OK)
+			abort();
+		jwtv_identity_free(&id);
+		jwtv_free(v);
+	}
+	return 0;
+}
