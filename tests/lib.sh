@@ -64,9 +64,10 @@ sessiond_restart() {
 	pid=$(cat "$VAR/run/sessiond.pid")
 	kill -TERM "$pid"
 	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	"$BUILD/sessiond" --config "$CONF" </dev/null >>"$VAR/log/sessiond.log" 2>&1 &
+	# shellcheck disable=SC2086
+	${SESSIOND_WRAPPER:-} "$BUILD/sessiond" --config "$CONF" </dev/null >>"$VAR/log/sessiond.log" 2>&1 &
 	echo $! >"$VAR/run/sessiond.pid"
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 400); do
 		curl -fs "$BASE/api/sessions/health/" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
