@@ -135,3 +135,8 @@ fuzz:
 # The integration suites with sessiond under valgrind memcheck: 0 errors, 0 bytes definitely lost.
 valgrind: setup all tools
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/valgrind
+
+# Benchmarks against their ceilings (nginx return 200, a minimal libfcgi responder), in one run.
+.PHONY: bench
+bench: setup all tools
+	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/bench.sh
