@@ -244,6 +244,20 @@ static void heartbeat(struct metrics_shm *m, uint64_t now)
 	}
 }
 
+void metrics_worker_gone(int pid)
+{
+	struct metrics_shm *m = M();
+
+	if (m == NULL)
+		return;
+	for (int i = 0; i < WORKER_SLOTS; i++) {
+		uint64_t w = LOAD(&m->workers[i]);
+
+		if (w >> 32 == (uint64_t)(uint32_t)pid)
+			__atomic_compare_exchange_n(&m->workers[i], &w, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	}
+}
+
 void metrics_worker_start(void)
 {
 	struct metrics_shm *m = M();
@@ -422,7 +436,7 @@ int metrics_render(char **out, size_t *len)
 	}
 	scalar(f, "sessiond_start_time_seconds", "gauge", "Unix time the first worker of this shared region started.",
 	       LOAD(&m->start_time));
-	scalar(f, "sessiond_workers", "gauge", "Worker processes alive (heard from in the last 10 seconds).", workers);
+	scalar(f, "sessiond_workers", "gauge", "Worker processes alive (heard from in the last 10 seconds, and not reaped).", workers);
 	scalar(f, "sessiond_worker_starts_total", "counter", "Worker processes started, respawns included.",
 	       LOAD(&m->counters[MC_WORKER_STARTS]));
 	scalar(f, "sessiond_sessions_created_total", "counter", "Sessions created.",

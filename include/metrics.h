@@ -71,6 +71,9 @@ void metrics_session_ended(const char *created_epoch);
 /* A worker (re)starts: counts it, registers it for sessiond_workers, records the start time once. */
 void metrics_worker_start(void);
 
+/* The master reaped worker pid: it is no longer counted in sessiond_workers. */
+void metrics_worker_gone(int pid);
+
 /*
  * About once a second per worker: refreshes this worker's heartbeat and, when
  * this worker wins the sampling slot (every c->metrics_sample_interval
