@@ -6,6 +6,7 @@
 
 #include "jwtv.h"
 #include "log.h"
+#include "metrics.h"
 #include "router.h"
 #include "sessions.h"
 #include "token.h"
@@ -78,6 +79,7 @@ int app_worker_init(struct app *a, struct cfg *c)
 	/* Connect now so the first request does not pay for it; failure is not fatal. */
 	(void)store_ensure(&a->store);
 	a->next_flush = time(NULL) + c->activity_flush_interval;
+	metrics_worker_start();
 	return 0;
 }
 
@@ -99,6 +101,7 @@ void app_tick(struct app *a)
 		if (sess_flush_activity(&a->store, &n) == STORE_OK && n > 0)
 			log_debug("event=activity_flushed sessions=%ld", n);
 	}
+	metrics_tick(&a->store, a->cfg);
 }
 
 void app_reload(struct app *a)
@@ -123,6 +126,7 @@ void app_handle(struct app *a, FCGX_Request *f)
 	ms = (double)(end.tv_sec - r.started.tv_sec) * 1e3 + (double)(end.tv_nsec - r.started.tv_nsec) / 1e6;
 	log_msg(r.status >= 500 ? LOGL_WARN : LOGL_INFO, "event=request method=%s route=%s status=%d dur_ms=%.3f",
 		r.method, r.route ? r.route : "none", r.status, ms);
+	metrics_request(r.route, r.status, ms / 1e3);
 	log_set_request(NULL);
 	http_req_free(&r);
 }

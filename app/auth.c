@@ -12,6 +12,7 @@
 #include "authhdr.h"
 #include "guard.h"
 #include "log.h"
+#include "metrics.h"
 
 static int valid_ip(const char *s, size_t n, char *buf, size_t cap)
 {
@@ -111,6 +112,7 @@ void auth_reject(struct app *a, struct req *r, const char *scheme, const char *c
 	log_info("event=auth_failed route=%s reason=%s addr=%s window_failures=%ld", r->route ? r->route : "none",
 		 reason, addr ? addr : "-", n);
 	sess_auth_failed(&a->store, addr, reason, r->route ? r->route : "none");
+	metrics_auth_failure(scheme, reason);
 	http_add_header(r, "WWW-Authenticate", scheme);
 	http_error(r, ERR_UNAUTHORIZED, code, message);
 }

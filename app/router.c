@@ -20,6 +20,7 @@ struct route {
 
 static const struct route routes[] = {
 	{ "GET", "/api/sessions/health/", "health", route_health, 0 },
+	{ "GET", "/api/sessions/metrics/", "metrics", route_metrics, 0 },
 	{ "POST", "/api/sessions/create/", "create", route_create, 1 },
 	{ "GET", "/api/sessions/current/", "current_get", route_current_get, 1 },
 	{ "PATCH", "/api/sessions/current/", "current_patch", route_current_patch, 1 },
@@ -31,6 +32,17 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/sessions/{uuid}/", "revoke", route_revoke_one, 1 },
 	{ "PATCH", "/api/sessions/internal/users/{}/", "internal_user", route_internal_user, 1 },
 };
+
+const char *router_route_name(size_t i)
+{
+	static const char *const pseudo[] = { "method_not_allowed", "not_found" };
+	size_t n = sizeof(routes) / sizeof(routes[0]);
+
+	if (i < n)
+		return routes[i].name;
+	i -= n;
+	return i < sizeof(pseudo) / sizeof(pseudo[0]) ? pseudo[i] : NULL;
+}
 
 static int is_uuid(const char *s)
 {

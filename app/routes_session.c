@@ -15,6 +15,7 @@
 #include "authhdr.h"
 #include "jwtv.h"
 #include "log.h"
+#include "metrics.h"
 #include "routes.h"
 #include "sessions.h"
 
@@ -272,6 +273,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 		goto out;
 	}
 	log_info("event=session_created session=%s", sess_get(&s, SC_ID));
+	metrics_add(MC_SESSIONS_CREATED, 1);
 	if (a->cfg->set_cookie)
 		set_session_cookie(a, r, tok, seconds_left(&s));
 	add_csrf_header(r, tok);
@@ -440,6 +442,8 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 		goto out;
 	}
 	log_info("event=session_revoked session=%s reason=logout", sess_get(&au.s, SC_ID));
+	metrics_revoked(MR_LOGOUT, n);
+	metrics_session_ended(sess_get(&au.s, SC_CREATED_EPOCH));
 	route_clear_cookie(a, r);
 	http_add_header(r, "Clear-Site-Data", "\"cookies\"");
 	http_send_raw(r, 200, "application/json; charset=utf-8", "{\"message\":\"Logged out\"}", 24);
@@ -501,6 +505,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 		goto out;
 	}
 	log_info("event=session_%s session=%s", rotate ? "rotated" : "refreshed", sess_get(&s, SC_ID));
+	metrics_add(rotate ? MC_SESSIONS_ROTATED : MC_SESSIONS_REFRESHED, 1);
 	if (a->cfg->set_cookie && (rotate || au.by_cookie))
 		set_session_cookie(a, r, rotate ? tok : au.token, seconds_left(&s));
 	if (rotate)

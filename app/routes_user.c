@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "authhdr.h"
 #include "log.h"
+#include "metrics.h"
 #include "routes.h"
 #include "sessions.h"
 
@@ -71,6 +72,7 @@ void route_revoke_one(struct app *a, struct req *r, const char *id)
 		goto out;
 	}
 	log_info("event=session_revoked session=%s reason=revoked_by_user", id);
+	metrics_revoked(MR_REVOKE_ONE, n);
 	if (strcasecmp(id, sess_get(&au.s, SC_ID)) == 0)
 		route_clear_cookie(a, r);
 	http_send_raw(r, 200, "application/json; charset=utf-8", "{\"message\":\"Session revoked\"}", 29);
@@ -114,6 +116,7 @@ void route_invalidate_all(struct app *a, struct req *r, const char *arg)
 		goto out;
 	}
 	log_info("event=sessions_invalidated count=%ld keep_current=%d", n, keep);
+	metrics_revoked(MR_INVALIDATE_ALL, n);
 	if (!keep) {
 		route_clear_cookie(a, r);
 		http_add_header(r, "Clear-Site-Data", "\"cookies\"");

@@ -29,6 +29,7 @@
 
 #include "app.h"
 #include "log.h"
+#include "metrics.h"
 
 static volatile sig_atomic_t got_term;
 static volatile sig_atomic_t got_hup;
@@ -345,6 +346,7 @@ static int master_main(struct cfg *c, int lfd)
 				if (slots[i].pid != pid)
 					continue;
 				slots[i].pid = 0;
+				metrics_worker_gone(pid);
 				describe_status(status, how, sizeof(how));
 				if (stopping) {
 					log_info("event=worker_stopped worker_pid=%d %s", (int)pid, how);

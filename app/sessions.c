@@ -7,6 +7,8 @@
 
 #include <uuid/uuid.h>
 
+#include "metrics.h"
+
 const char *sess_get(const struct session *s, enum sess_col c)
 {
 	int col = s->col0 + (int)c;
@@ -46,8 +48,10 @@ enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idl
 		return err;
 	if (PQntuples(res) == 1) {
 		out->cache_hit = 1;
+		metrics_add(MC_CACHE_HITS, 1);
 	} else {
 		PQclear(res);
+		metrics_add(MC_CACHE_MISSES, 1);
 		res = store_exec(st, "sess_fill", 2, params, lengths, formats, &err);
 		if (res == NULL)
 			return err;
@@ -78,8 +82,11 @@ enum store_err sess_expire(struct store *st, const unsigned char *hash, const ch
 	const char *params[2] = { (const char *)hash, ip };
 	int lengths[2] = { TOKEN_HASH_LEN, 0 }, formats[2] = { 1, 0 };
 	enum store_err err;
+	PGresult *res = store_exec(st, "sess_expire", 2, params, lengths, formats, &err);
 
-	PQclear(store_exec(st, "sess_expire", 2, params, lengths, formats, &err));
+	/* Counted by the rows this call expired: two racing requests count the session once. */
+	metrics_add(MC_SESSIONS_EXPIRED, res ? strtoull(PQcmdTuples(res), NULL, 10) : 0);
+	PQclear(res);
 	return err;
 }
 
@@ -126,10 +133,13 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 	out->res = res;
 	if (n->max_per_user > 0) {
 		const char *ep[3] = { n->user_id, maxn, n->ip };
+		PGresult *ev;
 
 		snprintf(maxn, sizeof(maxn), "%ld", n->max_per_user);
 		/* The new session is the most recent, so it is never the one evicted. */
-		PQclear(store_exec(st, "sess_evict", 3, ep, NULL, NULL, &err));
+		ev = store_exec(st, "sess_evict", 3, ep, NULL, NULL, &err);
+		metrics_revoked(MR_SESSION_LIMIT, ev && PQntuples(ev) == 1 ? strtol(PQgetvalue(ev, 0, 0), NULL, 10) : 0);
+		PQclear(ev);
 		if (err != STORE_OK)
 			return STORE_OK; /* created; eviction retried on the next create */
 	}

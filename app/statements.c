@@ -19,7 +19,7 @@
 	p "session_data::text, " p "session_type, " p "version, " \
 	TS(p "created_at") ", " TS(p "updated_at") ", " TS(p "last_activity") ", " \
 	TS(p "expires_at") ", extract(epoch FROM " p "expires_at)::int8, host(" p "ip_address), " \
-	p "user_agent"
+	p "user_agent, extract(epoch FROM " p "created_at)::int8"
 
 #define EXPIRED_SQL(idle) \
 	"(expires_at <= now() OR (" idle "::int > 0 AND last_activity <= now() - make_interval(secs => " idle "::int)))"
@@ -114,6 +114,16 @@ const struct statement statements[] = {
 	  "      WHERE s.id = d.id AND s.last_activity < d.last_activity RETURNING s.id) "
 	  "UPDATE session_cache c SET flushed_activity = d.last_activity FROM d "
 	  "WHERE c.token_hash = d.token_hash" },
+
+	/*
+	 * Gauges for /metrics/, run by one worker every metrics_sample_interval
+	 * seconds: live sessions, then rows and total size of each table.
+	 */
+	{ "metrics_sample",
+	  "SELECT (SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > now()), "
+	  "(SELECT count(*) FROM sessions), pg_total_relation_size('sessions'), "
+	  "(SELECT count(*) FROM session_cache), pg_total_relation_size('session_cache'), "
+	  "(SELECT count(*) FROM session_events), pg_total_relation_size('session_events')" },
 };
 
 const size_t statement_count = sizeof(statements) / sizeof(statements[0]);

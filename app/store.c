@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "statements.h"
 
 static long ms_until(const struct timespec *t)
@@ -100,6 +101,7 @@ enum store_err store_ensure(struct store *s)
 	s->conn = store_connect_raw(s->cfg, err, sizeof(err));
 	if (s->conn == NULL) {
 		schedule_retry(s, 250);
+		metrics_store_error(MS_CONNECT);
 		log_warn("event=store_connect_failed error=%s", log_quote(err, q, sizeof(q)));
 		return STORE_UNAVAILABLE;
 	}
@@ -110,6 +112,7 @@ enum store_err store_ensure(struct store *s)
 	}
 	if (s->ever_connected) {
 		s->reconnects++;
+		metrics_add(MC_STORE_RECONNECTS, 1);
 		log_info("event=store_reconnected");
 	}
 	s->ever_connected = 1;
@@ -132,9 +135,11 @@ static enum store_err classify(struct store *s, const PGresult *res)
 			 log_quote(res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn), msg, sizeof(msg)));
 		store_close(s);
 		schedule_retry(s, 0);
+		metrics_store_error(MS_UNAVAILABLE);
 		return STORE_UNAVAILABLE;
 	}
 	s->errors++;
+	metrics_store_error(MS_QUERY);
 	log_error("event=store_error sqlstate=%s error=%s", state,
 		  log_quote(PQresultErrorMessage(res), msg, sizeof(msg)));
 	return STORE_ERROR;

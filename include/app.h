@@ -36,6 +36,7 @@ void app_worker_free(struct app *a);
 
 /* Route handlers. */
 void route_health(struct app *a, struct req *r, const char *arg);
+void route_metrics(struct app *a, struct req *r, const char *arg);
 void route_create(struct app *a, struct req *r, const char *arg);
 void route_current_get(struct app *a, struct req *r, const char *arg);
 void route_current_patch(struct app *a, struct req *r, const char *arg);

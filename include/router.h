@@ -2,6 +2,8 @@
 #ifndef SESSIOND_ROUTER_H
 #define SESSIOND_ROUTER_H
 
+#include <stddef.h>
+
 #include "http.h"
 
 struct app;
@@ -14,5 +16,12 @@ typedef void (*route_fn)(struct app *app, struct req *r, const char *arg);
  * (with Allow) itself when nothing matches.
  */
 void router_dispatch(struct app *app, struct req *r);
+
+/*
+ * The name of route i of the table, then of the pseudo-routes the router sets
+ * itself ("method_not_allowed", "not_found"); NULL past the end. The fixed
+ * set of route labels for logs and metrics.
+ */
+const char *router_route_name(size_t i);
 
 #endif

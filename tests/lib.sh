@@ -11,6 +11,7 @@ TEST_NAME=$(basename "$0" .sh)
 
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; }
+. "$TOP/tests/secrets.sh"
 check() { # desc cmd...
 	local d=$1
 	shift
@@ -50,6 +51,7 @@ stack_up() {
 
 stack_down() {
 	"$TOP/scripts/stack" stop >/dev/null 2>&1
+	secret_check_logs
 	# Keep the logs of a failed run for the reader, drop the cluster.
 	if [ -n "${VAR:-}" ] && [ -d "$VAR" ]; then
 		mkdir -p "$TOP/build/test-logs/$TEST_NAME"
@@ -97,8 +99,10 @@ req() {
 	local m=$1 p=$2
 	shift 2
 	HDRS=$VAR/last.headers
+	secret_scan_args "$@"
 	BODY=$(curl -s -o - -D "$HDRS" -X "$m" "$@" "$BASE$p")
 	STATUS=$(head -1 "$HDRS" | awk '{print $2}')
+	secret_scan_body
 }
 
 expect_status() { # want desc
@@ -135,7 +139,10 @@ expect_error() {
 mint_jwt() {
 	local claims=$1
 	shift
-	"$MINT" sign --key "$KEYS/dev.key.pem" --kid dev --claims-json "$claims" "$@"
+	local jwt
+	jwt=$("$MINT" sign --key "$KEYS/dev.key.pem" --kid dev --claims-json "$claims" "$@") || return
+	secret_note "$jwt"
+	printf '%s\n' "$jwt"
 }
 
 # std_claims sub [extra json members]: valid claims for the stack's issuer and audience.

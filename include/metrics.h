@@ -1,0 +1,90 @@
+/*
+ * Prometheus metrics in the shared region (shm_get()->metrics): counters and
+ * histograms updated with relaxed atomic adds by every worker, so any worker
+ * renders the sum over all of them; gauges of the store sampled by one worker
+ * at a time every metrics_sample_interval seconds, never per request.
+ *
+ * Every label value comes from a fixed table (route names from the router,
+ * a fixed list of statuses, fixed authentication failure reasons with an
+ * "other" bucket), never from request data, so the number of series is
+ * bounded. Without a shared region (unit tests, before shm_setup) every
+ * update is a no-op.
+ */
+#ifndef SESSIOND_METRICS_H
+#define SESSIOND_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* Plain counters. */
+enum metrics_counter {
+	MC_SESSIONS_CREATED,
+	MC_SESSIONS_REFRESHED,    /* refresh without rotation */
+	MC_SESSIONS_ROTATED,      /* refresh with rotation (new token) */
+	MC_SESSIONS_EXPIRED,      /* a session found expired when presented (once per session) */
+	MC_CACHE_HITS,
+	MC_CACHE_MISSES,
+	MC_STORE_RECONNECTS,
+	MC_WORKER_STARTS,
+	MC_SAMPLE_FAILURES,
+	MC_COUNT
+};
+
+/* Why sessions were revoked (label reason of sessiond_sessions_revoked_total). */
+enum metrics_revoke { MR_LOGOUT, MR_REVOKE_ONE, MR_INVALIDATE_ALL, MR_SESSION_LIMIT, MR_COUNT };
+
+/* Store failures (label kind of sessiond_store_errors_total). */
+enum metrics_store_err {
+	MS_QUERY,         /* a statement failed (500) */
+	MS_UNAVAILABLE,   /* the connection failed under a statement (503) */
+	MS_CONNECT,       /* a (re)connection attempt failed */
+	MS_COUNT
+};
+
+/* Adds n to counter c. */
+void metrics_add(enum metrics_counter c, uint64_t n);
+
+/* Counts n sessions revoked for reason why (n <= 0 counts nothing). */
+void metrics_revoked(enum metrics_revoke why, long n);
+
+/* Counts one store failure of kind. */
+void metrics_store_error(enum metrics_store_err kind);
+
+/*
+ * Counts one failed authentication. scheme is the WWW-Authenticate scheme
+ * ("Session", "Bearer ...", "Service"), reason auth_reject()'s reason; values
+ * outside the fixed lists are counted as "other".
+ */
+void metrics_auth_failure(const char *scheme, const char *reason);
+
+/* Counts one request of route (a router name; NULL or unknown = "other") answered with status in seconds. */
+void metrics_request(const char *route, int status, double seconds);
+
+/* Observes the lifetime of a session ended by logout; created_epoch is its created_at in unix seconds (text). */
+void metrics_session_ended(const char *created_epoch);
+
+/* A worker (re)starts: counts it, registers it for sessiond_workers, records the start time once. */
+void metrics_worker_start(void);
+
+/* The master reaped worker pid: it is no longer counted in sessiond_workers. */
+void metrics_worker_gone(int pid);
+
+/*
+ * About once a second per worker: refreshes this worker's heartbeat and, when
+ * this worker wins the sampling slot (every c->metrics_sample_interval
+ * seconds across all workers; 0 = off), samples the store gauges through st.
+ */
+void metrics_tick(struct store *st, const struct cfg *c);
+
+/*
+ * Renders the Prometheus text exposition into a new buffer (*out, length
+ * *len; the caller frees *out). Returns 0, or -1 when out of memory.
+ */
+int metrics_render(char **out, size_t *len);
+
+#endif

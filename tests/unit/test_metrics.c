@@ -1,0 +1,105 @@
+/* Unit tests for app/metrics.c: no-ops without a region; labels, buckets and rendering with one. */
+#include "metrics.h"
+#include "check.h"
+#include "shm.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *render(void)
+{
+	char *t = NULL;
+	size_t n = 0;
+
+	if (metrics_render(&t, &n) != 0)
+		return NULL;
+	return t;
+}
+
+/* 1 when the rendering holds line (a whole line). */
+static int has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+int main(void)
+{
+	struct cfg c;
+	char err[256], *t;
+	pid_t pid;
+
+	/* Without a shared region: no-ops, and only build_info. */
+	metrics_add(MC_SESSIONS_CREATED, 1);
+	metrics_request("create", 201, 0.01);
+	metrics_auth_failure("Session", "unknown");
+	t = render();
+	CHECK_MSG(t && strstr(t, "sessiond_build_info{version=") && !strstr(t, "sessiond_sessions_created_total"),
+		  "without a region only build_info is rendered");
+	free(t);
+
+	memset(&c, 0, sizeof(c));
+	c.shm_file = (char *)"";
+	CHECK(shm_setup(&c, err, sizeof(err)) == 0);
+	metrics_worker_start();
+	metrics_add(MC_SESSIONS_CREATED, 2);
+	metrics_revoked(MR_INVALIDATE_ALL, 3);
+	metrics_revoked(MR_LOGOUT, 0);
+	metrics_auth_failure("Bearer error=\"invalid_token\"", "bad_signature");
+	metrics_auth_failure("Bearer", "missing_bearer");
+	metrics_auth_failure("Session", "something-new");
+	metrics_auth_failure("Basic", "x");
+	metrics_request("create", 201, 0.0005);      /* on the bound: le="0.0005" */
+	metrics_request("create", 201, 0.00051);     /* next bucket */
+	metrics_request("create", 999, 5.0);         /* status other, +Inf only */
+	metrics_request("no-such-route", 200, 0.1);
+	metrics_request(NULL, 200, 0.1);
+	metrics_session_ended("0");
+	/* A forked child's updates land in the same region. */
+	pid = fork();
+	if (pid == 0) {
+		metrics_add(MC_SESSIONS_CREATED, 5);
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+	t = render();
+	CHECK(t != NULL);
+	CHECK_MSG(has_line(t, "sessiond_sessions_created_total 7"), "counter sums parent and forked child");
+	CHECK_MSG(has_line(t, "sessiond_sessions_revoked_total{reason=\"invalidate_all\"} 3"), "revoked by count");
+	CHECK_MSG(has_line(t, "sessiond_sessions_revoked_total{reason=\"logout\"} 0"), "a count of 0 adds nothing");
+	CHECK_MSG(has_line(t, "sessiond_auth_failures_total{scheme=\"bearer\",reason=\"bad_signature\"} 1"),
+		  "Bearer scheme with parameters maps to bearer");
+	CHECK_MSG(has_line(t, "sessiond_auth_failures_total{scheme=\"bearer\",reason=\"missing\"} 1"),
+		  "missing_bearer is bearer/missing");
+	CHECK_MSG(has_line(t, "sessiond_auth_failures_total{scheme=\"session\",reason=\"other\"} 1"),
+		  "an unknown reason is other");
+	CHECK_MSG(has_line(t, "sessiond_auth_failures_total{scheme=\"other\",reason=\"other\"} 1"),
+		  "an unknown scheme is other");
+	CHECK_MSG(!strstr(t, "something-new") && !strstr(t, "no-such-route"), "request data never becomes a label");
+	CHECK_MSG(has_line(t, "sessiond_requests_total{route=\"create\",status=\"201\"} 2"), "requests by route/status");
+	CHECK_MSG(has_line(t, "sessiond_requests_total{route=\"create\",status=\"other\"} 1"), "unlisted status is other");
+	CHECK_MSG(has_line(t, "sessiond_requests_total{route=\"other\",status=\"200\"} 2"), "unknown route is other");
+	CHECK_MSG(has_line(t, "sessiond_request_duration_seconds_bucket{route=\"create\",le=\"0.0005\"} 1"),
+		  "a duration on a bound falls in that bucket");
+	CHECK_MSG(has_line(t, "sessiond_request_duration_seconds_bucket{route=\"create\",le=\"0.001\"} 2"),
+		  "buckets are cumulative");
+	CHECK_MSG(has_line(t, "sessiond_request_duration_seconds_bucket{route=\"create\",le=\"2.5\"} 2") &&
+			  has_line(t, "sessiond_request_duration_seconds_bucket{route=\"create\",le=\"+Inf\"} 3") &&
+			  has_line(t, "sessiond_request_duration_seconds_count{route=\"create\"} 3"),
+		  "+Inf equals _count");
+	CHECK_MSG(has_line(t, "sessiond_session_duration_seconds_count 1"), "a session duration observed");
+	CHECK_MSG(has_line(t, "sessiond_workers 1") && has_line(t, "sessiond_worker_starts_total 1"), "one worker");
+	CHECK_MSG(!strstr(t, "sessiond_sessions_live"), "no gauges before a sample");
+	metrics_worker_gone((int)getpid());
+	free(t);
+	t = render();
+	CHECK_MSG(t && has_line(t, "sessiond_workers 0"), "a reaped worker is not counted");
+	free(t);
+	return check_done();
+}
