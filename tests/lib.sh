@@ -37,11 +37,20 @@ stack_up() {
 	export SESSIOND_VAR_DIR=$VAR SESSIOND_HTTP_PORT=$PORT SESSIOND_BUILD=$BUILD
 	export SESSIOND_CONF_EXTRA="${1:-}"
 	trap stack_down EXIT
-	if ! "$TOP/scripts/stack" start >"$VAR/stack.log" 2>&1; then
+	local tries=0
+	until "$TOP/scripts/stack" start >"$VAR/stack.log" 2>&1; do
+		# Another test on this machine may have taken the port meanwhile: pick another.
+		tries=$((tries + 1))
+		if [ "$tries" -lt 4 ] && grep -q 'Address already in use' "$VAR/stack.log"; then
+			PORT=$(free_port)
+			BASE="http://127.0.0.1:$PORT"
+			export SESSIOND_HTTP_PORT=$PORT
+			continue
+		fi
 		cat "$VAR/stack.log"
 		fail "stack started"
 		exit 1
-	fi
+	done
 	PGSOCK=$VAR/pg/run
 	KEYS=$VAR/keys
 	CONF=$VAR/sessiond.conf
