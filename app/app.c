@@ -111,9 +111,10 @@ void app_reload(struct app *a)
 	load_service_key(a);
 }
 
-void app_handle(struct app *a, FCGX_Request *f)
+int app_handle(struct app *a, FCGX_Request *f)
 {
 	struct req r;
+	int drained;
 	struct timespec end;
 	double ms;
 
@@ -128,7 +129,10 @@ void app_handle(struct app *a, FCGX_Request *f)
 		r.method, r.route ? r.route : "none", r.status, ms);
 	metrics_request(r.route, r.status, ms / 1e3);
 	log_set_request(NULL);
+	/* Nothing left to read: no body, or all of it was read. */
+	drained = r.content_length <= 0 || r.body_len == (size_t)r.content_length;
 	http_req_free(&r);
+	return drained;
 }
 
 void app_worker_free(struct app *a)

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -120,15 +121,15 @@ void auth_reject(struct app *a, struct req *r, const char *scheme, const char *c
 void auth_release(struct auth *au)
 {
 	sess_release(&au->s);
+	jsonx_buf_free(&au->big);
 	OPENSSL_cleanse(au->token, sizeof(au->token));
 }
 
-int auth_session(struct app *a, struct req *r, struct auth *out)
+/* Finds the request's token (a Session header wins, then the cookie) and checks its shape. 0, or -1 after 401. */
+static int take_token(struct app *a, struct req *r, struct auth *out)
 {
 	const char *tok = NULL;
 	size_t len = 0;
-	enum store_err err;
-	char ip[64];
 
 	memset(out, 0, sizeof(*out));
 	if (authhdr_param(r->authorization, "Session", &tok, &len)) {
@@ -155,6 +156,15 @@ int auth_session(struct app *a, struct req *r, struct auth *out)
 	memcpy(out->token, tok, len);
 	out->token[len] = '\0';
 	token_hash(tok, len, out->hash);
+	return 0;
+}
+
+/* The authoritative lookup (PostgreSQL's cache table, then sessions). 0, or -1 after the error response. */
+static int lookup_store(struct app *a, struct req *r, struct auth *out)
+{
+	enum store_err err;
+	char ip[64];
+
 	err = sess_lookup(&a->store, out->hash, a->cfg->idle_timeout, a->cfg->touch_interval, &out->s);
 	if (err == STORE_NOT_FOUND) {
 		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "unknown");
@@ -174,12 +184,100 @@ int auth_session(struct app *a, struct req *r, struct auth *out)
 	if (out->s.expired) {
 		if (out->s.cache_hit)
 			sess_expire(&a->store, out->hash, auth_client_addr(a, r, ip, sizeof(ip)));
+		lcache_invalidate_hash(out->hash);
 		auth_reject(a, r, "Session", "session_expired", "the session has expired", "expired");
 		auth_release(out);
 		return -1;
 	}
 	if (out->s.touch_due)
-		sess_touch(&a->store, out->hash);
+		out->touched = sess_touch(&a->store, out->hash, out->touch_text, &out->touch_epoch) == STORE_OK;
+	return 0;
+}
+
+int auth_session(struct app *a, struct req *r, struct auth *out)
+{
+	if (take_token(a, r, out) != 0)
+		return -1;
+	return lookup_store(a, r, out);
+}
+
+static void copy_field(char *dst, size_t cap, const char *src, int *fits)
+{
+	size_t n = src ? strlen(src) : 0;
+
+	if (n >= cap) {
+		*fits = 0;
+		n = 0;
+	}
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
+/* Renders the store row into out (and its lc entry); 1 when it fits the per-host cache. */
+static int render_row(struct auth *out)
+{
+	struct lc_entry *e = &out->lc;
+	const char *mark = ",\"last_activity\":\"", *p, *last = NULL;
+	int fits = 1;
+
+	memcpy(e->hash, out->hash, sizeof(e->hash));
+	copy_field(e->id, sizeof(e->id), sess_get(&out->s, SC_ID), &fits);
+	copy_field(e->user_id, sizeof(e->user_id), sess_get(&out->s, SC_USER_ID), &fits);
+	copy_field(e->tenant_id, sizeof(e->tenant_id), sess_get(&out->s, SC_TENANT_ID), &fits);
+	e->expires_epoch = strtoll(sess_get(&out->s, SC_EXPIRES_EPOCH), NULL, 10);
+	e->last_activity = strtoll(sess_get(&out->s, SC_ACTIVITY_EPOCH), NULL, 10);
+	e->filled_at = (int64_t)time(NULL);
+	sess_render(&out->s, &out->big, 0, -1);
+	/* The real last_activity is the last occurrence: session_data (rendered earlier) may contain the text. */
+	for (p = out->big.data; p && (p = strstr(p, mark)) != NULL; p++)
+		last = p;
+	if (last && out->touched) {
+		memcpy((char *)last + strlen(mark), out->touch_text, 20);
+		e->last_activity = out->touch_epoch;
+	}
+	out->json = out->big.data;
+	out->json_len = out->big.len;
+	if (!fits || last == NULL || out->big.len >= LC_JSON_MAX)
+		return 0;
+	memcpy(e->json, out->big.data, out->big.len);
+	e->json_len = (uint16_t)out->big.len;
+	e->la_offset = (uint16_t)(last - out->big.data + strlen(mark));
+	return 1;
+}
+
+int auth_session_read(struct app *a, struct req *r, struct auth *out)
+{
+	time_t now = time(NULL);
+	uint64_t gen;
+
+	if (take_token(a, r, out) != 0)
+		return -1;
+	if (lcache_get(out->hash, a->cfg->local_cache_ttl, now, &out->lc) &&
+	    (a->cfg->idle_timeout == 0 || now - out->lc.last_activity < a->cfg->idle_timeout)) {
+		int ok = 1;
+
+		if (now - out->lc.last_activity >= a->cfg->touch_interval) {
+			/* The touch goes to PostgreSQL's cache table; a missing row sends us the long way. */
+			ok = sess_touch(&a->store, out->hash, out->touch_text, &out->touch_epoch) == STORE_OK;
+			if (ok) {
+				lcache_touch(out->hash, out->touch_epoch, out->touch_text);
+				memcpy(out->lc.json + out->lc.la_offset, out->touch_text, 20);
+				out->lc.last_activity = out->touch_epoch;
+			}
+		}
+		if (ok) {
+			out->local_hit = 1;
+			out->json = out->lc.json;
+			out->json_len = out->lc.json_len;
+			metrics_add(MC_LOCAL_CACHE_HITS, 1);
+			return 0;
+		}
+	}
+	gen = lcache_generation();
+	if (lookup_store(a, r, out) != 0)
+		return -1;
+	if (render_row(out) && lcache_usable(now))
+		lcache_put(&out->lc, gen);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "lcache.h"
 #include "log.h"
 #include "migrate.h"
 #include "server.h"
@@ -111,6 +112,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (shm_setup(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sessiond: %s\n", err);
+		cfg_free(&cfg);
+		return 1;
+	}
+	/*
+	 * The per-host cache needs the invalidation listener that only the
+	 * prefork master runs; with workers = 1 (mod_fcgid) every read goes to
+	 * PostgreSQL.
+	 */
+	if (cfg.workers > 1 && lcache_setup(cfg.local_cache_entries, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sessiond: %s\n", err);
 		cfg_free(&cfg);
 		return 1;

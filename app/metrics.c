@@ -467,6 +467,9 @@ int metrics_render(char **out, size_t *len)
 	       LOAD(&m->counters[MC_STORE_RECONNECTS]));
 	scalar(f, "sessiond_cache_hits_total", "counter", "Session lookups answered by the cache table.",
 	       LOAD(&m->counters[MC_CACHE_HITS]));
+	scalar(f, "sessiond_local_cache_hits_total", "counter",
+	       "GET /current/ and /auth/ answered from this host's shared-memory cache (no store round trip).",
+	       LOAD(&m->counters[MC_LOCAL_CACHE_HITS]));
 	scalar(f, "sessiond_cache_misses_total", "counter",
 	       "Session lookups that read through to the sessions table (unknown tokens included).",
 	       LOAD(&m->counters[MC_CACHE_MISSES]));

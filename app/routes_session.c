@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "authhdr.h"
 #include "jwtv.h"
+#include "lcache.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
@@ -299,16 +300,13 @@ out:
 void route_current_get(struct app *a, struct req *r, const char *arg)
 {
 	struct auth au;
-	struct jsonx_buf b = { 0 };
 
 	(void)arg;
-	if (auth_session(a, r, &au) != 0)
+	if (auth_session_read(a, r, &au) != 0)
 		return;
 	if (au.by_cookie)
 		add_csrf_header(r, au.token);
-	sess_render(&au.s, &b, 0, -1);
-	route_send_buf(r, 200, &b);
-	jsonx_buf_free(&b);
+	http_send_raw(r, 200, "application/json; charset=utf-8", au.json, au.json_len);
 	auth_release(&au);
 }
 
@@ -411,6 +409,7 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 		auth_store_error(r, err);
 		goto out;
 	}
+	lcache_invalidate_hash(au.hash);
 	snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
 	http_add_header(r, "ETag", etag);
 	sess_render(&s, &b, 0, -1);
@@ -441,6 +440,7 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 		auth_store_error(r, err);
 		goto out;
 	}
+	lcache_invalidate_hash(au.hash);
 	log_info("event=session_revoked session=%s reason=logout", sess_get(&au.s, SC_ID));
 	metrics_revoked(MR_LOGOUT, n);
 	metrics_session_ended(sess_get(&au.s, SC_CREATED_EPOCH));
@@ -504,6 +504,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 		auth_store_error(r, err);
 		goto out;
 	}
+	lcache_invalidate_hash(au.hash);
 	log_info("event=session_%s session=%s", rotate ? "rotated" : "refreshed", sess_get(&s, SC_ID));
 	metrics_add(rotate ? MC_SESSIONS_ROTATED : MC_SESSIONS_REFRESHED, 1);
 	if (a->cfg->set_cookie && (rotate || au.by_cookie))

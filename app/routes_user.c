@@ -9,6 +9,7 @@
 #include "app.h"
 #include "auth.h"
 #include "authhdr.h"
+#include "lcache.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
@@ -71,6 +72,7 @@ void route_revoke_one(struct app *a, struct req *r, const char *id)
 		http_error(r, ERR_NOT_FOUND, "session_not_found", "no such session");
 		goto out;
 	}
+	lcache_invalidate_session(id);
 	log_info("event=session_revoked session=%s reason=revoked_by_user", id);
 	metrics_revoked(MR_REVOKE_ONE, n);
 	if (strcasecmp(id, sess_get(&au.s, SC_ID)) == 0)
@@ -115,6 +117,7 @@ void route_invalidate_all(struct app *a, struct req *r, const char *arg)
 		auth_store_error(r, err);
 		goto out;
 	}
+	lcache_invalidate_user(sess_get(&au.s, SC_USER_ID));
 	log_info("event=sessions_invalidated count=%ld keep_current=%d", n, keep);
 	metrics_revoked(MR_INVALIDATE_ALL, n);
 	if (!keep) {
@@ -184,6 +187,7 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 		auth_store_error(r, err);
 		goto out;
 	}
+	lcache_invalidate_user(user_id);
 	log_info("event=billing_updated sessions=%ld", n);
 	snprintf(out_json, sizeof(out_json), "{\"count\":%ld}", n);
 	http_send_raw(r, 200, "application/json; charset=utf-8", out_json, strlen(out_json));
@@ -199,12 +203,13 @@ void route_auth(struct app *a, struct req *r, const char *arg)
 
 	(void)arg;
 	r->bodyless = 1;
-	if (auth_session(a, r, &au) != 0)
+	if (auth_session_read(a, r, &au) != 0)
 		return;
-	http_add_header(r, "X-Session-User", sess_get(&au.s, SC_USER_ID));
-	tenant = sess_get(&au.s, SC_TENANT_ID);
+	/* Same fast path as /current/: the per-host cache, else the store row. */
+	http_add_header(r, "X-Session-User", au.local_hit ? au.lc.user_id : sess_get(&au.s, SC_USER_ID));
+	tenant = au.local_hit ? au.lc.tenant_id : sess_get(&au.s, SC_TENANT_ID);
 	http_add_header(r, "X-Session-Tenant", tenant ? tenant : "");
-	http_add_header(r, "X-Session-Id", sess_get(&au.s, SC_ID));
+	http_add_header(r, "X-Session-Id", au.local_hit ? au.lc.id : sess_get(&au.s, SC_ID));
 	http_send_raw(r, 204, NULL, "", 0);
 	auth_release(&au);
 }

@@ -28,6 +28,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "lcache.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -190,7 +191,7 @@ static int worker_main(struct cfg *c, int lfd)
 	FCGX_Request fr;
 	struct app app;
 	double last_tick = now_s();
-	int unix_socket;
+	int unix_socket, may_close;
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
@@ -232,14 +233,16 @@ static int worker_main(struct cfg *c, int lfd)
 		/* Another worker may win the race: EAGAIN comes back as < 0. */
 		if (FCGX_Accept_r(&fr) < 0)
 			continue;
-		app_handle(&app, &fr);
+		may_close = app_handle(&app, &fr);
 		/*
 		 * libfcgi's close shuts down the write side and then waits for the
 		 * web server to close (a lingering close, up to 2 s), idling the
 		 * worker for a round trip per request. On a unix socket nothing is
-		 * lost by closing at once: the response stays readable by the peer.
+		 * lost by closing at once (the response stays readable by the peer)
+		 * once the request body was read; a body left unread (413) still
+		 * gets the lingering close, or the web server's write would fail.
 		 */
-		if (unix_socket)
+		if (unix_socket && may_close)
 			FCGX_Detach(&fr);
 		FCGX_Finish_r(&fr);
 	}
@@ -256,7 +259,8 @@ struct slot {
 	double backoff;
 };
 
-static pid_t spawn(struct cfg *c, int lfd, struct slot *s, pid_t master)
+/* Forks a worker, or with listener set the per-host cache's invalidation listener. */
+static pid_t spawn(struct cfg *c, int lfd, struct slot *s, pid_t master, int listener)
 {
 	pid_t pid = fork();
 
@@ -275,12 +279,21 @@ static pid_t spawn(struct cfg *c, int lfd, struct slot *s, pid_t master)
 		sigemptyset(&none);
 		sigaddset(&none, SIGCHLD);
 		sigprocmask(SIG_UNBLOCK, &none, NULL);
+		if (listener) {
+			sigemptyset(&none);
+			sigaddset(&none, SIGTERM);
+			sigaddset(&none, SIGINT);
+			sigprocmask(SIG_UNBLOCK, &none, NULL);
+			close(lfd);
+			prctl(PR_SET_NAME, "sessiond-cache");   /* tells it apart from the workers in ps */
+			_exit(lcache_listener_main(c));
+		}
 		_exit(worker_main(c, lfd));
 	}
 	s->pid = pid;
 	s->started = now_s();
 	s->respawn_at = 0;
-	log_info("event=worker_started worker_pid=%d", (int)pid);
+	log_info("event=%s_started worker_pid=%d", listener ? "cache_listener" : "worker", (int)pid);
 	return pid;
 }
 
@@ -297,7 +310,10 @@ static void describe_status(int status, char *buf, size_t n)
 static int master_main(struct cfg *c, int lfd)
 {
 	int nworkers = (int)c->workers;
-	struct slot *slots = calloc((size_t)nworkers, sizeof(*slots));
+	/* One more slot for the cache listener when the per-host cache is on. */
+	int listener = lcache_usable_setup() ? nworkers : -1;
+	int nslots = nworkers + (listener >= 0);
+	struct slot *slots = calloc((size_t)nslots, sizeof(*slots));
 	sigset_t set;
 	pid_t self = getpid();
 	int stopping = 0, alive;
@@ -313,8 +329,8 @@ static int master_main(struct cfg *c, int lfd)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_info("event=master_start workers=%d", nworkers);
-	for (int i = 0; i < nworkers; i++)
-		spawn(c, lfd, &slots[i], self);
+	for (int i = 0; i < nslots; i++)
+		spawn(c, lfd, &slots[i], self, i == listener);
 
 	for (;;) {
 		siginfo_t info;
@@ -329,24 +345,30 @@ static int master_main(struct cfg *c, int lfd)
 				stopping = 1;
 				deadline = now + (double)c->shutdown_grace;
 				log_info("event=master_stopping grace_s=%ld", c->shutdown_grace);
-				for (int i = 0; i < nworkers; i++)
+				for (int i = 0; i < nslots; i++)
 					if (slots[i].pid > 0)
 						kill(slots[i].pid, SIGTERM);
 			}
 		} else if (sig == SIGHUP) {
 			log_info("event=master_reload");
-			for (int i = 0; i < nworkers; i++)
+			for (int i = 0; i < nslots; i++)
 				if (slots[i].pid > 0)
 					kill(slots[i].pid, SIGHUP);
 		}
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			for (int i = 0; i < nworkers; i++) {
+			for (int i = 0; i < nslots; i++) {
 				char how[32];
 
 				if (slots[i].pid != pid)
 					continue;
 				slots[i].pid = 0;
-				metrics_worker_gone(pid);
+				if (i == listener) {
+					/* Nobody hears invalidations now: serve every read from PostgreSQL. */
+					lcache_set_enabled(0);
+					lcache_flush();
+				} else {
+					metrics_worker_gone(pid);
+				}
 				describe_status(status, how, sizeof(how));
 				if (stopping) {
 					log_info("event=worker_stopped worker_pid=%d %s", (int)pid, how);
@@ -365,16 +387,16 @@ static int master_main(struct cfg *c, int lfd)
 			}
 		}
 		alive = 0;
-		for (int i = 0; i < nworkers; i++) {
+		for (int i = 0; i < nslots; i++) {
 			if (slots[i].pid > 0)
 				alive++;
-			else if (!stopping && now >= slots[i].respawn_at && spawn(c, lfd, &slots[i], self) > 0)
+			else if (!stopping && now >= slots[i].respawn_at && spawn(c, lfd, &slots[i], self, i == listener) > 0)
 				alive++;
 		}
 		if (stopping && alive == 0)
 			break;
 		if (stopping && now > deadline) {
-			for (int i = 0; i < nworkers; i++)
+			for (int i = 0; i < nslots; i++)
 				if (slots[i].pid > 0) {
 					log_warn("event=worker_killed worker_pid=%d reason=grace_expired", (int)slots[i].pid);
 					kill(slots[i].pid, SIGKILL);

@@ -1,6 +1,8 @@
 /* Session storage: binds parameters for the statements in statements.c and reads their rows. */
 #include "sessions.h"
 
+#include "lcache.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,14 +69,23 @@ enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idl
 	return STORE_OK;
 }
 
-enum store_err sess_touch(struct store *st, const unsigned char *hash)
+enum store_err sess_touch(struct store *st, const unsigned char *hash, char *text, long long *epoch)
 {
 	const char *params[1] = { (const char *)hash };
 	int lengths[1] = { TOKEN_HASH_LEN }, formats[1] = { 1 };
 	enum store_err err;
+	PGresult *res = store_exec(st, "sess_touch", 1, params, lengths, formats, &err);
 
-	PQclear(store_exec(st, "sess_touch", 1, params, lengths, formats, &err));
-	return err;
+	if (res == NULL)
+		return err;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return STORE_NOT_FOUND;
+	}
+	snprintf(text, 21, "%s", PQgetvalue(res, 0, 0));
+	*epoch = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return STORE_OK;
 }
 
 enum store_err sess_expire(struct store *st, const unsigned char *hash, const char *ip)
@@ -138,6 +149,7 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 		snprintf(maxn, sizeof(maxn), "%ld", n->max_per_user);
 		/* The new session is the most recent, so it is never the one evicted. */
 		ev = store_exec(st, "sess_evict", 3, ep, NULL, NULL, &err);
+		lcache_invalidate_user(n->user_id);   /* after the commit: see lcache.h */
 		metrics_revoked(MR_SESSION_LIMIT, ev && PQntuples(ev) == 1 ? strtol(PQgetvalue(ev, 0, 0), NULL, 10) : 0);
 		PQclear(ev);
 		if (err != STORE_OK)

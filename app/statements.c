@@ -19,7 +19,7 @@
 	p "session_data::text, " p "session_type, " p "version, " \
 	TS(p "created_at") ", " TS(p "updated_at") ", " TS(p "last_activity") ", " \
 	TS(p "expires_at") ", extract(epoch FROM " p "expires_at)::int8, host(" p "ip_address), " \
-	p "user_agent, extract(epoch FROM " p "created_at)::int8"
+	p "user_agent, extract(epoch FROM " p "created_at)::int8, extract(epoch FROM " p "last_activity)::int8"
 
 #define EXPIRED_SQL(idle) \
 	"(expires_at <= now() OR (" idle "::int > 0 AND last_activity <= now() - make_interval(secs => " idle "::int)))"
@@ -47,7 +47,10 @@ const struct statement statements[] = {
 	  "SELECT " SESSION_COLS("") ", " EXPIRED_SQL("$2") ", false, revoked_at IS NOT NULL, "
 	  "(SELECT count(*) FROM ins) FROM s" },
 
-	{ "sess_touch", "UPDATE session_cache SET last_activity = now() WHERE token_hash = $1" },
+	/* Activity, in the UNLOGGED table only. Returns the new value for the per-host cache. */
+	{ "sess_touch",
+	  "UPDATE session_cache SET last_activity = now() WHERE token_hash = $1 "
+	  "RETURNING " TS("last_activity") ", extract(epoch FROM last_activity)::int8" },
 
 	{ "sess_expire",
 	  "WITH d AS (DELETE FROM session_cache WHERE token_hash = $1 RETURNING id, user_id) "

@@ -3,13 +3,24 @@
 #define SESSIOND_AUTH_H
 
 #include "app.h"
+#include "lcache.h"
 #include "sessions.h"
 
 struct auth {
-	struct session s;
+	struct session s;           /* the store row (empty after a per-host cache hit) */
 	unsigned char hash[TOKEN_HASH_LEN];
 	char token[TOKEN_LEN + 1];
 	int by_cookie;
+	int touched;                /* activity was recorded by this request */
+	char touch_text[21];
+	long long touch_epoch;
+
+	/* auth_session_read: the session as rendered, and the fields routes need. */
+	struct lc_entry lc;
+	struct jsonx_buf big;       /* a rendering too large for lc */
+	const char *json;
+	size_t json_len;
+	int local_hit;
 };
 
 /* The client address (REMOTE_ADDR, or X-Forwarded-For from a trusted proxy) as text, or NULL when not an IP address. */
@@ -22,6 +33,14 @@ const char *auth_client_addr(const struct app *a, const struct req *r, char *buf
  * 401 (or 503/500 when the store failed).
  */
 int auth_session(struct app *a, struct req *r, struct auth *out);
+
+/*
+ * For reads (GET /current/, /auth/): like auth_session, but served from the
+ * per-host cache when it can be, and filling it otherwise. On 0, au->json /
+ * au->json_len hold the rendered session and au->lc.id / user_id / tenant_id
+ * its identity; au->s is empty after a cache hit.
+ */
+int auth_session_read(struct app *a, struct req *r, struct auth *out);
 
 /* Cookie-authenticated state changes need an allowed Origin/Referer or a matching X-CSRF-Token. 0, or -1 after 403. */
 int auth_csrf(struct app *a, struct req *r, const struct auth *au);

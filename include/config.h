@@ -50,6 +50,9 @@
 	X(STR,  shm_file, "", 0, 0, NULL, "file backing the shared counters (brute-force guard, metrics) when processes are not forked by sessiond, e.g. under mod_fcgid; empty = anonymous memory shared by the prefork workers") \
 	X(STR,  trusted_proxies, "", 0, 0, NULL, "comma-separated addresses whose X-Forwarded-For is believed") \
 	X(INT,  max_body_bytes, "16384", 256, 1048576, NULL, "largest request body; larger is 413") \
+	X(INT,  local_cache_entries, "4096", 0, 1048576, NULL, "sessions kept rendered in this host's shared memory for GET /current/ and /auth/ (about 1.2 KiB each); 0 = off") \
+	X(INT,  local_cache_ttl, "60", 1, 3600, NULL, "seconds a locally cached session is served before it is read from PostgreSQL again") \
+	X(STR,  listen_database_url, "", 0, 0, NULL, "direct (not transaction-pooled) libpq connection for the cache invalidation listener; empty = database_url") \
 	X(INT,  db_connect_timeout, "3", 1, 60, NULL, "seconds to wait for a PostgreSQL connection") \
 	X(INT,  db_statement_timeout, "5000", 100, 600000, NULL, "milliseconds before a statement is cancelled (503)") \
 	X(INT,  metrics_sample_interval, "30", 0, 86400, NULL, "seconds between samples of the store gauges (live sessions, table rows and sizes) by one worker; 0 = off") \

@@ -32,6 +32,7 @@ enum metrics_counter {
 	MC_STORE_RECONNECTS,
 	MC_WORKER_STARTS,
 	MC_SAMPLE_FAILURES,
+	MC_LOCAL_CACHE_HITS,      /* reads answered from this host's shared-memory cache, no store round trip */
 	MC_COUNT
 };
 

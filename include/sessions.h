@@ -17,7 +17,7 @@ enum sess_col {
 	SC_ID, SC_USER_ID, SC_EMAIL, SC_NAME, SC_PICTURE, SC_TENANT_ID, SC_TENANT_NAME,
 	SC_NEEDS_ONBOARDING, SC_ONBOARDING_COMPLETED, SC_ONBOARDING_STEP, SC_PLAN, SC_STATUS,
 	SC_DATA, SC_TYPE, SC_VERSION, SC_CREATED_AT, SC_UPDATED_AT, SC_LAST_ACTIVITY, SC_EXPIRES_AT,
-	SC_EXPIRES_EPOCH, SC_IP, SC_USER_AGENT, SC_CREATED_EPOCH,
+	SC_EXPIRES_EPOCH, SC_IP, SC_USER_AGENT, SC_CREATED_EPOCH, SC_ACTIVITY_EPOCH,
 	SC_NCOLS
 };
 
@@ -46,8 +46,11 @@ void sess_release(struct session *s);
 enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idle_timeout,
 			   long touch_interval, struct session *out);
 
-/* Records activity in the cache table only (no WAL). */
-enum store_err sess_touch(struct store *st, const unsigned char *hash);
+/*
+ * Records activity in the cache table only (no WAL); text[21] and *epoch get
+ * the new value. STORE_NOT_FOUND when the cache row is gone.
+ */
+enum store_err sess_touch(struct store *st, const unsigned char *hash, char *text, long long *epoch);
 
 /* Marks the cached session expired: drops its cache row and logs an 'expired' event. */
 enum store_err sess_expire(struct store *st, const unsigned char *hash, const char *ip);

@@ -162,4 +162,10 @@ std_claims() {
 		"$ISSUER" "$AUDIENCE" "$1" $((now + 3600)) "$now" "${2:+,$2}"
 }
 
-worker_pids() { pgrep -P "$(cat "$VAR/run/sessiond.pid")" | sort; }
+# The master's worker processes (not its cache listener, named sessiond-cache).
+worker_pids() {
+	local m
+	m=$(cat "$VAR/run/sessiond.pid")
+	comm -23 <(pgrep -P "$m" | sort) <(pgrep -P "$m" -x sessiond-cache | sort)
+}
+listener_pid() { pgrep -P "$(cat "$VAR/run/sessiond.pid")" -x sessiond-cache; }

