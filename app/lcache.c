@@ -321,6 +321,7 @@ int lcache_listener_main(const struct cfg *c)
 			continue;
 		}
 		while ((n = PQnotifies(conn)) != NULL) {
+			log_debug("event=cache_invalidation kind=%c", n->extra[0]);
 			lcache_apply_notice(n->extra);
 			PQfreemem(n);
 		}

@@ -1,12 +1,16 @@
--- sessiond migration 004: tell every sessiond host when a session changes, so
--- their per-host caches drop it. NOTIFY is delivered when the transaction
--- commits; each host's listener invalidates the session ("s:<id>").
--- A trigger, so every path notifies: sessiond's own writes, cleanup_sessions,
--- and an operator's manual UPDATE (e.g. revoking by hand).
--- Pure activity updates (the periodic last_activity flush) do not notify.
+-- sessiond migration 004: when a session changes, drop every cached copy.
+--  - session_cache (this database): the row is deleted; sessiond's own write
+--    functions then put the new version back in the same transaction.
+--  - every sessiond host's per-host cache: NOTIFY sessiond_cache 's:<id>',
+--    delivered when the transaction commits, applied by each host's listener.
+-- A trigger, so every path is covered: sessiond's writes, cleanup_sessions,
+-- and an operator's manual UPDATE (e.g. revoking a session by hand).
+-- Pure activity updates (the periodic last_activity flush) do neither.
 CREATE FUNCTION sessiond_notify_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
+    -- Its own statement, so it also sees a cache fill committed meanwhile.
+    DELETE FROM session_cache c WHERE c.id = OLD.id;
     PERFORM pg_notify('sessiond_cache', 's:' || OLD.id::text);
     RETURN NULL;
 END $$;

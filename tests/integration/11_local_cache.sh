@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The per-host shared-memory cache (4 workers): reads are served from it,
+# every write on this host is seen by every worker on the very next request,
+# a change made directly in PostgreSQL (another host, an operator) arrives by
+# NOTIFY within milliseconds, and without its listener the cache is bypassed.
+. "$(dirname "$0")/../lib.sh"
+stack_up "workers = 4
+auth_fail_limit = 0
+max_sessions_per_user = 3
+touch_interval = 60"
+
+create() { # sub: sets TOKEN, SID
+	local jwt
+	jwt=$(mint_jwt "$(std_claims "$1")")
+	req POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' -d '{}'
+	TOKEN=$(jq_body '.session_token // empty')
+	SID=$(jq_body '.session.id // empty')
+}
+as() { local t=$1 m=$2 p=$3; shift 3; req "$m" "$p" -H "Authorization: Session $t" "$@"; }
+metric() { curl -s "$BASE/api/sessions/metrics/" | awk -v n="$1" '$1 == n { print $2 }'; }
+# hammer TOKEN PATH N: N parallel GETs (spread over the workers); prints the distinct statuses.
+hammer() {
+	local f=$VAR/hammer.$RANDOM
+	for _ in $(seq 1 "$3"); do
+		curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Session $1" "$BASE$2" >>"$f" &
+	done
+	wait
+	sort -u "$f" | paste -sd, -
+}
+
+[ -n "$(listener_pid)" ] && pass "the master runs a cache listener" || fail "no sessiond-cache process"
+for _ in $(seq 1 40); do grep -q 'event=cache_listener_listening' "$VAR/log/sessiond.log" && break; sleep 0.05; done
+
+# --- reads come from the cache ---------------------------------------------------------------
+create 'auth0|lc1'; T1=$TOKEN; S1=$SID
+as "$T1" GET /api/sessions/current/
+first=$BODY
+h0=$(metric sessiond_local_cache_hits_total)
+[ "$(hammer "$T1" /api/sessions/current/ 40)" = 200 ] && pass "40 parallel reads all 200" || fail "reads failed"
+h1=$(metric sessiond_local_cache_hits_total)
+[ $((h1 - h0)) -ge 30 ] && pass "reads answered by the per-host cache ($((h1 - h0)) of 40)" || fail "local hits moved by $((h1 - h0))"
+as "$T1" GET /api/sessions/current/
+[ "$BODY" = "$first" ] && pass "a cached read returns the same object as the store read" || fail "cached body differs"
+req GET /api/sessions/auth/ -H "Authorization: Session $T1"
+expect_status 204 "auth_request from the cache"
+[ "$(header X-Session-Id)" = "$S1" ] && [ "$(header X-Session-User)" = 'auth0|lc1' ] && pass "auth_request headers from the cache" || fail "auth headers: $(header X-Session-Id) $(header X-Session-User)"
+
+# --- writes on this host: every worker sees them on the very next request --------------------------
+as "$T1" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -d '{"session_data":{"n":1}}'
+expect_status 200 "patch"
+for _ in 1 2 3 4 5 6 7 8; do
+	as "$T1" GET /api/sessions/current/
+	[ "$(jq_body '.session_data.n')" = 1 ] || { fail "a worker served the old session_data: $(jq_body .session_data)"; break; }
+done
+pass "after PATCH every read shows the change"
+as "$T1" POST /api/sessions/refresh/ -H 'Content-Type: application/json' -d '{"rotate":true}'
+T1b=$(jq_body .session_token)
+[ "$(hammer "$T1" /api/sessions/current/ 24)" = 401 ] && pass "rotation: the old token is dead on every worker at once" || fail "old token still served"
+[ "$(hammer "$T1b" /api/sessions/current/ 8)" = 200 ] && pass "rotation: the new token works" || fail "new token"
+hammer "$T1b" /api/sessions/current/ 16 >/dev/null
+as "$T1b" DELETE /api/sessions/current/
+[ "$(hammer "$T1b" /api/sessions/current/ 40)" = 401 ] && pass "logout: 40 parallel reads right after, all 401" || fail "logout not seen by every worker"
+[ "$(hammer "$T1b" /api/sessions/auth/ 16)" = 401 ] && pass "logout: auth_request refuses at once" || fail "auth still 204"
+
+create 'auth0|lc2'; A=$TOKEN
+create 'auth0|lc2'; B=$TOKEN; BID=$SID
+hammer "$A" /api/sessions/current/ 8 >/dev/null; hammer "$B" /api/sessions/current/ 8 >/dev/null
+as "$A" DELETE "/api/sessions/$BID/"
+[ "$(hammer "$B" /api/sessions/current/ 24)" = 401 ] && pass "revoke by id: seen by every worker at once" || fail "revoked session served"
+create 'auth0|lc2'; C=$TOKEN
+hammer "$C" /api/sessions/current/ 8 >/dev/null
+as "$A" POST /api/sessions/invalidate-all/ -H 'Content-Length: 0'
+[ "$(hammer "$A" /api/sessions/current/ 16),$(hammer "$C" /api/sessions/current/ 16)" = "401,401" ] && pass "invalidate-all: seen by every worker at once" || fail "invalidate-all not seen"
+
+# The session cap evicts through the cache too.
+create 'auth0|lc3'; E1=$TOKEN
+create 'auth0|lc3'
+create 'auth0|lc3'
+hammer "$E1" /api/sessions/current/ 8 >/dev/null
+psql_q "UPDATE session_cache SET last_activity = now() - interval '1 hour' WHERE token_hash = sha256(convert_to('$E1', 'UTF8'))" >/dev/null
+psql_q "UPDATE sessions SET last_activity = now() - interval '1 hour' WHERE token_hash = sha256(convert_to('$E1', 'UTF8'))" >/dev/null
+create 'auth0|lc3'
+[ "$(hammer "$E1" /api/sessions/current/ 16)" = 401 ] && pass "a session evicted by the cap is dead on every worker" || fail "evicted session served"
+
+# --- changes made elsewhere (another host, an operator) arrive by NOTIFY ------------------------------
+create 'auth0|lc4'; D=$TOKEN; DID=$SID
+hammer "$D" /api/sessions/current/ 16 >/dev/null
+t0=$(date +%s%N)
+psql_q "UPDATE sessions SET revoked_at = now(), version = version + 1 WHERE id = '$DID'" >/dev/null
+n=0
+while :; do
+	s=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Session $D" "$BASE/api/sessions/current/")
+	[ "$s" = 401 ] && break
+	n=$((n + 1))
+	[ "$n" -gt 200 ] && break
+done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$s" = 401 ] && [ "$ms" -lt 500 ] && pass "a revocation committed by another host is honoured within ${ms} ms (stale answers: $n)" || fail "remote revocation: $s after ${ms} ms"
+[ "$(hammer "$D" /api/sessions/current/ 24)" = 401 ] && pass "and on every worker" || fail "remote revocation not everywhere"
+create 'auth0|lc5'; F=$TOKEN; FID=$SID
+hammer "$F" /api/sessions/current/ 8 >/dev/null
+psql_q "UPDATE sessions SET session_data = '{\"by\":\"sql\"}', version = version + 1 WHERE id = '$FID'" >/dev/null
+sleep 0.05
+as "$F" GET /api/sessions/current/
+expect_json '.session_data.by' 'sql' "a change committed elsewhere replaces the cached copy"
+
+# --- without its listener the cache is bypassed --------------------------------------------------------
+create 'auth0|lc6'; G=$TOKEN; GID=$SID
+hammer "$G" /api/sessions/current/ 8 >/dev/null
+kill -STOP "$(listener_pid)"      # deaf but alive: only its heartbeat tells
+sleep 3
+psql_q "UPDATE sessions SET revoked_at = now(), version = version + 1 WHERE id = '$GID'" >/dev/null
+[ "$(hammer "$G" /api/sessions/current/ 16)" = 401 ] && pass "listener stalled: reads go to PostgreSQL (revocation seen at once)" || fail "stale read while the listener was stalled"
+kill -CONT "$(listener_pid)"
+old=$(listener_pid)
+kill -KILL "$old"
+for _ in $(seq 1 40); do [ -n "$(listener_pid)" ] && [ "$(listener_pid)" != "$old" ] && break; sleep 0.1; done
+[ -n "$(listener_pid)" ] && [ "$(listener_pid)" != "$old" ] && pass "a killed listener is respawned" || fail "listener not respawned"
+create 'auth0|lc7'; H=$TOKEN
+sleep 0.3
+hammer "$H" /api/sessions/current/ 8 >/dev/null
+h2=$(metric sessiond_local_cache_hits_total)
+hammer "$H" /api/sessions/current/ 16 >/dev/null
+h3=$(metric sessiond_local_cache_hits_total)
+[ $((h3 - h2)) -ge 8 ] && pass "the cache serves again after the listener is back" || fail "no local hits after respawn ($((h3 - h2)))"
+
+# --- PostgreSQL restarted: the listener reconnects and the cache starts empty ------------------------------
+pg_ctl_as -m fast -w stop >/dev/null
+req GET /api/sessions/current/ -H "Authorization: Session $H"
+expect_status 503 "PostgreSQL down: no read served from the cache"
+pg_ctl_as -l "$VAR/log/postgresql.log" -w start >/dev/null
+for _ in $(seq 1 40); do req GET /api/sessions/current/ -H "Authorization: Session $H"; [ "$STATUS" = 200 ] && break; sleep 0.1; done
+expect_status 200 "served again after PostgreSQL is back"
+
+# --- reads from the cache write no WAL ----------------------------------------------------------------------
+hammer "$H" /api/sessions/current/ 8 >/dev/null
+lsn0=$(psql_q "SELECT pg_current_wal_lsn()")
+for _ in $(seq 1 5); do hammer "$H" /api/sessions/current/ 40 >/dev/null; done
+lsn1=$(psql_q "SELECT pg_current_wal_lsn()")
+wal=$(psql_q "SELECT pg_wal_lsn_diff('$lsn1', '$lsn0')")
+[ "${wal%.*}" -lt 2000 ] && pass "200 cached reads wrote ${wal%.*} bytes of WAL" || fail "cached reads wrote $wal bytes of WAL"
