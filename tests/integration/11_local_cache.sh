@@ -48,11 +48,12 @@ expect_status 204 "auth_request from the cache"
 # --- writes on this host: every worker sees them on the very next request --------------------------
 as "$T1" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -d '{"session_data":{"n":1}}'
 expect_status 200 "patch"
+stale=0
 for _ in 1 2 3 4 5 6 7 8; do
 	as "$T1" GET /api/sessions/current/
-	[ "$(jq_body '.session_data.n')" = 1 ] || { fail "a worker served the old session_data: $(jq_body .session_data)"; break; }
+	[ "$(jq_body '.session_data.n')" = 1 ] || stale=$((stale + 1))
 done
-pass "after PATCH every read shows the change"
+[ "$stale" = 0 ] && pass "after PATCH every read shows the change" || fail "$stale reads served the old session_data"
 as "$T1" POST /api/sessions/refresh/ -H 'Content-Type: application/json' -d '{"rotate":true}'
 T1b=$(jq_body .session_token)
 [ "$(hammer "$T1" /api/sessions/current/ 24)" = 401 ] && pass "rotation: the old token is dead on every worker at once" || fail "old token still served"
