@@ -34,9 +34,11 @@ BEGIN
     RETURN result;
 END $$;
 
--- Writes the cache row of a live session (insert or overwrite).
+-- Writes the cache row of a live session (insert or overwrite). plpgsql, not
+-- sql: its plan is prepared once per connection instead of parsed per call.
 CREATE FUNCTION sessiond_cache_put(s sessions) RETURNS void
-LANGUAGE sql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
     INSERT INTO session_cache AS c (token_hash, id, user_id, user_email, user_name, user_picture,
         tenant_id, tenant_name, needs_onboarding, onboarding_completed, onboarding_step,
         subscription_plan, subscription_status, session_data, session_type, version,
@@ -61,8 +63,8 @@ LANGUAGE sql VOLATILE AS $$
         last_activity = greatest(c.last_activity, EXCLUDED.last_activity),
         expires_at = EXCLUDED.expires_at, ip_address = EXCLUDED.ip_address,
         user_agent = EXCLUDED.user_agent,
-        flushed_activity = EXCLUDED.flushed_activity
-$$;
+        flushed_activity = EXCLUDED.flushed_activity;
+END $$;
 
 -- PATCH /current/. status: ok | not_found | conflict (stale version) | too_large (session_data).
 CREATE FUNCTION sessiond_patch(p_id uuid, p_version bigint, p_needs boolean, p_completed boolean,

@@ -80,8 +80,18 @@ LUA
 # Warm every cache row (and every worker's statements) before measuring.
 wrk -t2 -c"$CONNS" -d2s -s "$VAR/current.lua" "$BASE" >/dev/null
 
-rss() { ps -o rss= -p "$(worker_pids | paste -sd,)" | sort -n | tail -1; }
-rss_before=$(rss)
+# Largest worker RSS, and its private part (RSS less pages shared with other processes:
+# the per-host cache and the counters are one copy for all workers).
+rss() { ps -o rss= -p "$(worker_pids | paste -sd,)" | sort -n | tail -1 | tr -d ' '; }
+uss() {
+	local p best=0 v
+	for p in $(worker_pids); do
+		v=$(awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s }' "/proc/$p/smaps_rollup")
+		[ "$v" -gt "$best" ] && best=$v
+	done
+	echo "$best"
+}
+rss_before=$(rss); uss_before=$(uss)
 names=("nginx return 200 (proxy ceiling)" "nginx -> minimal libfcgi (FastCGI ceiling)" "sessiond GET /current/" "sessiond GET /auth/" "sessiond POST /create/" "sessiond PATCH /current/")
 run_case() { # n -> "rps p50_ms p99_ms requests"
 	local out
@@ -119,7 +129,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		fi
 	done
 done
-rss_after=$(rss)
+rss_after=$(rss); uss_after=$(uss)
 printf '\nsessiond make bench: %s cores, %s workers, %s connections, %ss x %s rounds per case (best round shown)\n\n' \
 	"$(nproc)" "$WORKERS" "$CONNS" "$SECS" "$ROUNDS"
 printf '| # | case | req/s | p50 ms | p99 ms | vs proxy | vs FastCGI |\n|---|---|---|---|---|---|---|\n'
@@ -131,4 +141,5 @@ done
 printf '\nGET /current/ p99 vs FastCGI ceiling p99: %s x\n' "$(echo "scale=2; ${P99[2]} / ${P99[1]}" | bc)"
 printf 'WAL written by GET /current/ reads: %s bytes per 10,000 requests (%s requests, touch_interval 60 s)\n' \
 	"$(echo "$wal_bytes * 10000 / $wal_reqs" | bc)" "$wal_reqs"
-printf 'worker RSS (largest): %s KiB before, %s KiB after\n' "$rss_before" "$rss_after"
+printf 'worker RSS (largest): %s KiB before, %s KiB after; private (not shared) %s KiB before, %s KiB after\n' \
+	"$rss_before" "$rss_after" "$uss_before" "$uss_after"
