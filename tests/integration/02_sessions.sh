@@ -94,6 +94,45 @@ req POST /api/sessions/create/ -H "Authorization: Bearer $good" -H 'Content-Type
 expect_status 201 "the untampered token is accepted"
 keep "$(jq_body .session_token)"
 
+# --- JWKS rotation: the file is re-read when it changes, and on SIGHUP -----------------------------------
+mkdir -p "$VAR/k2"
+"$MINT" keygen --out "$VAR/k2" --kid k2 >/dev/null
+"$MINT" jwks --out "$KEYS/jwks.json.new" "dev=$KEYS/dev.pub.pem" "k2=$VAR/k2/k2.pub.pem"
+mv "$KEYS/jwks.json.new" "$KEYS/jwks.json"
+k2jwt=$("$MINT" sign --key "$VAR/k2/k2.key.pem" --kid k2 --claims-json "$(c)")
+keep "$k2jwt"
+ok=0
+for _ in $(seq 1 30); do
+	req POST /api/sessions/create/ -H "Authorization: Bearer $k2jwt" -H 'Content-Type: application/json' -d '{}'
+	[ "$STATUS" = 201 ] && { ok=1; break; }
+	sleep 0.2
+done
+[ "$ok" = 1 ] && pass "a key added to the JWKS file is used without a restart" || fail "new key not picked up: $STATUS"
+keep "$(jq_body .session_token)"
+"$MINT" jwks --out "$KEYS/jwks.json.new" "k2=$VAR/k2/k2.pub.pem"
+mv "$KEYS/jwks.json.new" "$KEYS/jwks.json"
+kill -HUP "$(cat "$VAR/run/sessiond.pid")"
+sleep 0.5
+grep -q 'event=master_reload' "$VAR/log/sessiond.log" && pass "SIGHUP reaches the master" || fail "no master_reload"
+ok=1
+for _ in 1 2 3 4; do
+	req POST /api/sessions/create/ -H "Authorization: Bearer $good" -H 'Content-Type: application/json' -d '{}'
+	[ "$STATUS" = 401 ] || ok=0
+done
+[ "$ok" = 1 ] && pass "a key removed from the JWKS is refused on every worker after SIGHUP" || fail "removed key still accepted: $STATUS"
+printf '{"keys": [' >"$KEYS/jwks.json.new"
+mv "$KEYS/jwks.json.new" "$KEYS/jwks.json"
+sleep 1.3
+req POST /api/sessions/create/ -H "Authorization: Bearer $k2jwt" -H 'Content-Type: application/json' -d '{}'
+expect_status 201 "a broken JWKS file keeps the previous keys"
+keep "$(jq_body .session_token)"
+grep -q 'event=jwks_reload_failed' "$VAR/log/sessiond.log" && pass "the broken JWKS is logged" || fail "no jwks_reload_failed"
+# Back to the stack's key for the rest of the file.
+"$MINT" jwks --out "$KEYS/jwks.json.new" "dev=$KEYS/dev.pub.pem" "k2=$VAR/k2/k2.pub.pem"
+mv "$KEYS/jwks.json.new" "$KEYS/jwks.json"
+kill -HUP "$(cat "$VAR/run/sessiond.pid")"
+sleep 0.5
+
 # --- malformed session tokens: 401, never 500 -------------------------------------------------
 for t in "short" "$(printf 'A%.0s' $(seq 1 44))" "$(printf 'A%.0s' $(seq 1 200))" "' OR 1=1 --" "abc%00def" "ééééééééééééééééééééééééééééééééééééééééééé" "$(printf 'A%.0s' $(seq 1 42))=" ; do
 	req GET /api/sessions/current/ -H "Authorization: Session $t"

@@ -190,14 +190,26 @@ expect_rc 1 "store unreachable"
 # --- a large cleanup while the API serves requests --------------------------------------------------------
 seed_sessions bulk 200000 "now() - interval '1 day' - (i % 1000) * interval '1 second'" NULL
 cache_sessions "user_id LIKE 'bulk-%' AND split_part(user_id, '-', 2)::int <= 50000"
+# Real sessions through the API, read and patched while the cleanup runs.
+api_tokens=()
+for i in 1 2 3 4; do
+	jwt=$(mint_jwt "$(std_claims "auth0|during-cleanup-$i")")
+	req POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' -d '{}'
+	api_tokens+=("$(jq_body .session_token)")
+done
 "$CLEANUP" --config "$CONF" --batch-size 500 --verbose >"$VAR/bulk.out" 2>"$VAR/bulk.err" &
 cpid=$!
 total=0
 bad=0
-# TODO(session-core): also GET /current/ with live session tokens
 while kill -0 "$cpid" 2>/dev/null; do
 	code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "$BASE/api/sessions/health/")
 	total=$((total + 1))
+	[ "$code" = 200 ] || bad=$((bad + 1))
+	t=${api_tokens[$((total % 4))]}
+	code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -H "Authorization: Session $t" "$BASE/api/sessions/current/")
+	[ "$code" = 200 ] || bad=$((bad + 1))
+	code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -X PATCH -H "Authorization: Session $t" -H 'Content-Type: application/json' \
+		-d "{\"session_data\":{\"n\":$total}}" "$BASE/api/sessions/current/")
 	[ "$code" = 200 ] || bad=$((bad + 1))
 	# Writes to live sessions, as the API makes them, must not wait on the cleanup either.
 	if ! psql_q "SET lock_timeout = '1s'; UPDATE sessions SET last_activity = now() WHERE user_id = 'live-$((total % 10000 + 1))'" >/dev/null 2>&1; then
