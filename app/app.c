@@ -108,9 +108,10 @@ void app_reload(struct app *a)
 	load_service_key(a);
 }
 
-void app_handle(struct app *a, FCGX_Request *f)
+int app_handle(struct app *a, FCGX_Request *f)
 {
 	struct req r;
+	int drained;
 	struct timespec end;
 	double ms;
 
@@ -124,7 +125,10 @@ void app_handle(struct app *a, FCGX_Request *f)
 	log_msg(r.status >= 500 ? LOGL_WARN : LOGL_INFO, "event=request method=%s route=%s status=%d dur_ms=%.3f",
 		r.method, r.route ? r.route : "none", r.status, ms);
 	log_set_request(NULL);
+	/* Nothing left to read: no body, or all of it was read. */
+	drained = r.content_length <= 0 || r.body_len == (size_t)r.content_length;
 	http_req_free(&r);
+	return drained;
 }
 
 void app_worker_free(struct app *a)

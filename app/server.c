@@ -189,7 +189,7 @@ static int worker_main(struct cfg *c, int lfd)
 	FCGX_Request fr;
 	struct app app;
 	double last_tick = now_s();
-	int unix_socket;
+	int unix_socket, may_close;
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
@@ -231,14 +231,16 @@ static int worker_main(struct cfg *c, int lfd)
 		/* Another worker may win the race: EAGAIN comes back as < 0. */
 		if (FCGX_Accept_r(&fr) < 0)
 			continue;
-		app_handle(&app, &fr);
+		may_close = app_handle(&app, &fr);
 		/*
 		 * libfcgi's close shuts down the write side and then waits for the
 		 * web server to close (a lingering close, up to 2 s), idling the
 		 * worker for a round trip per request. On a unix socket nothing is
-		 * lost by closing at once: the response stays readable by the peer.
+		 * lost by closing at once (the response stays readable by the peer)
+		 * once the request body was read; a body left unread (413) still
+		 * gets the lingering close, or the web server's write would fail.
 		 */
-		if (unix_socket)
+		if (unix_socket && may_close)
 			FCGX_Detach(&fr);
 		FCGX_Finish_r(&fr);
 	}

@@ -28,8 +28,8 @@ void app_tick(struct app *a);
 /* SIGHUP: re-read the JWKS. */
 void app_reload(struct app *a);
 
-/* Serves one request completely. */
-void app_handle(struct app *a, FCGX_Request *f);
+/* Serves one request completely. Returns 1 when its input was fully read (the connection may be closed at once). */
+int app_handle(struct app *a, FCGX_Request *f);
 
 /* Releases the per-worker state. */
 void app_worker_free(struct app *a);
