@@ -105,7 +105,7 @@ enum store_err store_ensure(struct store *s)
 		log_warn("event=store_connect_failed error=%s", log_quote(err, q, sizeof(q)));
 		return STORE_UNAVAILABLE;
 	}
-	if (prepare_all(s) != 0) {
+	if (s->cfg->db_prepared_statements && prepare_all(s) != 0) {
 		store_close(s);
 		schedule_retry(s, 1000);
 		return STORE_UNAVAILABLE;
@@ -117,6 +117,15 @@ enum store_err store_ensure(struct store *s)
 	}
 	s->ever_connected = 1;
 	return STORE_OK;
+}
+
+/* The SQL text of statement name, or NULL when there is none. */
+static const char *statement_sql(const char *name)
+{
+	for (size_t i = 0; i < statement_count; i++)
+		if (strcmp(statements[i].name, name) == 0)
+			return statements[i].sql;
+	return NULL;
 }
 
 /* Classifies a failed result: connection-level problems are 503, the rest 500. */
@@ -159,14 +168,26 @@ PGresult *store_exec(struct store *s, const char *name, int nparams, const char 
 {
 	PGresult *res;
 	ExecStatusType st;
+	/*
+	 * With db_prepared_statements off the statement's text runs as an unnamed
+	 * statement (Parse/Bind/Execute in one round trip, planned each time),
+	 * which a transaction-pooling PgBouncer may send to any server connection.
+	 */
+	const char *sql = s->cfg->db_prepared_statements ? NULL : statement_sql(name);
 
+	if (!s->cfg->db_prepared_statements && sql == NULL) {
+		log_error("event=store_unknown_statement statement=%s", name);
+		*err = STORE_ERROR;
+		return NULL;
+	}
 	for (int attempt = 0;; attempt++) {
 		int was_open = s->conn != NULL;   /* an older connection, possibly dropped meanwhile */
 
 		*err = store_ensure(s);
 		if (*err != STORE_OK)
 			return NULL;
-		res = PQexecPrepared(s->conn, name, nparams, values, lengths, formats, 0);
+		res = sql ? PQexecParams(s->conn, sql, nparams, NULL, values, lengths, formats, 0)
+			  : PQexecPrepared(s->conn, name, nparams, values, lengths, formats, 0);
 		st = PQresultStatus(res);
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 			return res;

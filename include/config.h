@@ -56,6 +56,7 @@
 	X(INT,  db_connect_timeout, "3", 1, 60, NULL, "seconds to wait for a PostgreSQL connection") \
 	X(INT,  db_statement_timeout, "5000", 100, 600000, NULL, "milliseconds before a statement is cancelled (503)") \
 	X(INT,  metrics_sample_interval, "30", 0, 86400, NULL, "seconds between samples of the store gauges (live sessions, table rows and sizes) by one worker; 0 = off") \
+	X(BOOL, db_prepared_statements, "on", 0, 1, NULL, "prepare every statement once per connection; off = unnamed statements, for PgBouncer in transaction pooling mode") \
 	X(ENUM, log_level, "info", 0, 0, "debug,info,warn,error", "least severe level written to stderr") \
 	X(INT,  cleanup_grace, "0", 0, 31536000, NULL, "cleanup_sessions keeps expired/revoked sessions this many seconds") \
 	X(INT,  event_retention_days, "90", 1, 36500, NULL, "cleanup_sessions deletes audit events older than this")

@@ -1,6 +1,7 @@
 /*
  * The PostgreSQL store: one connection per worker, opened after fork,
- * prepared statements, reconnect with re-prepare after a server restart.
+ * prepared statements (or unnamed ones with db_prepared_statements off, for a
+ * transaction-pooling PgBouncer), reconnect with re-prepare after a restart.
  * Knows SQL, nothing about HTTP.
  */
 #ifndef SESSIOND_STORE_H
@@ -41,8 +42,9 @@ void store_close(struct store *s);
 enum store_err store_ensure(struct store *s);
 
 /*
- * Runs prepared statement name with text parameters (lengths/formats may be
- * NULL; a format of 1 marks a binary parameter). On success returns the
+ * Runs statement name (from statements[]) with text parameters
+ * (lengths/formats may be NULL; a format of 1 marks a binary parameter):
+ * prepared, or unnamed when db_prepared_statements is off. On success returns the
  * result (caller PQclear's it) and sets *err = STORE_OK; on failure returns
  * NULL and sets *err, closing the connection when it is broken.
  */

@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# Scale-out: two independent sessiond masters (host A: the stack's, host B: a
+# second one with its own socket, config and workers) behind one nginx
+# upstream (the shipped conf/nginx/sessiond-upstream.conf), one PostgreSQL.
+# Sessions, PATCHes and every kind of revocation cross hosts on the very next
+# request — directly on PostgreSQL and through PgBouncer in transaction
+# pooling mode with db_prepared_statements = off — and killing host B under
+# load leaves host A serving through the upstream.
+. "$(dirname "$0")/../lib.sh"
+stack_up "auth_fail_limit = 0
+touch_interval = 0"
+CONF_B=$VAR/sessiond2.conf
+SOCK_A=$VAR/run/sessiond.sock
+SOCK_B=$VAR/run/sessiond2.sock
+PID_B=$VAR/run/sessiond2.pid
+N2=$VAR/nginx2
+ACCESS2=$VAR/log/nginx2-access.log
+PGB=$VAR/pgbouncer
+BASE_A=$BASE
+
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# --- host B: a second sessiond master with its own config copy ------------------------------
+start_b() {
+	"$BUILD/sessiond" --config "$CONF_B" </dev/null >>"$VAR/log/sessiond2.log" 2>&1 &
+	echo $! >"$PID_B"
+	disown   # no "Killed" job notice when the test SIGKILLs it
+	for _ in $(seq 1 200); do
+		curl -fs "$BASE_B/api/sessions/health/" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+stop_b() {
+	local pid
+	[ -f "$PID_B" ] || return 0
+	pid=$(cat "$PID_B")
+	kill -TERM "$pid" 2>/dev/null
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	kill -KILL "$pid" 2>/dev/null
+	rm -f "$PID_B"
+}
+stop_pgbouncer() {
+	[ -f "$PGB/pgbouncer.pid" ] && kill -TERM "$(cat "$PGB/pgbouncer.pid")" 2>/dev/null
+	sleep 0.2
+}
+teardown() {
+	[ -f "$N2/nginx.pid" ] && nginx -p "$N2" -c "$N2/nginx.conf" -s stop 2>/dev/null
+	stop_b
+	stop_pgbouncer
+	stack_down
+}
+trap teardown EXIT
+
+sed "s|^listen = .*|listen = $SOCK_B|" "$CONF" >"$CONF_B"
+
+# --- nginx 2: the shipped upstream site (U) plus one server per host (A, B) --------------------
+PORT_U=$(free_port)
+PORT_B=$(free_port)
+BASE_U="http://127.0.0.1:$PORT_U"
+BASE_B="http://127.0.0.1:$PORT_B"
+mkdir -p "$N2/tmp"
+cp /etc/nginx/fastcgi_params "$N2/fastcgi_params"
+sed -e "s|unix:/run/sessiond/sessiond.sock|unix:$SOCK_A|" \
+    -e "s|unix:/run/sessiond2/sessiond.sock|unix:$SOCK_B|" \
+    -e "s|listen 127.0.0.1:8080;|listen 127.0.0.1:$PORT_U;|" \
+    "$TOP/conf/nginx/sessiond-upstream.conf" >"$N2/upstream.conf"
+cat >"$N2/nginx.conf" <<CONF
+$([ "$(id -u)" -eq 0 ] && echo "user www-data;")
+worker_processes 1;
+pid $N2/nginx.pid;
+error_log $VAR/log/nginx2-error.log warn;
+events { worker_connections 1024; }
+http {
+    log_format up '\$status "\$upstream_addr" "\$upstream_status" \$request_method \$request_uri';
+    access_log $ACCESS2 up;
+    client_body_temp_path $N2/tmp/body;
+    fastcgi_temp_path $N2/tmp/fastcgi;
+    proxy_temp_path $N2/tmp/proxy;
+    uwsgi_temp_path $N2/tmp/uwsgi;
+    scgi_temp_path $N2/tmp/scgi;
+    include $N2/upstream.conf;
+    # Host B alone (host A alone is the stack's own nginx on \$PORT).
+    server {
+        listen 127.0.0.1:$PORT_B;
+        location /api/sessions/ {
+            include fastcgi_params;
+            fastcgi_param REQUEST_ID \$request_id;
+            fastcgi_pass unix:$SOCK_B;
+        }
+    }
+}
+CONF
+nginx -p "$N2" -c "$N2/nginx.conf" -t >"$VAR/nginx2-t.log" 2>&1 && nginx -p "$N2" -c "$N2/nginx.conf" &&
+	pass "nginx with the shipped upstream site (2 hosts) and a server for host B started" ||
+	{ cat "$VAR/nginx2-t.log"; fail "nginx 2 started"; exit 1; }
+start_b && pass "host B: a second sessiond master (own socket, config, workers) is up" || { fail "host B started"; exit 1; }
+[ "$(pgrep -P "$(cat "$PID_B")" | wc -l)" -eq 2 ] && [ "$(worker_pids | wc -l)" -eq 2 ] &&
+	pass "each host runs its own 2 workers" || fail "workers: A $(worker_pids | wc -l), B $(pgrep -P "$(cat "$PID_B")" | wc -l)"
+
+# on HOST METHOD PATH [curl args]: req against host A, B or the upstream U.
+on() {
+	local h=$1
+	shift
+	case $h in A) BASE=$BASE_A ;; B) BASE=$BASE_B ;; U) BASE=$BASE_U ;; esac
+	req "$@"
+	BASE=$BASE_A
+}
+create_on() { # host sub: sets TOKEN, SID
+	local jwt
+	jwt=$(mint_jwt "$(std_claims "$2")")
+	on "$1" POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' -d '{}'
+	TOKEN=$(jq_body '.session_token // empty')
+	SID=$(jq_body '.session.id // empty')
+}
+as_on() { local h=$1 t=$2; shift 2; on "$h" "$@" -H "Authorization: Session $t"; }
+json_on() { local h=$1 t=$2 m=$3 p=$4 d=$5; on "$h" "$m" "$p" -H "Authorization: Session $t" -H 'Content-Type: application/json' -d "$d"; }
+# burst HOST TOKEN: 20 parallel GET /current/ on HOST; prints the distinct statuses.
+burst() {
+	local base
+	case $1 in A) base=$BASE_A ;; B) base=$BASE_B ;; U) base=$BASE_U ;; esac
+	for _ in $(seq 1 20); do
+		curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Session $2" "$base/api/sessions/current/" &
+	done | sort -u | tr '\n' ' ' | sed 's/ $//'
+	wait
+}
+
+# cross_checks LABEL: every state change on one host is seen by the other on the next request.
+cross_checks() {
+	local L=$1 u="auth0|x$RANDOM" T1 S1 T2 S2 T3 T4 T5 T6 T7 NEW v
+	create_on A "$u"; T1=$TOKEN; S1=$SID
+	[ -n "$T1" ] && pass "$L: session created through host A" || fail "$L: create on A: $STATUS $BODY"
+	as_on B "$T1" GET /api/sessions/current/
+	expect_status 200 "$L: the session created on A is served by B"
+	expect_json '.id' "$S1" "$L: B returns the same session"
+	json_on A "$T1" PATCH /api/sessions/current/ '{"session_data":{"step":"'"$L"'"},"onboarding_step":"plan"}'
+	expect_status 200 "$L: PATCH on A"
+	v=$(jq_body .version)
+	as_on B "$T1" GET /api/sessions/current/
+	expect_json '[.session_data.step, .onboarding_step, .version] | join(",")' "$L,plan,$v" "$L: B sees the new session_data and version $v at once"
+	as_on A "$T1" DELETE /api/sessions/current/
+	expect_status 200 "$L: logout on A"
+	as_on B "$T1" GET /api/sessions/current/
+	expect_error 401 invalid_session "$L: the next request on B after the logout on A"
+
+	create_on B "$u"; T2=$TOKEN; S2=$SID
+	create_on A "$u"; T3=$TOKEN
+	as_on A "$T2" GET /api/sessions/current/
+	expect_status 200 "$L: the session created on B is served by A"
+	as_on B "$T3" DELETE "/api/sessions/$S2/"
+	expect_status 200 "$L: revoke one session on B"
+	as_on A "$T2" GET /api/sessions/current/
+	expect_error 401 invalid_session "$L: the next request on A after the revoke on B"
+	[ "$(burst A "$T2")" = 401 ] && pass "$L: 20 parallel requests on A right after: all 401" || fail "$L: burst after revoke"
+
+	create_on B "$u"; T4=$TOKEN
+	create_on U "$u"; T5=$TOKEN
+	for t in "$T3" "$T4" "$T5"; do as_on B "$t" GET /api/sessions/current/ >/dev/null; done
+	json_on A "$T3" POST /api/sessions/invalidate-all/ '{}'
+	expect_status 200 "$L: invalidate-all on A"
+	expect_json .count 3 "$L: invalidate-all revoked the user's 3 live sessions"
+	bad=0
+	for t in "$T3" "$T4" "$T5"; do as_on B "$t" GET /api/sessions/current/; [ "$STATUS" = 401 ] || bad=$((bad + 1)); done
+	[ "$bad" = 0 ] && pass "$L: after invalidate-all on A, every session is 401 on B" || fail "$L: $bad sessions still served by B"
+
+	create_on A "$u"; T6=$TOKEN
+	as_on A "$T6" GET /api/sessions/current/ >/dev/null
+	json_on B "$T6" POST /api/sessions/refresh/ '{"rotate":true}'
+	expect_status 200 "$L: rotation on B"
+	NEW=$(jq_body '.session_token // empty')
+	as_on A "$T6" GET /api/sessions/current/
+	expect_error 401 invalid_session "$L: the old token on A after the rotation on B"
+	as_on A "$NEW" GET /api/sessions/current/
+	expect_status 200 "$L: the new token on A"
+	[ "$(burst A "$T6")" = 401 ] && pass "$L: 20 parallel requests with the old token on A: all 401" || fail "$L: burst after rotation"
+
+	# Through the upstream, requests alternate between the hosts and all agree.
+	create_on U "$u"; T7=$TOKEN
+	: >"$ACCESS2"
+	[ "$(burst U "$T7")" = 200 ] && pass "$L: 20 parallel requests through the upstream: all 200" || fail "$L: upstream burst"
+	sleep 0.2
+	hosts=$(awk '$5 == "/api/sessions/current/" {print $2}' "$ACCESS2" | sort -u | wc -l)
+	[ "$hosts" = 2 ] && pass "$L: the upstream spread them over both hosts" || fail "$L: upstream used $hosts host(s)"
+}
+
+cross_checks direct
+
+# --- the same through PgBouncer 1.18, transaction pooling, db_prepared_statements = off -----------
+# Statement timeouts come from the role (PgBouncer ignores the options startup parameter).
+psql_q "ALTER ROLE sessiond SET statement_timeout = '5s'" >/dev/null
+PGB_PORT=$(free_port)
+mkdir -p "$PGB"
+printf '"sessiond" ""\n' >"$PGB/userlist.txt"
+cat >"$PGB/pgbouncer.ini" <<INI
+[databases]
+sessiond = host=$PGSOCK dbname=sessiond user=sessiond
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir = $PGB
+auth_type = trust
+auth_file = $PGB/userlist.txt
+pool_mode = transaction
+; fewer server connections than the 4 workers: they really share them
+default_pool_size = 2
+max_client_conn = 100
+stats_users = sessiond
+ignore_startup_parameters = extra_float_digits,options
+logfile = $VAR/log/pgbouncer.log
+pidfile = $PGB/pgbouncer.pid
+INI
+touch "$VAR/log/pgbouncer.log"
+[ "$(id -u)" -eq 0 ] && chown -R postgres "$PGB" "$VAR/log/pgbouncer.log"
+as_pg pgbouncer -d "$PGB/pgbouncer.ini" >>"$VAR/log/pgbouncer.log" 2>&1
+for _ in $(seq 1 50); do [ -s "$PGB/pgbouncer.pid" ] && break; sleep 0.1; done
+PGB_URL="host=127.0.0.1 port=$PGB_PORT dbname=sessiond user=sessiond"
+[ "$(psql "$PGB_URL" -qtAX -c 'SHOW statement_timeout' 2>&1)" = 5s ] &&
+	pass "pgbouncer (transaction pooling) is up; server connections get statement_timeout from the role" ||
+	fail "pgbouncer: $(tail -3 "$VAR/log/pgbouncer.log")"
+
+use_pgbouncer() { # conf-file prepared(on|off)
+	sed -i -e "s|^database_url = .*|database_url = $PGB_URL|" -e '/^db_prepared_statements/d' "$1"
+	echo "db_prepared_statements = $2" >>"$1"
+}
+use_pgbouncer "$CONF" off
+use_pgbouncer "$CONF_B" off
+sessiond_restart && stop_b && start_b && pass "both hosts restarted on pgbouncer with db_prepared_statements = off" ||
+	fail "restart on pgbouncer"
+cross_checks pgbouncer
+clients=$(psql "host=127.0.0.1 port=$PGB_PORT dbname=pgbouncer user=sessiond" -qtAX -c 'SHOW CLIENTS' 2>/dev/null | grep -c '^C|sessiond|sessiond|')
+servers=$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE datname = 'sessiond' AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+[ "$clients" -ge 4 ] && [ "$servers" -le 2 ] &&
+	pass "the 4 workers went through pgbouncer ($clients clients) over at most 2 server connections ($servers)" ||
+	fail "pooling: $clients pgbouncer clients, $servers server connections"
+
+# With prepared statements on, transaction pooling breaks: a statement
+# prepared on one server connection is missing (or already exists) on another.
+use_pgbouncer "$CONF_B" on
+stop_b
+start_b
+: >"$VAR/on.txt"
+for _ in $(seq 1 20); do
+	curl -s -o /dev/null -w '%{http_code}\n' "$BASE_B/api/sessions/health/" >>"$VAR/on.txt"
+done
+[ "$(grep -vc '^200$' "$VAR/on.txt")" -gt 0 ] &&
+	pass "db_prepared_statements = on through transaction pooling fails ($(sort "$VAR/on.txt" | uniq -c | awk '{printf "%s:%s ", $2, $1}'))" ||
+	fail "prepared statements through transaction pooling unexpectedly all succeeded"
+grep -qE 'prepared statement .*(does not exist|already exists)' "$VAR/log/sessiond2.log" &&
+	pass "host B logged the prepared-statement errors" || fail "no prepared-statement error logged"
+use_pgbouncer "$CONF_B" off
+stop_b
+start_b || fail "host B back with db_prepared_statements = off"
+
+# --- cleanup_sessions with several hosts: one runner, straight to PostgreSQL ------------------------
+# Both hosts' cron fires at once, each with its own config pointed past
+# pgbouncer at PostgreSQL: the advisory lock lets one run; the other exits 3
+# (or finds the lock free again and runs after it).
+cp "$CONF_B" "$VAR/cleanup-b.conf"
+sed -i "s|^database_url = .*|database_url = host=$PGSOCK dbname=sessiond user=sessiond|" "$VAR/cleanup-b.conf"
+runs=()
+for i in 1 2; do
+	{ SESSIOND_DATABASE_URL="host=$PGSOCK dbname=sessiond user=sessiond" "$BUILD/cleanup_sessions" --config "$CONF" \
+		>"$VAR/cleanup.$i.out" 2>&1; echo $? >"$VAR/cleanup.$i.rc"; } &
+	runs+=($!)
+	{ "$BUILD/cleanup_sessions" --config "$VAR/cleanup-b.conf" >"$VAR/cleanup.b$i.out" 2>&1; echo $? >"$VAR/cleanup.b$i.rc"; } &
+	runs+=($!)
+done
+wait "${runs[@]}"
+codes=$(cat "$VAR"/cleanup.*.rc | sort | tr '\n' ' ')
+[ "$(cat "$VAR"/cleanup.*.rc | sort -u | tr -d '\n' | tr -d 03)" = "" ] && grep -qx 0 "$VAR"/cleanup.*.rc &&
+	pass "cleanup_sessions started 4 times at once from both hosts, direct to PostgreSQL: exit codes $codes (0 ran, 3 lock held)" ||
+	fail "cleanup: codes $codes: $(cat "$VAR"/cleanup.*.out)"
+
+# --- host B SIGKILLed (master and workers) under load through the upstream -----------------------------
+tokens=()
+for i in $(seq 1 20); do create_on U "auth0|load$i"; tokens+=("$TOKEN"); done
+{
+	echo 'local tokens = {'
+	for t in "${tokens[@]}"; do echo "  \"$t\","; done
+	cat <<'LUA'
+}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", "/api/sessions/current/", { ["Authorization"] = "Session " .. tokens[(i % #tokens) + 1] })
+end
+LUA
+} >"$VAR/load.lua"
+: >"$ACCESS2"
+wrk -t2 -c8 -d4s --timeout 5s -s "$VAR/load.lua" "$BASE_U" >"$VAR/wrk.txt" 2>&1 &
+LOAD=$!
+sleep 1.5
+before_b=$(grep -c "unix:$SOCK_B" "$ACCESS2")
+b_master=$(cat "$PID_B")
+b_workers=$(pgrep -P "$b_master" | tr '\n' ' ')
+# shellcheck disable=SC2086
+kill -KILL "$b_master" $b_workers
+kill_line=$(wc -l <"$ACCESS2")
+wait "$LOAD"
+sleep 0.2
+rm -f "$PID_B"
+total=$(awk '$1 != 499' "$ACCESS2" | wc -l)
+ok=$(awk '$1 == 200' "$ACCESS2" | wc -l)
+bad=$((total - ok))
+statuses=$(awk '{print $1}' "$ACCESS2" | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}')
+[ "$before_b" -gt 50 ] && pass "host B served its share before the kill ($before_b requests)" || fail "host B served $before_b before the kill"
+[ "$total" -gt 500 ] && pass "load ran through the upstream ($total requests)" || fail "too little load: $total"
+[ "$bad" -le 2 ] && pass "host B killed under load: $bad failed (at most its 2 in-flight requests): $statuses" ||
+	fail "kill: $bad failed: $statuses"
+# Requests in flight on B when it died are logged when their retry on A
+# finishes; after the last line that mentions B, host A alone serves (499:
+# wrk closed a connection with a request in flight when its time ran out).
+last_b=$(grep -n "unix:$SOCK_B" "$ACCESS2" | tail -1 | cut -d: -f1)
+after=$(tail -n +$((last_b + 1)) "$ACCESS2" | awk '$1 != 499' | wc -l)
+after_a=$(tail -n +$((last_b + 1)) "$ACCESS2" | awk '$1 == 200 && $2 == "\"unix:'"$SOCK_A"'\""' | wc -l)
+[ "$last_b" -le $((kill_line + 100)) ] && [ "$after" -gt 100 ] && [ "$after_a" -eq "$after" ] &&
+	pass "nginx stopped trying host B at once (last attempt $((last_b - kill_line)) log lines after the kill); then host A alone served $after_a/$after" ||
+	fail "after the kill: last B attempt at line $last_b (kill at $kill_line), then $after_a of $after served by A alone"
+grep -qE 'Socket errors:.*(connect [1-9]|read [1-9]|write [1-9]|timeout [1-9])' "$VAR/wrk.txt" &&
+	fail "wrk saw socket errors: $(grep 'Socket errors' "$VAR/wrk.txt")" || pass "no client-side errors"
+on U GET /api/sessions/health/
+expect_status 200 "the upstream still answers with host B gone"
