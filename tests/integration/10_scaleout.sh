@@ -95,8 +95,11 @@ nginx -p "$N2" -c "$N2/nginx.conf" -t >"$VAR/nginx2-t.log" 2>&1 && nginx -p "$N2
 	pass "nginx with the shipped upstream site (2 hosts) and a server for host B started" ||
 	{ cat "$VAR/nginx2-t.log"; fail "nginx 2 started"; exit 1; }
 start_b && pass "host B: a second sessiond master (own socket, config, workers) is up" || { fail "host B started"; exit 1; }
-[ "$(pgrep -P "$(cat "$PID_B")" | wc -l)" -eq 2 ] && [ "$(worker_pids | wc -l)" -eq 2 ] &&
-	pass "each host runs its own 2 workers" || fail "workers: A $(worker_pids | wc -l), B $(pgrep -P "$(cat "$PID_B")" | wc -l)"
+b_workers() { comm -23 <(pgrep -P "$(cat "$PID_B")" | sort) <(pgrep -P "$(cat "$PID_B")" -x sessiond-cache | sort) | wc -l; }
+[ "$(b_workers)" -eq 2 ] && [ "$(worker_pids | wc -l)" -eq 2 ] &&
+	pass "each host runs its own 2 workers" || fail "workers: A $(worker_pids | wc -l), B $(b_workers)"
+[ -n "$(pgrep -P "$(cat "$PID_B")" -x sessiond-cache)" ] && [ -n "$(listener_pid)" ] &&
+	pass "each host runs its own cache listener" || fail "cache listeners missing"
 
 # on HOST METHOD PATH [curl args]: req against host A, B or the upstream U.
 on() {
@@ -220,8 +223,10 @@ PGB_URL="host=127.0.0.1 port=$PGB_PORT dbname=sessiond user=sessiond"
 	fail "pgbouncer: $(tail -3 "$VAR/log/pgbouncer.log")"
 
 use_pgbouncer() { # conf-file prepared(on|off)
-	sed -i -e "s|^database_url = .*|database_url = $PGB_URL|" -e '/^db_prepared_statements/d' "$1"
+	sed -i -e "s|^database_url = .*|database_url = $PGB_URL|" -e '/^db_prepared_statements/d' -e '/^listen_database_url/d' "$1"
 	echo "db_prepared_statements = $2" >>"$1"
+	# The per-host cache's LISTEN needs a session of its own: straight to PostgreSQL.
+	echo "listen_database_url = host=$PGSOCK dbname=sessiond user=sessiond" >>"$1"
 }
 use_pgbouncer "$CONF" off
 use_pgbouncer "$CONF_B" off
@@ -229,7 +234,7 @@ sessiond_restart && stop_b && start_b && pass "both hosts restarted on pgbouncer
 	fail "restart on pgbouncer"
 cross_checks pgbouncer
 clients=$(psql "host=127.0.0.1 port=$PGB_PORT dbname=pgbouncer user=sessiond" -qtAX -c 'SHOW CLIENTS' 2>/dev/null | grep -c '^C|sessiond|sessiond|')
-servers=$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE datname = 'sessiond' AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+servers=$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE datname = 'sessiond' AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'")
 [ "$clients" -ge 4 ] && [ "$servers" -le 2 ] &&
 	pass "the 4 workers went through pgbouncer ($clients clients) over at most 2 server connections ($servers)" ||
 	fail "pooling: $clients pgbouncer clients, $servers server connections"
