@@ -29,8 +29,15 @@ free_port() {
 
 # stack_up [extra sessiond.conf lines]: starts a fresh stack for this test file.
 stack_up() {
-	mkdir -p "$TOP/build/itest"
-	VAR=$(mktemp -d "$TOP/build/itest/$TEST_NAME.XXXXXX")
+	local base=$TOP/build/itest
+	mkdir -p "$base"
+	# As root the stack's postgres and www-data accounts must reach it (not so under /root).
+	if [ "$(id -u)" -eq 0 ] && ! runuser -u nobody -- test -x "$base" 2>/dev/null; then
+		base=/var/tmp/sessiond-itest
+		mkdir -p "$base"
+		chmod 755 "$base"
+	fi
+	VAR=$(mktemp -d "$base/$TEST_NAME.XXXXXX")
 	chmod 755 "$VAR"
 	PORT=$(free_port)
 	BASE="http://127.0.0.1:$PORT"
