@@ -69,10 +69,17 @@ const struct statement statements[] = {
 	  "  coalesce((SELECT subscription_status FROM b), $13, 'active'), "
 	  "  $14::jsonb, $15, now() + make_interval(secs => $16::int), $17::inet, $18) "
 	  "RETURNING *), "
-	  "c AS (SELECT sessiond_cache_put(ins::sessions) FROM ins), "
+	  "c AS (INSERT INTO session_cache (token_hash, id, user_id, user_email, user_name, user_picture, "
+	  "  tenant_id, tenant_name, needs_onboarding, onboarding_completed, onboarding_step, "
+	  "  subscription_plan, subscription_status, session_data, session_type, version, created_at, "
+	  "  updated_at, last_activity, expires_at, ip_address, user_agent, flushed_activity) "
+	  "  SELECT token_hash, id, user_id, user_email, user_name, user_picture, tenant_id, tenant_name, "
+	  "  needs_onboarding, onboarding_completed, onboarding_step, subscription_plan, "
+	  "  subscription_status, session_data, session_type, version, created_at, updated_at, "
+	  "  last_activity, expires_at, ip_address, user_agent, last_activity FROM ins), "
 	  "e AS (INSERT INTO session_events (event, session_id, user_id, ip_address) "
 	  "  SELECT 'created', id, user_id, ip_address FROM ins) "
-	  "SELECT " SESSION_COLS("") ", (SELECT count(*) FROM c) FROM ins" },
+	  "SELECT " SESSION_COLS("") " FROM ins" },
 
 	{ "sess_evict", "SELECT sessiond_evict($1, $2::int, $3::inet)" },
 

@@ -118,6 +118,17 @@ unit_exec() {
 
 SOCK=$VAR/run/sessiond.sock
 
+# Programs run as other accounts (spawn-fcgi's FCGI_USER, Apache's) must be
+# reachable by them: not so in a checkout under /root. Copy them out then.
+RBIN=$BUILD
+if [ "$ROOT" = 1 ] && ! runuser -u nobody -- test -x "$BUILD/sessiond" 2>/dev/null; then
+	RBIN=$VAR/bin
+	mkdir -p "$RBIN/tests/tools"
+	cp "$BUILD/sessiond" "$RBIN/"
+	cp "$BUILD/tests/tools/fcgi_echo" "$RBIN/tests/tools/"
+	chmod -R a+rX "$RBIN"
+fi
+
 # ---- (a) nginx + standalone prefork, from conf/systemd/sessiond.service ------------------
 stop_and_wait "$(cat "$VAR/run/sessiond.pid")" "stack's sessiond"
 unit_exec "$TOP/conf/systemd/sessiond.service" ExecStartPre
@@ -135,7 +146,7 @@ stop_and_wait "$pid" "(a) sessiond master"
 # ---- (b) nginx + spawn-fcgi, from spawn-fcgi.conf --------------------------------------------
 sf=$VAR/spawn-fcgi.conf
 sed -e "s|^FCGI_SOCKET=.*|FCGI_SOCKET=$SOCK|" \
-    -e "s|/usr/local/sbin/sessiond|$BUILD/sessiond|" \
+    -e "s|/usr/local/sbin/sessiond|$RBIN/sessiond|" \
     -e "s|/etc/sessiond/sessiond.conf|$CONF|" \
     -e "s|^FCGI_USER=.*|FCGI_USER=nobody|" -e "s|^FCGI_GROUP=.*|FCGI_GROUP=nogroup|" \
     "$TOP/spawn-fcgi.conf" >"$sf"
@@ -217,7 +228,7 @@ apache_stop() { # waits for the parent to exit (it removes its pid file before i
 	apache2 -f "$A/httpd.conf" -k stop 2>/dev/null
 	for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 }
-apache_site "$BUILD/sessiond"
+apache_site "$RBIN/sessiond"
 out=$(apache2 -f "$A/httpd.conf" -t 2>&1) && pass "(c) apache2 -t accepts the site" || fail "(c) apache2 -t: $out"
 NGINX_BASE=$BASE
 BASE="http://127.0.0.1:$APORT"
@@ -225,15 +236,15 @@ if apache_start; then pass "(c) Apache + mod_fcgid serves sessiond"; else fail "
 smoke "(c) apache+mod_fcgid"
 grep -q 'event=start version=.* listen=fd0 workers=1' "$A/logs/error.log" && pass "(c) sessiond runs one worker on mod_fcgid's fd 0" || fail "(c) no 'listen=fd0 workers=1' start line"
 grep -q 'event=request method=GET route=health status=200' "$A/logs/error.log" && pass "(c) sessiond's stderr goes to Apache's error log" || fail "(c) no request lines in Apache's error log"
-ppid=$(pgrep -f "^$BUILD/sessiond\$" | head -1)
+ppid=$(pgrep -f "^$RBIN/sessiond\$" | head -1)
 [ -n "$ppid" ] && [ -z "$(pgrep -P "$ppid")" ] && pass "(c) sessiond does not fork under mod_fcgid" || fail "(c) sessiond process tree: $ppid"
 [ "$ROOT" = 1 ] && { [ "$(ps -o user= -p "$ppid")" = www-data ] && pass "(c) runs as Apache's user" || fail "(c) runs as $(ps -o user= -p "$ppid")"; }
 # Only the refused metrics request from 127.0.0.2 may log a denial (no PATH_INFO lookups).
 ! grep -h 'AH01630' "$A/logs/"*.log | grep -vq 'client 127.0.0.2:' && pass "(c) no access-denied noise in Apache's logs" || fail "(c) AH01630 in logs: $(grep -h AH01630 "$A/logs/"*.log | head -1)"
 apache_stop
-[ -z "$(pgrep -f "^$BUILD/sessiond\$")" ] && pass "(c) Apache's stop ends the sessiond processes" || fail "(c) sessiond left after Apache stop"
+[ -z "$(pgrep -f "^$RBIN/sessiond\$")" ] && pass "(c) Apache's stop ends the sessiond processes" || fail "(c) sessiond left after Apache stop"
 # What reaches the application: the same site, the echo responder in place of sessiond.
-apache_site "$BUILD/tests/tools/fcgi_echo"
+apache_site "$RBIN/tests/tools/fcgi_echo"
 apache_start
 req POST '/api/sessions/create/?a=b' -H 'Authorization: Bearer hdr.pay.sig' -H 'Content-Type: application/json' --data '{}'
 expect_json '.HTTP_AUTHORIZATION' 'Bearer hdr.pay.sig' "(c) Authorization reaches the app (CGIPassAuth On)"
