@@ -22,6 +22,7 @@
  * No global state; a struct jwtv belongs to one process and one thread.
  */
 #include "jwtv.h"
+#include "token.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -124,57 +125,24 @@ static char *optdup(const char *s)
 	return s != NULL && *s != '\0' ? xstrndup(s, strlen(s)) : NULL;
 }
 
-static int b64url_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 /*
- * Strict unpadded base64url (RFC 7515 §2): alphabet only, no '=', no
- * length ≡ 1 (mod 4), unused trailing bits zero. Returns a malloc'd buffer
- * (NUL-terminated for convenience) and its length in *outlen, or NULL.
+ * Decodes base64url into a new NUL-terminated buffer (caller frees), or NULL
+ * on a bad character, a bad length or non-canonical trailing bits.
  */
-static unsigned char *b64url_decode(const char *in, size_t len, size_t *outlen)
+static unsigned char *jwt_b64_decode(const char *in, size_t len, size_t *outlen)
 {
-	unsigned char *out;
-	size_t i, o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
+	size_t cap = len / 4 * 3 + 3;
+	unsigned char *out = xmalloc(cap);
+	long n = b64url_decode(in, len, out, cap - 1);
 
-	if (len % 4 == 1)
-		return NULL;
-	out = xmalloc(len / 4 * 3 + 3);
-	for (i = 0; i < len; i++) {
-		int v = b64url_val((unsigned char)in[i]);
-
-		if (v < 0) {
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc != 0) {	/* non-canonical: leftover bits must be zero */
+	/* token.c ignores leftover bits; a JWS segment must not carry any. */
+	if (n < 0 || (len % 4 == 2 && (b64url_value((unsigned char)in[len - 1]) & 15) != 0) ||
+	    (len % 4 == 3 && (b64url_value((unsigned char)in[len - 1]) & 3) != 0)) {
 		free(out);
 		return NULL;
 	}
-	out[o] = '\0';
-	*outlen = o;
+	out[n] = '\0';
+	*outlen = (size_t)n;
 	return out;
 }
 
@@ -309,8 +277,8 @@ static int jwk_to_pkey(const char *n64, size_t nlen, const char *e64, size_t ele
 	EVP_PKEY *pkey = NULL;
 	int bits, rc = -1;
 
-	n = b64url_decode(n64, nlen, &nbytes);
-	e = b64url_decode(e64, elen, &ebytes);
+	n = jwt_b64_decode(n64, nlen, &nbytes);
+	e = jwt_b64_decode(e64, elen, &ebytes);
 	if (n == NULL || e == NULL || nbytes == 0 || ebytes == 0 || ebytes > 8)
 		goto out;
 	bn_n = BN_bin2bn(n, (int)nbytes, NULL);
@@ -736,15 +704,15 @@ enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t 
 				dot2 = token + i;
 			else
 				return JWTV_MALFORMED;
-		} else if (b64url_val((unsigned char)token[i]) < 0) {
+		} else if (b64url_value((unsigned char)token[i]) < 0) {
 			return JWTV_MALFORMED;
 		}
 	}
 	if (dot2 == NULL || dot1 == token || dot2 == dot1 + 1)
 		return JWTV_MALFORMED;
-	hraw = b64url_decode(token, (size_t)(dot1 - token), &hlen);
-	praw = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen);
-	sraw = b64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - token), &slen);
+	hraw = jwt_b64_decode(token, (size_t)(dot1 - token), &hlen);
+	praw = jwt_b64_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen);
+	sraw = jwt_b64_decode(dot2 + 1, len - (size_t)(dot2 + 1 - token), &slen);
 	if (hraw == NULL || praw == NULL || sraw == NULL) {
 		rc = JWTV_MALFORMED;
 		goto out;

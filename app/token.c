@@ -12,8 +12,7 @@
 static const char b64url_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* 0..63 for a base64url character, -1 otherwise (including NUL and non-ASCII). */
-static int b64val(unsigned char c)
+int b64url_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -64,7 +63,7 @@ long b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap)
 	if (rem == 1 || need > outcap || need > (size_t)(((unsigned long)-1) >> 1))
 		return -1;
 	for (i = 0; i < n; i++) {
-		int d = b64val((unsigned char)in[i]);
+		int d = b64url_value((unsigned char)in[i]);
 		if (d < 0)
 			return -1;
 		v = (v << 6 | (unsigned long)d) & 0xffffff;
@@ -102,7 +101,7 @@ int token_shape_ok(const char *s, size_t len)
 	if (s == NULL || len != TOKEN_LEN)
 		return 0;
 	for (i = 0; i < len; i++) {
-		d = b64val((unsigned char)s[i]);
+		d = b64url_value((unsigned char)s[i]);
 		if (d < 0)
 			return 0;
 	}
