@@ -176,3 +176,27 @@ worker_pids() {
 	comm -23 <(pgrep -P "$m" | sort) <(pgrep -P "$m" -x sessiond-cache | sort)
 }
 listener_pid() { pgrep -P "$(cat "$VAR/run/sessiond.pid")" -x sessiond-cache; }
+
+# seed_sessions FILE N USER_PREFIX: N fresh session tokens into FILE (one a
+# line) and their hashes into sessions (users USER_PREFIX0..499), for load tests.
+seed_sessions() {
+	local f=$1 n=$2 u=$3
+	for _ in $(seq 1 "$n"); do openssl rand 32 | basenc --base64url | tr -d '=\n'; echo; done >"$f"
+	psql_q "INSERT INTO sessions (id, token_hash, user_id, user_email, user_name, tenant_id, tenant_name, expires_at)
+		SELECT gen_random_uuid(), sha256(convert_to(tok, 'UTF8')), '$u' || (row_number() OVER ()) % 500,
+		       'ada@example.com', 'Ada', 't-1', 'Acme', now() + interval '1 day'
+		FROM unnest(string_to_array('$(paste -sd, "$f")', ',')) AS tok" >/dev/null
+	[ "$(psql_q "SELECT count(*) FROM sessions WHERE user_id LIKE '$u%'")" -ge "$n" ]
+}
+
+# The largest worker's RSS in KiB, and its private part (RSS less the pages it
+# shares with other processes: libraries, the per-host cache, the counters).
+worker_rss_kib() { ps -o rss= -p "$(worker_pids | paste -sd,)" | sort -n | tail -1 | tr -d ' '; }
+worker_private_kib() {
+	local p best=0 v
+	for p in $(worker_pids); do
+		v=$(awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s }' "/proc/$p/smaps_rollup")
+		[ "$v" -gt "$best" ] && best=$v
+	done
+	echo "$best"
+}

@@ -48,13 +48,7 @@ sleep 0.5
 
 # --- sessions: tokens made here, only their hashes stored ------------------------------------
 tokens=$VAR/tokens.txt
-for _ in $(seq 1 "$NSESS"); do openssl rand 32 | basenc --base64url | tr -d '=\n'; echo; done >"$tokens"
-psql_q "CREATE TEMP TABLE t (tok text); COPY t FROM '$tokens';
-INSERT INTO sessions (id, token_hash, user_id, user_email, user_name, tenant_id, tenant_name, expires_at)
-SELECT gen_random_uuid(), sha256(convert_to(tok, 'UTF8')), 'auth0|bench' || (row_number() OVER ()) % 500,
-       'ada@example.com', 'Ada', 't-1', 'Acme', now() + interval '1 day' FROM t;" >/dev/null 2>&1 ||
-	psql_q "INSERT INTO sessions (id, token_hash, user_id, expires_at) SELECT gen_random_uuid(), sha256(convert_to(tok,'UTF8')), 'auth0|bench', now() + interval '1 day' FROM unnest(string_to_array('$(paste -sd, "$tokens")', ',')) tok" >/dev/null
-[ "$(psql_q "SELECT count(*) FROM sessions")" -ge "$NSESS" ] || { echo "bench: seeding failed"; exit 1; }
+seed_sessions "$tokens" "$NSESS" 'auth0|bench' || { echo "bench: seeding failed"; exit 1; }
 lua_tokens() { echo 'local tokens = {'; sed 's/.*/"&",/' "$tokens"; echo '}'; }
 { lua_tokens; cat <<'LUA'
 local i = 0
@@ -80,18 +74,7 @@ LUA
 # Warm every cache row (and every worker's statements) before measuring.
 wrk -t2 -c"$CONNS" -d2s -s "$VAR/current.lua" "$BASE" >/dev/null
 
-# Largest worker RSS, and its private part (RSS less pages shared with other processes:
-# the per-host cache and the counters are one copy for all workers).
-rss() { ps -o rss= -p "$(worker_pids | paste -sd,)" | sort -n | tail -1 | tr -d ' '; }
-uss() {
-	local p best=0 v
-	for p in $(worker_pids); do
-		v=$(awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s }' "/proc/$p/smaps_rollup")
-		[ "$v" -gt "$best" ] && best=$v
-	done
-	echo "$best"
-}
-rss_before=$(rss); uss_before=$(uss)
+rss_before=$(worker_rss_kib); uss_before=$(worker_private_kib)
 names=("nginx return 200 (proxy ceiling)" "nginx -> minimal libfcgi (FastCGI ceiling)" "sessiond GET /current/" "sessiond GET /auth/" "sessiond POST /create/" "sessiond PATCH /current/")
 run_case() { # n -> "rps p50_ms p99_ms requests"
 	local out
@@ -129,7 +112,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		fi
 	done
 done
-rss_after=$(rss); uss_after=$(uss)
+rss_after=$(worker_rss_kib); uss_after=$(worker_private_kib)
 printf '\nsessiond make bench: %s cores, %s workers, %s connections, %ss x %s rounds per case (best round shown)\n\n' \
 	"$(nproc)" "$WORKERS" "$CONNS" "$SECS" "$ROUNDS"
 printf '| # | case | req/s | p50 ms | p99 ms | vs proxy | vs FastCGI |\n|---|---|---|---|---|---|---|\n'

@@ -16,10 +16,7 @@ sed -i "s|access_log $VAR/log/nginx-access.log;|access_log off;|" "$VAR/nginx/ng
 nginx -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf" -s reload
 
 tokens=$VAR/tokens.txt
-for _ in $(seq 1 2000); do openssl rand 32 | basenc --base64url | tr -d '=\n'; echo; done >"$tokens"
-psql_q "CREATE TEMP TABLE t (tok text); COPY t FROM '$tokens';
-INSERT INTO sessions (id, token_hash, user_id, expires_at)
-SELECT gen_random_uuid(), sha256(convert_to(tok, 'UTF8')), 'auth0|soak' || (row_number() OVER ()) % 300, now() + interval '1 day' FROM t;" >/dev/null
+seed_sessions "$tokens" 2000 'auth0|soak' || { echo "soak: seeding failed"; exit 1; }
 jwt=$(mint_jwt "$(std_claims 'auth0|soak-create')")
 {
 	echo 'local tokens = {'; sed 's/.*/"&",/' "$tokens"; echo '}'
@@ -45,26 +42,17 @@ end
 LUA
 } >"$VAR/soak.lua"
 
-rss() { ps -o rss= -p "$(worker_pids | paste -sd,)" | sort -n | tail -1 | tr -d ' '; }
-uss() {
-	local p best=0 v
-	for p in $(worker_pids); do
-		v=$(awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s }' "/proc/$p/smaps_rollup")
-		[ "$v" -gt "$best" ] && best=$v
-	done
-	echo "$best"
-}
 pids0=$(worker_pids | paste -sd,)
 total=0; errors=0; chunk=0
 echo "chunk requests_total rss_kib private_kib"
-echo "0 0 $(rss) $(uss)"
+echo "0 0 $(worker_rss_kib) $(worker_private_kib)"
 while [ "$total" -lt "$TARGET" ]; do
 	out=$(wrk -t2 -c8 -d10s -s "$VAR/soak.lua" "$BASE")
 	n=$(awk '/requests in/ { print $1 }' <<<"$out")
 	bad=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
 	sock=$(awk '/Socket errors/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")
 	total=$((total + n)); errors=$((errors + ${bad:-0} + ${sock:-0})); chunk=$((chunk + 1))
-	echo "$chunk $total $(rss) $(uss)"
+	echo "$chunk $total $(worker_rss_kib) $(worker_private_kib)"
 done
 [ "$(worker_pids | paste -sd,)" = "$pids0" ] && echo "workers: the same processes throughout (no crash)" || echo "workers changed: $pids0 -> $(worker_pids | paste -sd,)"
 echo "soak: $total requests, $errors errors (non-2xx or socket)"
