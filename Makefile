@@ -90,10 +90,10 @@ test: setup
 	$(Q)$(MAKE) --no-print-directory all tools $(UNIT_BINS)
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/run $(UNIT_BINS)
 
-run: setup all
+run: setup all tools
 	$(Q)scripts/stack run
 
-start: setup all
+start: setup all tools
 	$(Q)scripts/stack start
 
 stop:
