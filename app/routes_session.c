@@ -196,8 +196,7 @@ static int read_fields(struct req *r, struct json_object *body, int allow_type, 
 
 static int load_verifier(struct app *a, struct req *r)
 {
-	if (a->jwt == NULL)
-		app_reload(a);
+	/* app_tick retries loading the JWKS every second; no reload per request. */
 	if (a->jwt == NULL) {
 		http_error(r, ERR_UNAVAILABLE, "auth_unavailable", "token verification keys are not available");
 		return -1;

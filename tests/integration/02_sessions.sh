@@ -320,3 +320,32 @@ while read -r t; do
 	if grep -rqF -- "$t" "$stack_down_logs" "$dump"; then found=$((found + 1)); fi
 done <"$TOKENS"
 [ "$found" = 0 ] && pass "no token or JWT in the logs or any table ($(wc -l <"$TOKENS") checked)" || fail "$found tokens found in logs/tables"
+
+# --- no usable JWKS at start: create is 503, and works once the file appears -------------------------
+# Straight to a one-worker sessiond over FastCGI with cgi-fcgi (no web server involved).
+ALT=$VAR/run/alt.sock
+JW=$VAR/late-jwks.json
+SESSIOND_LISTEN=$ALT SESSIOND_WORKERS=1 SESSIOND_JWKS_FILE=$JW "$BUILD/sessiond" --config "$CONF" </dev/null >>"$VAR/log/sessiond-alt.log" 2>&1 &
+alt=$!
+for _ in $(seq 1 100); do [ -S "$ALT" ] && break; sleep 0.05; done
+fcgi_create() { # jwt → prints the response head and body
+	printf '{}' | env -i REQUEST_METHOD=POST REQUEST_URI=/api/sessions/create/ CONTENT_TYPE=application/json \
+		CONTENT_LENGTH=2 HTTP_AUTHORIZATION="Bearer $1" REMOTE_ADDR=127.0.0.1 cgi-fcgi -bind -connect "$ALT" 2>/dev/null
+}
+late=$(mint_jwt "$(std_claims 'auth0|late')")
+keep "$late"
+out=$(fcgi_create "$late")
+grep -q '^Status: 503' <<<"$out" && grep -q '"code":"auth_unavailable"' <<<"$out" && grep -q '^Retry-After: ' <<<"$out" &&
+	pass "no JWKS yet: create answers 503 auth_unavailable with Retry-After" || fail "without JWKS: $(head -1 <<<"$out")"
+grep -q 'event=jwks_load_failed' "$VAR/log/sessiond-alt.log" && pass "the missing JWKS is logged" || fail "no jwks_load_failed"
+cp "$KEYS/jwks.json" "$JW"
+ok=0
+for _ in $(seq 1 30); do
+	out=$(fcgi_create "$late")
+	grep -q '^Status: 201' <<<"$out" && { ok=1; break; }
+	sleep 0.1
+done
+[ "$ok" = 1 ] && pass "the JWKS appearing later is picked up without a restart" || fail "still $(head -1 <<<"$out")"
+keep "$(sed -n 's/.*"session_token":"\([^"]*\)".*/\1/p' <<<"$out")"
+kill -TERM "$alt"
+wait "$alt" 2>/dev/null
