@@ -102,6 +102,15 @@ else
 	fail "README configuration reference is out of date (run: build/sessiond --config-reference)"
 fi
 
+# --- sessiond unreachable: nginx answers in sessiond's error shape --------------------------------
+mv "$VAR/run/sessiond.sock" "$VAR/run/sessiond.sock.away"
+req GET /api/sessions/health/
+expect_error 503 service_unavailable "sessiond unreachable: the shipped site answers JSON 503"
+expect_header Retry-After '^1$' "with Retry-After"
+mv "$VAR/run/sessiond.sock.away" "$VAR/run/sessiond.sock"
+req GET /api/sessions/health/
+expect_status 200 "and recovers when the socket is back"
+
 # --- SIGTERM: the master stops its workers and exits 0 --------------------------------------
 pid=$(cat "$VAR/run/sessiond.pid")
 kill -TERM "$pid"

@@ -168,6 +168,10 @@ expect_error 415 unsupported_media_type "not JSON"
 head -c 20000 /dev/zero | tr '\0' ' ' >"$VAR/big.json"
 patch -H 'Content-Type: application/json' --data-binary @"$VAR/big.json"
 expect_error 413 body_too_large "body over max_body_bytes"
+head -c 100000 /dev/zero | tr '\0' ' ' >"$VAR/huge.json"
+patch -H 'Content-Type: application/json' --data-binary @"$VAR/huge.json"
+expect_error 413 body_too_large "body over nginx's client_max_body_size: JSON from the shipped site too"
+expect_header Cache-Control '^no-store$' "nginx's own 413 carries no-store"
 as "$T2" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -H 'Content-Length:'
 expect_error 411 length_required "PATCH without Content-Length"
 big=$(head -c 9000 /dev/zero | tr '\0' 'x')
