@@ -54,22 +54,28 @@ const char *auth_client_addr(const struct app *a, const struct req *r, char *buf
 	/* X-Forwarded-For from the right: the first address that is not one of our proxies. */
 	{
 		const char *parts[16];
-		size_t lens[16], np = 0;
+		size_t lens[16], np, total = 0;
 		char cand[64];
 
-		for (const char *p = r->forwarded_for; *p && np < 16;) {
+		/* Keep the right-most 16 entries: those nearest our proxies. */
+		for (const char *p = r->forwarded_for; *p;) {
 			size_t len = strcspn(p, ",");
 
-			parts[np] = p;
-			lens[np++] = len;
+			parts[total % 16] = p;
+			lens[total % 16] = len;
+			total++;
 			p += len;
 			if (*p == ',')
 				p++;
 		}
+		np = total < 16 ? total : 16;
 		while (np > 0) {
-			const char *start = parts[--np];
-			size_t len = lens[np];
+			size_t k = (total - 1) % 16;
+			const char *start = parts[k];
+			size_t len = lens[k];
 
+			np--;
+			total--;
 			while (len && (*start == ' ' || *start == '\t')) {
 				start++;
 				len--;

@@ -170,6 +170,13 @@ done
 expect_error 401 invalid_token "a bad JWT is 401"
 req POST /api/sessions/create/ -H "Authorization: Bearer not.a.jwt" -H 'X-Forwarded-For: 192.0.2.70' -H 'Content-Type: application/json' -d '{}'
 expect_status 429 "failed JWT verifications count too"
+# A long forged chain: the address nearest our proxy is the one counted.
+chain=$(for i in $(seq 1 20); do printf '198.51.100.%d, ' "$i"; done)192.0.2.77
+for i in 1 2 3 4 5; do req GET /api/sessions/current/ -H "Authorization: Session $bad" -H "X-Forwarded-For: $chain"; done
+req GET /api/sessions/current/ -H "Authorization: Session $G1" -H 'X-Forwarded-For: 192.0.2.77'
+expect_status 429 "a 21-entry X-Forwarded-For is attributed to its right-most untrusted address"
+req GET /api/sessions/current/ -H "Authorization: Session $G1" -H 'X-Forwarded-For: 198.51.100.1'
+expect_status 200 "not to an address the client wrote further left"
 # X-Forwarded-For is believed only from trusted proxies: restart without them.
 printf 'trusted_proxies = \n' >>"$CONF"
 sessiond_restart
