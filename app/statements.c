@@ -45,6 +45,7 @@ const struct statement statements[] = {
 	  "ins AS (SELECT sessiond_cache_put(s::sessions) FROM s "
 	  "        WHERE revoked_at IS NULL AND NOT " EXPIRED_SQL("$2") ") "
 	  "SELECT " SESSION_COLS("") ", " EXPIRED_SQL("$2") ", false, revoked_at IS NOT NULL, "
+	  /* A plain-SELECT CTE runs only when referenced: this makes the fill happen. */
 	  "(SELECT count(*) FROM ins) FROM s" },
 
 	/* Activity, in the UNLOGGED table only. Returns the new value for the per-host cache. */

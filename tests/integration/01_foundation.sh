@@ -115,10 +115,7 @@ expect_status 200 "and recovers when the socket is back"
 pid=$(cat "$VAR/run/sessiond.pid")
 kill -TERM "$pid"
 for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-if kill -0 "$pid" 2>/dev/null; then fail "master still running after SIGTERM"; else
-	wait "$pid" 2>/dev/null
-	pass "master exits after SIGTERM"
-fi
+kill -0 "$pid" 2>/dev/null && fail "master still running after SIGTERM" || pass "master exits after SIGTERM"
 [ -z "$(pgrep -f "$BUILD/sessiond --config $CONF")" ] && pass "no worker left behind" || fail "workers left: $(pgrep -f "$BUILD/sessiond --config $CONF")"
 [ ! -e "$VAR/run/sessiond.sock" ] && pass "listen socket removed at exit" || fail "socket left behind"
 grep -q 'event=master_exit' "$VAR/log/sessiond.log" && pass "clean exit logged" || fail "no master_exit"

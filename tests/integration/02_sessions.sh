@@ -195,6 +195,8 @@ expect_error 412 version_conflict "stale If-Match"
 as "$T3" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -H 'If-Match: "2"' -d '{"onboarding_step":"b"}'
 expect_status 200 "current If-Match"
 expect_json '.version' '3' "version after the conditional PATCH"
+as "$T3" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -H 'If-Match: "v3"' -d '{"onboarding_step":"b"}'
+expect_error 400 invalid_if_match "a malformed If-Match"
 
 # --- cookies and CSRF ----------------------------------------------------------------------------------
 CK="session_token=$T3"
