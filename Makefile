@@ -17,12 +17,17 @@ PKGS     := json-c libjwt libpq openssl uuid
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PG_INC     := $(shell pg_config --includedir 2>/dev/null)
+# libcurl only for the JWKS fetcher (app/jwks_fetch.c). cleanup_sessions links
+# it too: it shares the core library, whose store → metrics → router chain pulls
+# in every module.
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -fno-strict-aliasing -D_GNU_SOURCE -DSESSIOND_VERSION='"$(VERSION)"' -DSESSIOND_SQL_DIR='"$(PREFIX)/share/sessiond/sql"' \
-            -Iinclude $(PKG_CFLAGS) $(if $(PG_INC),-I$(PG_INC))
-LDLIBS   += -lfcgi $(PKG_LIBS)
+            -Iinclude $(PKG_CFLAGS) $(CURL_CFLAGS) $(if $(PG_INC),-I$(PG_INC))
+LDLIBS   += -lfcgi $(PKG_LIBS) $(CURL_LIBS)
 
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jwks_fetch.h"
 #include "jwtv.h"
 #include "log.h"
 #include "metrics.h"
@@ -13,11 +14,31 @@
 
 #include <openssl/crypto.h>
 
-/* (Re)builds the JWT verifier from the JWKS file. Keeps the old one when the new file is unusable. */
+/* Publishes the key set in use to the metrics; in file mode logs its kids when they change. */
+static void keys_loaded(struct app *a)
+{
+	static char last_kids[512];
+	const struct jwtv_jwks_info *info = jwtv_info(a->jwt);
+	char q[600];
+
+	metrics_jwks_keys(jwtv_key_count(a->jwt), (int64_t)jwtv_loaded_mtime(a->jwt));
+	if (info == NULL || strcmp(info->kids, last_kids) == 0)
+		return;
+	snprintf(last_kids, sizeof(last_kids), "%s", info->kids);
+	/* In URL mode the fetcher logs each new key set once per host. */
+	log_msg(jwks_url_mode(a->cfg) ? LOGL_DEBUG : LOGL_INFO, "event=jwks_keys file=%s keys=%zu kids=%s",
+		jwks_key_file(a->cfg), info->nkeys, log_quote(info->kids, q, sizeof(q)));
+	if (info->nskipped > 0 && !jwks_url_mode(a->cfg))
+		log_warn("event=jwks_keys_skipped file=%s skipped=%zu keys=%s", jwks_key_file(a->cfg),
+			 info->nskipped, log_quote(info->skipped, q, sizeof(q)));
+}
+
+/* (Re)builds the JWT verifier from the key file. Keeps the old one when the new file is unusable. */
 static void load_jwks(struct app *a)
 {
+	static char last_err[256];
 	struct jwtv_options o = {
-		.jwks_file = a->cfg->jwks_file,
+		.jwks_file = jwks_key_file(a->cfg),
 		.issuer = a->cfg->jwt_issuer,
 		.audience = a->cfg->jwt_audience,
 		.algorithms = a->cfg->jwt_algorithms,
@@ -32,13 +53,35 @@ static void load_jwks(struct app *a)
 	struct jwtv *v = jwtv_new(&o, err, sizeof(err));
 
 	if (v == NULL) {
-		log_error("event=jwks_load_failed file=%s error=%s", a->cfg->jwks_file, log_quote(err, q, sizeof(q)));
+		/* Retried every second: the same failure is logged once (in URL mode, until the first fetch). */
+		if (strcmp(err, last_err) != 0)
+			log_error("event=jwks_load_failed file=%s error=%s", jwks_key_file(a->cfg),
+				  log_quote(err, q, sizeof(q)));
+		snprintf(last_err, sizeof(last_err), "%s", err);
 		return;
 	}
+	last_err[0] = '\0';
 	if (a->jwt)
 		jwtv_free(a->jwt);
 	a->jwt = v;
 	log_debug("event=jwks_loaded keys=%zu", jwtv_key_count(v));
+	keys_loaded(a);
+}
+
+void app_keys_refresh(struct app *a)
+{
+	char err[256], q[300];
+	int r;
+
+	if (a->jwt == NULL) {
+		load_jwks(a);
+		return;
+	}
+	r = jwtv_refresh(a->jwt, err, sizeof(err));
+	if (r < 0)	/* jwtv keeps the old keys and reports a broken file once per change. */
+		log_warn("event=jwks_reload_failed error=%s", log_quote(err, q, sizeof(q)));
+	else if (r > 0)
+		keys_loaded(a);
 }
 
 /* Reads service_key_file (trailing whitespace ignored) and keeps only its hash. */
@@ -74,6 +117,7 @@ int app_worker_init(struct app *a, struct cfg *c)
 	memset(a, 0, sizeof(*a));
 	a->cfg = c;
 	store_init(&a->store, c);
+	jwks_tick(c);	/* workers = 1 in URL mode: fetch before serving */
 	load_jwks(a);
 	load_service_key(a);
 	/* Connect now so the first request does not pay for it; failure is not fatal. */
@@ -85,15 +129,10 @@ int app_worker_init(struct app *a, struct cfg *c)
 
 void app_tick(struct app *a)
 {
-	char err[256], q[300];
 	time_t now = time(NULL);
 
-	if (a->jwt == NULL) {
-		load_jwks(a);
-	} else if (jwtv_refresh(a->jwt, err, sizeof(err)) < 0) {
-		/* jwtv keeps the old keys and reports a broken file once per change. */
-		log_warn("event=jwks_reload_failed error=%s", log_quote(err, q, sizeof(q)));
-	}
+	jwks_tick(a->cfg);
+	app_keys_refresh(a);
 	if (now >= a->next_flush) {
 		long n = 0;
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "jwks_fetch.h"
 #include "lcache.h"
 #include "log.h"
 #include "migrate.h"
@@ -87,6 +88,7 @@ int main(int argc, char **argv)
 	log_set_level(cfg.log_level);
 	if (check) {
 		cfg_dump(&cfg, stdout);
+		jwks_check(&cfg, stdout);	/* informational: sessiond starts without keys (jwks "missing") */
 		printf("configuration ok%s%s\n", cfg.path ? ": " : " (defaults and environment)",
 		       cfg.path ? cfg.path : "");
 		cfg_free(&cfg);
@@ -111,7 +113,7 @@ int main(int argc, char **argv)
 		printf("migrations up to date (%d applied)\n", n);
 		return 0;
 	}
-	if (shm_setup(&cfg, err, sizeof(err)) != 0) {
+	if (shm_setup(&cfg, err, sizeof(err)) != 0 || jwks_setup(&cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sessiond: %s\n", err);
 		cfg_free(&cfg);
 		return 1;

@@ -25,6 +25,9 @@ int app_worker_init(struct app *a, struct cfg *c);
 /* Per-worker periodic work (JWKS change check); called about once a second. */
 void app_tick(struct app *a);
 
+/* Re-reads the key file when it changed (or loads it when no keys are loaded yet). */
+void app_keys_refresh(struct app *a);
+
 /* SIGHUP: re-read the JWKS. */
 void app_reload(struct app *a);
 
