@@ -201,6 +201,8 @@ static int load_verifier(struct app *a, struct req *r)
 	 * app_tick retries loading the JWKS every second; no reload per request,
 	 * except that in URL mode a create without keys asks the fetcher first.
 	 */
+	if (a->jwt == NULL)
+		app_keys_refresh(a);	/* the fetcher may have installed keys since the last tick */
 	if (a->jwt == NULL && jwks_kid_miss(a->cfg))
 		app_keys_refresh(a);
 	if (a->jwt == NULL) {
@@ -236,10 +238,18 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	if (load_verifier(a, r) != 0)
 		return;
 	jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
-	if (jerr == JWTV_UNKNOWN_KID && jwks_kid_miss(a->cfg)) {
-		/* A key rotation: the fetcher got the issuer's JWKS again; the first login with the new key succeeds. */
+	if (jerr == JWTV_UNKNOWN_KID && jwks_url_mode(a->cfg)) {
+		/*
+		 * Perhaps a key rotation: first the key file another request may
+		 * have had fetched already (a stat), then a fetch of the issuer's
+		 * JWKS, waited for briefly, so the first login with a new key succeeds.
+		 */
 		app_keys_refresh(a);
 		jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
+		if (jerr == JWTV_UNKNOWN_KID && jwks_kid_miss(a->cfg)) {
+			app_keys_refresh(a);
+			jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
+		}
 	}
 	if (jerr == JWTV_NOT_JWS) {
 		snprintf(msg, sizeof(msg), "the bearer token is not a signed JWT; request an access token for the API audience %s",
