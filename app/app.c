@@ -146,6 +146,8 @@ void app_tick(struct app *a)
 void app_reload(struct app *a)
 {
 	log_info("event=reload");
+	jwks_hup(a->cfg);
+	jwks_tick(a->cfg);
 	load_jwks(a);
 	load_service_key(a);
 }

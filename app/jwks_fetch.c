@@ -517,6 +517,12 @@ void jwks_tick(const struct cfg *c)
 		fetch_now(c, c->jwks_fetch_timeout * 1000);
 }
 
+void jwks_hup(const struct cfg *c)
+{
+	if (jwks_url_mode(c) && st != NULL && wake_wr < 0)
+		next_due_ms = 0;
+}
+
 const char *jwks_health(const struct cfg *c, size_t nkeys, time_t loaded_mtime, time_t now)
 {
 	if (nkeys == 0)

@@ -67,6 +67,9 @@ int jwks_kid_miss(const struct cfg *c);
 /* About once a second in every worker: with workers = 1 in URL mode, runs the scheduled fetch in-process. */
 void jwks_tick(const struct cfg *c);
 
+/* SIGHUP in a worker: with workers = 1 in URL mode, the next jwks_tick fetches at once (prefork: the fetcher gets its own SIGHUP). */
+void jwks_hup(const struct cfg *c);
+
 /*
  * The key state /health/ reports: "missing" without usable keys, "stale"
  * in URL mode when the key set was fetched more than twice

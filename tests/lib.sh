@@ -169,11 +169,11 @@ std_claims() {
 		"$ISSUER" "$AUDIENCE" "$1" $((now + 3600)) "$now" "${2:+,$2}"
 }
 
-# The master's worker processes (not its cache listener, named sessiond-cache).
+# The master's worker processes (not its cache listener sessiond-cache, nor its JWKS fetcher sessiond-jwks).
 worker_pids() {
 	local m
 	m=$(cat "$VAR/run/sessiond.pid")
-	comm -23 <(pgrep -P "$m" | sort) <(pgrep -P "$m" -x sessiond-cache | sort)
+	comm -23 <(pgrep -P "$m" | sort) <(pgrep -P "$m" -x 'sessiond-(cache|jwks)' | sort)
 }
 listener_pid() { pgrep -P "$(cat "$VAR/run/sessiond.pid")" -x sessiond-cache; }
 

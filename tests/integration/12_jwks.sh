@@ -224,7 +224,7 @@ K9=$(mint k9)
 read -r STATUS t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST -H "Authorization: Bearer $K9" \
 	-H 'Content-Type: application/json' -d '{}' "$BASE/api/sessions/create/")
 expect_status 401 "an unknown kid while the issuer hangs"
-awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t < 2.0) }' && pass "the worker waited for the fetch and was released at the bound (${t}s, bound 1 s)" || fail "took ${t}s"
+awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t < 2.5) }' && pass "the worker waited for the fetch and was released at the bound (${t}s, bound 1 s)" || fail "took ${t}s"
 wait_until 6 count_is network $((before + 1)) && pass "the hanging fetch ends at jwks_fetch_timeout (result=network)" || fail "no timeout counted"
 kill -CONT "$pid" $(pgrep -P "$pid")
 create "$K2"
@@ -279,7 +279,7 @@ uk1=$(metric 'sessiond_auth_failures_total{scheme="bearer",reason="unknown_kid"}
 [ $((n1 - n0)) -ge 1 ] && [ $((n1 - n0)) -le "$allowed" ] &&
 	pass "... caused $((n1 - n0)) fetch(es), at most one per jwks_min_refetch_interval (allowed $allowed in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s)" ||
 	fail "burst caused $((n1 - n0)) fetches, allowed $allowed"
-awk -v t="$slowest" 'BEGIN { exit !(t < 2.0) }' && pass "... the slowest answered in ${slowest}s (wait bound 1 s)" || fail "slowest burst answer ${slowest}s"
+awk -v t="$slowest" 'BEGIN { exit !(t < 2.5) }' && pass "... the slowest answered in ${slowest}s (wait bound 1 s)" || fail "slowest burst answer ${slowest}s"
 
 echo "# t=${SECONDS}s"
 # --- 3. the issuer down: old keys keep working; a restart starts from the cached file; "stale" -----------
