@@ -1,9 +1,13 @@
-/* One worker's request handling: parse, dispatch, log. */
+/* One worker's state and request handling: parse, route, guard, dispatch, log. */
 #include "app.h"
+
+#include <stdint.h>
 
 #include <stdio.h>
 #include <string.h>
 
+#include "clientaddr.h"
+#include "guard.h"
 #include "jwtv.h"
 #include "log.h"
 #include "metrics.h"
@@ -101,7 +105,16 @@ void app_tick(struct app *a)
 		if (sess_flush_activity(&a->store, &n) == STORE_OK && n > 0)
 			log_debug("event=activity_flushed sessions=%ld", n);
 	}
-	metrics_tick(&a->store, a->cfg);
+	if (metrics_tick(a->cfg->metrics_sample_interval)) {
+		uint64_t g[MG_COUNT];
+
+		if (sess_sample_gauges(&a->store, g, MG_COUNT) == STORE_OK) {
+			metrics_set_gauges(g);
+		} else {
+			metrics_set_gauges(NULL);
+			log_warn("event=metrics_sample_failed");
+		}
+	}
 }
 
 void app_reload(struct app *a)
@@ -109,6 +122,47 @@ void app_reload(struct app *a)
 	log_info("event=reload");
 	load_jwks(a);
 	load_service_key(a);
+}
+
+/* 429 while the client address is over the failed-authentication limit. */
+static int guard_refuses(struct app *a, struct req *r)
+{
+	char secs[24];
+	long left = guard_blocked(r->client_addr, a->cfg->auth_fail_limit, a->cfg->auth_fail_window, time(NULL));
+
+	if (left <= 0)
+		return 0;
+	snprintf(secs, sizeof(secs), "%ld", left);
+	http_add_header(r, "Retry-After", secs);
+	if (strcmp(r->route, "auth") == 0)
+		r->bodyless = 1;
+	http_error(r, ERR_RATE_LIMITED, "too_many_failures", "too many failed authentications, retry later");
+	return 1;
+}
+
+/* Routes r to its handler, after the brute-force guard and reading the body; answers 404/405 itself. */
+static void dispatch(struct app *a, struct req *r)
+{
+	struct route_match m;
+	const struct route *rt = router_match(r->method, r->path, &m);
+
+	if (rt == NULL) {
+		if (m.allow[0]) {
+			r->route = "method_not_allowed";
+			http_add_header(r, "Allow", m.allow);
+			http_error(r, ERR_METHOD, "method_not_allowed", "method not allowed on this route");
+		} else {
+			r->route = "not_found";
+			http_error(r, ERR_NOT_FOUND, "not_found", "no such route");
+		}
+		return;
+	}
+	r->route = rt->name;
+	if (rt->guarded && guard_refuses(a, r))
+		return;
+	if (http_read_body(r, a->cfg->max_body_bytes) != 0)
+		return;
+	rt->fn(a, r, m.arg);
 }
 
 int app_handle(struct app *a, FCGX_Request *f)
@@ -119,8 +173,10 @@ int app_handle(struct app *a, FCGX_Request *f)
 	double ms;
 
 	http_req_init(&r, f);
+	r.client_addr = clientaddr_resolve(r.remote_addr, r.forwarded_for, a->cfg->trusted_proxies, r.client_ip,
+					   sizeof(r.client_ip));
 	log_set_request(r.id);
-	router_dispatch(a, &r);
+	dispatch(a, &r);
 	if (!r.responded)
 		http_error(&r, ERR_INTERNAL, "internal_error", "no response");
 	clock_gettime(CLOCK_MONOTONIC, &end);

@@ -8,7 +8,9 @@
 #include "config.h"
 #include "lcache.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
+#include "router.h"
 #include "server.h"
 #include "shm.h"
 #include "store.h"
@@ -111,6 +113,7 @@ int main(int argc, char **argv)
 		printf("migrations up to date (%d applied)\n", n);
 		return 0;
 	}
+	metrics_set_route_names(router_route_name);
 	if (shm_setup(&cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sessiond: %s\n", err);
 		cfg_free(&cfg);

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "app.h"
 #include "auth.h"
 #include "authhdr.h"
 #include "lcache.h"
@@ -54,7 +53,6 @@ out:
 void route_revoke_one(struct app *a, struct req *r, const char *id)
 {
 	struct auth au;
-	char ip[64];
 	long n = 0;
 	enum store_err err;
 
@@ -63,7 +61,7 @@ void route_revoke_one(struct app *a, struct req *r, const char *id)
 	if (auth_csrf(a, r, &au) != 0)
 		goto out;
 	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), id, NULL, "revoked_by_user",
-			  auth_client_addr(a, r, ip, sizeof(ip)), &n);
+			  r->client_addr, &n);
 	if (err != STORE_OK) {
 		auth_store_error(r, err);
 		goto out;
@@ -87,7 +85,7 @@ void route_invalidate_all(struct app *a, struct req *r, const char *arg)
 {
 	struct auth au;
 	struct json_object *body = NULL;
-	char ip[64], out_json[96];
+	char out_json[96];
 	int keep = 0;
 	long n = 0;
 	enum store_err err;
@@ -112,7 +110,7 @@ void route_invalidate_all(struct app *a, struct req *r, const char *arg)
 	}
 	/* One statement: the count is exactly what it revoked. */
 	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), NULL, keep ? sess_get(&au.s, SC_ID) : NULL,
-			  "invalidate_all", auth_client_addr(a, r, ip, sizeof(ip)), &n);
+			  "invalidate_all", r->client_addr, &n);
 	if (err != STORE_OK) {
 		auth_store_error(r, err);
 		goto out;
@@ -141,7 +139,7 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 	unsigned char h[TOKEN_HASH_LEN];
 	struct json_object *body = NULL;
 	const char *plan = NULL, *status = NULL;
-	char ip[64], out_json[64];
+	char out_json[64];
 	long n = 0;
 	enum store_err err;
 
@@ -182,7 +180,7 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 		http_error(r, ERR_BAD_REQUEST, "invalid_body", "set subscription_plan and/or subscription_status");
 		goto out;
 	}
-	err = sess_set_billing(&a->store, user_id, plan, status, auth_client_addr(a, r, ip, sizeof(ip)), &n);
+	err = sess_set_billing(&a->store, user_id, plan, status, r->client_addr, &n);
 	if (err != STORE_OK) {
 		auth_store_error(r, err);
 		goto out;

@@ -294,6 +294,23 @@ enum store_err sess_flush_activity(struct store *st, long *flushed)
 	return STORE_OK;
 }
 
+enum store_err sess_sample_gauges(struct store *st, uint64_t *out, size_t n)
+{
+	enum store_err err;
+	PGresult *res = store_exec(st, "metrics_sample", 0, NULL, NULL, NULL, &err);
+
+	if (res == NULL)
+		return err;
+	if (PQntuples(res) != 1 || PQnfields(res) != (int)n) {
+		PQclear(res);
+		return STORE_ERROR;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = strtoull(PQgetvalue(res, 0, (int)i), NULL, 10);
+	PQclear(res);
+	return STORE_OK;
+}
+
 static int add(struct jsonx_buf *b, const char *s)
 {
 	return jsonx_buf_append(b, s, strlen(s));

@@ -1,8 +1,9 @@
-/* Request authentication: session tokens (header or cookie), CSRF, client address. */
+/* Request authentication: session tokens (header or cookie), CSRF. */
 #ifndef SESSIOND_AUTH_H
 #define SESSIOND_AUTH_H
 
-#include "app.h"
+#include "ctx.h"
+#include "http.h"
 #include "lcache.h"
 #include "sessions.h"
 
@@ -22,9 +23,6 @@ struct auth {
 	size_t json_len;
 	int local_hit;
 };
-
-/* The client address (REMOTE_ADDR, or X-Forwarded-For from a trusted proxy) as text, or NULL when not an IP address. */
-const char *auth_client_addr(const struct app *a, const struct req *r, char *buf, size_t n);
 
 /*
  * Authenticates r with its session token: "Authorization: Session <token>"

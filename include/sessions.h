@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "jsonx.h"
 #include "store.h"
 #include "token.h"
@@ -107,6 +109,9 @@ void sess_auth_failed(struct store *st, const char *ip, const char *reason, cons
 
 /* Copies cached last_activity values into the authoritative table (one worker at a time). */
 enum store_err sess_flush_activity(struct store *st, long *flushed);
+
+/* Samples the store gauges for /metrics/ into out[n], in the metrics_sample statement's column order. */
+enum store_err sess_sample_gauges(struct store *st, uint64_t *out, size_t n);
 
 /*
  * Renders the session object of SPEC §2 into b. With private_fields, also
