@@ -157,7 +157,7 @@ static int render_row(struct auth *out)
 	for (p = out->big.data; p && (p = strstr(p, mark)) != NULL; p++)
 		last = p;
 	if (last && out->touched) {
-		memcpy((char *)last + strlen(mark), out->touch_text, 20);
+		memcpy((char *)last + strlen(mark), out->touch_text, SQL_TS_LEN);
 		e->last_activity = out->touch_epoch;
 	}
 	out->json = out->big.data;
@@ -186,7 +186,7 @@ int auth_session_read(struct app *a, struct req *r, struct auth *out)
 			ok = sess_touch(&a->store, out->hash, out->touch_text, &out->touch_epoch) == STORE_OK;
 			if (ok) {
 				lcache_touch(out->hash, out->touch_epoch, out->touch_text);
-				memcpy(out->lc.json + out->lc.la_offset, out->touch_text, 20);
+				memcpy(out->lc.json + out->lc.la_offset, out->touch_text, SQL_TS_LEN);
 				out->lc.last_activity = out->touch_epoch;
 			}
 		}

@@ -13,7 +13,7 @@ struct auth {
 	char token[TOKEN_LEN + 1];
 	int by_cookie;
 	int touched;                /* activity was recorded by this request */
-	char touch_text[21];
+	char touch_text[SQL_TS_LEN + 1];
 	long long touch_epoch;
 
 	/* auth_session_read: the session as rendered, and the fields routes need. */
