@@ -119,11 +119,22 @@ static int lookup_store(struct app *a, struct req *r, struct auth *out)
 	return 0;
 }
 
+/* Points the identity fields at the store row. */
+static void view_row(struct auth *out)
+{
+	const char *tenant = sess_get(&out->s, SC_TENANT_ID);
+
+	out->id = sess_get(&out->s, SC_ID);
+	out->user_id = sess_get(&out->s, SC_USER_ID);
+	out->tenant_id = tenant && tenant[0] ? tenant : NULL;
+}
+
 int auth_session(struct app *a, struct req *r, struct auth *out)
 {
-	if (take_token(a, r, out) != 0)
+	if (take_token(a, r, out) != 0 || lookup_store(a, r, out) != 0)
 		return -1;
-	return lookup_store(a, r, out);
+	view_row(out);
+	return 0;
 }
 
 static void copy_field(char *dst, size_t cap, const char *src, int *fits)
@@ -191,7 +202,9 @@ int auth_session_read(struct app *a, struct req *r, struct auth *out)
 			}
 		}
 		if (ok) {
-			out->local_hit = 1;
+			out->id = out->lc.id;
+			out->user_id = out->lc.user_id;
+			out->tenant_id = out->lc.tenant_id[0] ? out->lc.tenant_id : NULL;
 			out->json = out->lc.json;
 			out->json_len = out->lc.json_len;
 			metrics_add(MC_LOCAL_CACHE_HITS, 1);
@@ -201,6 +214,7 @@ int auth_session_read(struct app *a, struct req *r, struct auth *out)
 	gen = lcache_generation();
 	if (lookup_store(a, r, out) != 0)
 		return -1;
+	view_row(out);
 	if (render_row(out) && lcache_usable(now))
 		lcache_put(&out->lc, gen);
 	return 0;
