@@ -282,7 +282,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	jsonx_buf_str(&b, sess_get(&s, SC_EXPIRES_AT));
 	jsonx_buf_append(&b, ",\"session\":", 11);
 	sess_render(&s, &b, 0, -1);
-	jsonx_buf_append(&b, "}", 1);
+	jsonx_buf_lit(&b, "}");
 	route_send_buf(r, 201, &b);
 out:
 	OPENSSL_cleanse(tok, sizeof(tok));
@@ -514,7 +514,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 		jsonx_buf_append(&b, ",\"session_token\":", 17);
 		jsonx_buf_str(&b, tok);
 	}
-	jsonx_buf_append(&b, "}", 1);
+	jsonx_buf_lit(&b, "}");
 	route_send_buf(r, 200, &b);
 out:
 	OPENSSL_cleanse(tok, sizeof(tok));

@@ -19,6 +19,9 @@
  */
 #define SESSION_COLS(p) SESSION_COLUMNS(COL_FIRST, COL_NEXT, p)
 
+/* GET /api/sessions/ lists at most this many sessions (the newest by activity). */
+#define LIST_MAX "200"
+
 #define EXPIRED_SQL(idle) \
 	"(expires_at <= now() OR (" idle "::int > 0 AND last_activity <= now() - make_interval(secs => " idle "::int)))"
 
@@ -104,7 +107,7 @@ const struct statement statements[] = {
 	  "  FROM sessions s LEFT JOIN session_cache c ON c.id = s.id "
 	  "  WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()) x "
 	  "WHERE ($2::int = 0 OR last_activity > now() - make_interval(secs => $2::int)) "
-	  "ORDER BY last_activity DESC, created_at DESC LIMIT 200" },
+	  "ORDER BY last_activity DESC, created_at DESC LIMIT " LIST_MAX },
 
 	{ "set_billing", "SELECT sessiond_set_billing($1, $2, $3, $4::inet)" },
 
