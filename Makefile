@@ -13,9 +13,11 @@ DESTDIR  ?=
 BUILD    ?= build
 CC       ?= cc
 
-PKGS     := json-c libjwt libpq openssl uuid
+PKGS     := json-c libpq openssl uuid
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libjwt only for the unit test that shows why jwtv does not use it.
+TEST_LIBS  := $(shell pkg-config --libs libjwt 2>/dev/null)
 PG_INC     := $(shell pg_config --includedir 2>/dev/null)
 # libcurl only for the JWKS fetcher (app/jwks_fetch.c). cleanup_sessions links
 # it too: it shares the core library, whose store → metrics → router chain pulls
@@ -76,7 +78,7 @@ $(BUILD)/cleanup_sessions: $(BUILD)/app/cleanup_main.o $(LIB)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")

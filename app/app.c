@@ -1,11 +1,16 @@
-/* One worker's request handling: parse, dispatch, log. */
+/* One worker's state and request handling: parse, route, guard, dispatch, log. */
 #include "app.h"
+
+#include <stdint.h>
 
 #include <stdio.h>
 #include <string.h>
 
+#include "clientaddr.h"
+#include "guard.h"
 #include "jwks_fetch.h"
 #include "jwtv.h"
+#include "keyset.h"
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
@@ -13,76 +18,6 @@
 #include "token.h"
 
 #include <openssl/crypto.h>
-
-/* Publishes the key set in use to the metrics; in file mode logs its kids when they change. */
-static void keys_loaded(struct app *a)
-{
-	static char last_kids[512];
-	const struct jwtv_jwks_info *info = jwtv_info(a->jwt);
-	char q[600];
-
-	metrics_jwks_keys(jwtv_key_count(a->jwt), (int64_t)jwtv_loaded_mtime(a->jwt));
-	if (info == NULL || strcmp(info->kids, last_kids) == 0)
-		return;
-	snprintf(last_kids, sizeof(last_kids), "%s", info->kids);
-	/* In URL mode the fetcher logs each new key set once per host. */
-	log_msg(jwks_url_mode(a->cfg) ? LOGL_DEBUG : LOGL_INFO, "event=jwks_keys file=%s keys=%zu kids=%s",
-		jwks_key_file(a->cfg), info->nkeys, log_quote(info->kids, q, sizeof(q)));
-	if (info->nskipped > 0 && !jwks_url_mode(a->cfg))
-		log_warn("event=jwks_keys_skipped file=%s skipped=%zu keys=%s", jwks_key_file(a->cfg),
-			 info->nskipped, log_quote(info->skipped, q, sizeof(q)));
-}
-
-/* (Re)builds the JWT verifier from the key file. Keeps the old one when the new file is unusable. */
-static void load_jwks(struct app *a)
-{
-	static char last_err[256];
-	struct jwtv_options o = {
-		.jwks_file = jwks_key_file(a->cfg),
-		.issuer = a->cfg->jwt_issuer,
-		.audience = a->cfg->jwt_audience,
-		.algorithms = a->cfg->jwt_algorithms,
-		.leeway = a->cfg->jwt_leeway,
-		.claim_email = a->cfg->claim_email,
-		.claim_name = a->cfg->claim_name,
-		.claim_picture = a->cfg->claim_picture,
-		.claim_tenant_id = a->cfg->claim_tenant_id,
-		.claim_tenant_name = a->cfg->claim_tenant_name,
-	};
-	char err[256], q[300];
-	struct jwtv *v = jwtv_new(&o, err, sizeof(err));
-
-	if (v == NULL) {
-		/* Retried every second: the same failure is logged once (in URL mode, until the first fetch). */
-		if (strcmp(err, last_err) != 0)
-			log_error("event=jwks_load_failed file=%s error=%s", jwks_key_file(a->cfg),
-				  log_quote(err, q, sizeof(q)));
-		snprintf(last_err, sizeof(last_err), "%s", err);
-		return;
-	}
-	last_err[0] = '\0';
-	if (a->jwt)
-		jwtv_free(a->jwt);
-	a->jwt = v;
-	log_debug("event=jwks_loaded keys=%zu", jwtv_key_count(v));
-	keys_loaded(a);
-}
-
-void app_keys_refresh(struct app *a)
-{
-	char err[256], q[300];
-	int r;
-
-	if (a->jwt == NULL) {
-		load_jwks(a);
-		return;
-	}
-	r = jwtv_refresh(a->jwt, err, sizeof(err));
-	if (r < 0)	/* jwtv keeps the old keys and reports a broken file once per change. */
-		log_warn("event=jwks_reload_failed error=%s", log_quote(err, q, sizeof(q)));
-	else if (r > 0)
-		keys_loaded(a);
-}
 
 /* Reads service_key_file (trailing whitespace ignored) and keeps only its hash. */
 static void load_service_key(struct app *a)
@@ -118,7 +53,7 @@ int app_worker_init(struct app *a, struct cfg *c)
 	a->cfg = c;
 	store_init(&a->store, c);
 	jwks_tick(c);	/* workers = 1 in URL mode: fetch before serving */
-	load_jwks(a);
+	keyset_load(a);
 	load_service_key(a);
 	/* Connect now so the first request does not pay for it; failure is not fatal. */
 	(void)store_ensure(&a->store);
@@ -132,7 +67,7 @@ void app_tick(struct app *a)
 	time_t now = time(NULL);
 
 	jwks_tick(a->cfg);
-	app_keys_refresh(a);
+	keyset_refresh(a);
 	if (now >= a->next_flush) {
 		long n = 0;
 
@@ -140,7 +75,16 @@ void app_tick(struct app *a)
 		if (sess_flush_activity(&a->store, &n) == STORE_OK && n > 0)
 			log_debug("event=activity_flushed sessions=%ld", n);
 	}
-	metrics_tick(&a->store, a->cfg);
+	if (metrics_tick(a->cfg->metrics_sample_interval)) {
+		uint64_t g[MG_COUNT];
+
+		if (sess_sample_gauges(&a->store, g, MG_COUNT) == STORE_OK) {
+			metrics_set_gauges(g);
+		} else {
+			metrics_set_gauges(NULL);
+			log_warn("event=metrics_sample_failed");
+		}
+	}
 }
 
 void app_reload(struct app *a)
@@ -148,8 +92,49 @@ void app_reload(struct app *a)
 	log_info("event=reload");
 	jwks_hup(a->cfg);
 	jwks_tick(a->cfg);
-	load_jwks(a);
+	keyset_load(a);
 	load_service_key(a);
+}
+
+/* 429 while the client address is over the failed-authentication limit. */
+static int guard_refuses(struct app *a, struct req *r)
+{
+	char secs[24];
+	long left = guard_blocked(r->client_addr, a->cfg->auth_fail_limit, a->cfg->auth_fail_window, time(NULL));
+
+	if (left <= 0)
+		return 0;
+	snprintf(secs, sizeof(secs), "%ld", left);
+	http_add_header(r, "Retry-After", secs);
+	if (strcmp(r->route, "auth") == 0)
+		r->bodyless = 1;
+	http_error(r, ERR_RATE_LIMITED, "too_many_failures", "too many failed authentications, retry later");
+	return 1;
+}
+
+/* Routes r to its handler, after the brute-force guard and reading the body; answers 404/405 itself. */
+static void dispatch(struct app *a, struct req *r)
+{
+	struct route_match m;
+	const struct route *rt = router_match(r->method, r->path, &m);
+
+	if (rt == NULL) {
+		if (m.allow[0]) {
+			r->route = "method_not_allowed";
+			http_add_header(r, "Allow", m.allow);
+			http_error(r, ERR_METHOD, "method_not_allowed", "method not allowed on this route");
+		} else {
+			r->route = "not_found";
+			http_error(r, ERR_NOT_FOUND, "not_found", "no such route");
+		}
+		return;
+	}
+	r->route = rt->name;
+	if (rt->guarded && guard_refuses(a, r))
+		return;
+	if (http_read_body(r, a->cfg->max_body_bytes) != 0)
+		return;
+	rt->fn(a, r, m.arg);
 }
 
 int app_handle(struct app *a, FCGX_Request *f)
@@ -160,8 +145,10 @@ int app_handle(struct app *a, FCGX_Request *f)
 	double ms;
 
 	http_req_init(&r, f);
+	r.client_addr = clientaddr_resolve(r.remote_addr, r.forwarded_for, a->cfg->trusted_proxies, r.client_ip,
+					   sizeof(r.client_ip));
 	log_set_request(r.id);
-	router_dispatch(a, &r);
+	dispatch(a, &r);
 	if (!r.responded)
 		http_error(&r, ERR_INTERNAL, "internal_error", "no response");
 	clock_gettime(CLOCK_MONOTONIC, &end);

@@ -122,7 +122,7 @@ mint() { # kid [sub]: a token signed by kid's key for this issuer and audience
 	secret_note "$jwt"
 	printf '%s\n' "$jwt"
 }
-create() { req POST /api/sessions/create/ -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d '{}'; }
+create_jwt() { req POST /api/sessions/create/ -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d '{}'; }
 health_jwks() { curl -s "$BASE/api/sessions/health/" | jq -r '.jwks'; }
 metric() { curl -s "$BASE/api/sessions/metrics/" | awk -v n="$1" '$1 == n { print $2 }'; }
 fetch_count() { metric "sessiond_jwks_fetches_total{result=\"$1\"}"; }
@@ -134,7 +134,7 @@ wait_until() { # timeout_s cmd...: polls every 0.1 s
 }
 jwks_is() { [ "$(health_jwks)" = "$1" ]; }
 count_is() { [ "$(fetch_count "$1")" -ge "$2" ]; }
-status_is() { create "$2"; [ "$STATUS" = "$1" ]; }
+status_is() { create_jwt "$2"; [ "$STATUS" = "$1" ]; }
 # A fetch of kind result was counted (forced by SIGHUP to the master, which passes it to the fetcher).
 hup_expect() { # result desc
 	local before
@@ -150,7 +150,7 @@ req GET /api/sessions/health/
 expect_status 200 "health without keys"
 expect_json .jwks missing "health: jwks missing before any key was fetched"
 K1=$(mint k1)
-create "$K1"
+create_jwt "$K1"
 expect_error 503 auth_unavailable "create without keys: 503, not a crash or a 401"
 wait_until 5 grep -q 'event=jwks_fetch_failed .*result=network' "$LOG" && pass "the failed fetch is logged with its reason" || fail "no jwks_fetch_failed result=network"
 
@@ -159,7 +159,7 @@ echo "# t=${SECONDS}s"
 publish k1
 idp_start || { fail "the test's TLS server started: $(cat "$IDP/start.log")"; exit 1; }
 wait_until 10 jwks_is ok && pass "health: jwks ok once the issuer answers (retry after a failure)" || fail "jwks: $(health_jwks)"
-create "$K1"
+create_jwt "$K1"
 expect_status 201 "create with only jwt_issuer, jwt_audience and jwks_ca_file configured"
 grep -q 'event=jwks_keys .*kids=k1' "$LOG" && pass "the key set's kids are logged" || fail "no jwks_keys line"
 grep -q '"kid":"k1"' "$IDP/jwks-cache.json" && pass "the fetched JWKS is kept in jwks_cache_file" || fail "cache file"
@@ -176,7 +176,7 @@ sleep $MIN_REFETCH.2
 publish k1 k2
 n0=$(fetches)
 K2=$(mint k2)
-create "$K2"
+create_jwt "$K2"
 expect_status 201 "the first create with the new kid succeeds (no restart, no SIGHUP)"
 [ "$(fetches)" = $((n0 + 1)) ] && pass "exactly one fetch for the new kid" || fail "fetches: $n0 -> $(fetches)"
 publish k2
@@ -186,15 +186,15 @@ wait_until 5 test "$(fetches)" -gt "$n0" && pass "SIGHUP forces a refetch" || fa
 wait_until 5 status_is 401 "$K1"
 expect_error 401 invalid_token "after the next fetch, a token with the removed kid is rejected"
 [[ "$(jq_body .error.message)" == *unknown_kid* ]] && pass "... as unknown_kid" || fail "message: $(jq_body .error.message)"
-create "$K2"
+create_jwt "$K2"
 expect_status 201 "the kept key still verifies"
 
 echo "# t=${SECONDS}s"
 # --- tokens that are not a signed JWT ----------------------------------------------------------------
-create "Xk3nq0b2R7cT9LmYh5dW1sVa8uPzQ2"
+create_jwt "Xk3nq0b2R7cT9LmYh5dW1sVa8uPzQ2"
 expect_error 401 token_not_jws "an opaque access token"
 [[ "$(jq_body .error.message)" == *"$AUDIENCE"* ]] && pass "the message says to request an access token for jwt_audience" || fail "message: $(jq_body .error.message)"
-create "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aXZhaXZhaXZh.Y2lwaGVydGV4dA.dGFndGFndGFn"
+create_jwt "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aXZhaXZhaXZh.Y2lwaGVydGV4dA.dGFndGFndGFn"
 expect_error 401 token_not_jws "a JWE (five segments)"
 
 echo "# t=${SECONDS}s"
@@ -202,7 +202,7 @@ echo "# t=${SECONDS}s"
 touch "$IDP/www/fail500"
 hup_expect http_status "an HTTP 500"
 rm -f "$IDP/www/fail500"
-create "$K2"
+create_jwt "$K2"
 expect_status 201 "after the 500 the old keys still verify"
 printf '<html>oops</html>' >"$DOC"
 hup_expect invalid "a body that is not JSON"
@@ -210,7 +210,7 @@ printf '{"keys":[{"kty":"EC","kid":"e1","crv":"P-256","x":"AA","y":"AA"}]}' >"$D
 hup_expect invalid "a JWKS without a usable key"
 { printf '{"keys":['; head -c $((10 * 1024 * 1024)) /dev/zero | tr '\0' ' '; printf ']}'; } >"$DOC"
 hup_expect too_large "a 10 MiB body"
-create "$K2"
+create_jwt "$K2"
 expect_status 201 "after garbage and 10 MiB the old keys still verify"
 grep -q 'event=jwks_fetch_failed .*result=too_large' "$LOG" && pass "the too-large body is logged" || fail "no too_large log"
 publish k2
@@ -227,7 +227,7 @@ expect_status 401 "an unknown kid while the issuer hangs"
 awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t < 2.5) }' && pass "the worker waited for the fetch and was released at the bound (${t}s, bound 1 s)" || fail "took ${t}s"
 wait_until 6 count_is network $((before + 1)) && pass "the hanging fetch ends at jwks_fetch_timeout (result=network)" || fail "no timeout counted"
 kill -CONT "$pid" $(pgrep -P "$pid")
-create "$K2"
+create_jwt "$K2"
 expect_status 201 "after the hang the old keys still verify"
 
 echo "# t=${SECONDS}s"
@@ -236,7 +236,7 @@ use_cert foreign
 idp_reload
 hup_expect tls "a certificate from another CA"
 grep -q 'event=jwks_fetch_failed .*result=tls' "$LOG" && pass "the refused certificate is logged" || fail "no tls log"
-create "$K2"
+create_jwt "$K2"
 expect_status 201 "after the foreign certificate the old keys still verify"
 use_cert good
 idp_reload
@@ -246,7 +246,7 @@ use_cert wronghost
 idp_reload
 hup_expect tls "a certificate for another host name"
 [ "$(grep -c 'event=jwks_fetch_failed .*result=tls' "$LOG")" -ge 2 ] && pass "the host-name mismatch is logged" || fail "second tls failure not logged"
-create "$K2"
+create_jwt "$K2"
 expect_status 201 "after the wrong host name the old keys still verify"
 use_cert good
 idp_reload
@@ -284,12 +284,12 @@ awk -v t="$slowest" 'BEGIN { exit !(t < 2.5) }' && pass "... the slowest answere
 echo "# t=${SECONDS}s"
 # --- 3. the issuer down: old keys keep working; a restart starts from the cached file; "stale" -----------
 idp_stop
-create "$K2"
+create_jwt "$K2"
 expect_status 201 "issuer down: the fetched keys keep working"
 printf 'jwks_refresh_interval = 5\n' >>"$CONF"   # stale after 10 s without a successful fetch
 sessiond_restart && pass "sessiond restarts while the issuer is unreachable" || fail "restart"
 MASTER=$(cat "$VAR/run/sessiond.pid")
-create "$K2"
+create_jwt "$K2"
 expect_status 201 "after the restart, tokens verify with the keys from jwks_cache_file"
 out=$("$BUILD/sessiond" --check-config --config "$CONF" 2>&1)
 grep -q "jwks: 1 key(s) from the cached copy $IDP/jwks-cache.json: kids k2" <<<"$out" &&
@@ -297,5 +297,5 @@ grep -q "jwks: 1 key(s) from the cached copy $IDP/jwks-cache.json: kids k2" <<<"
 wait_until 15 jwks_is stale && pass "health: jwks stale after twice jwks_refresh_interval without a successful fetch" || fail "jwks: $(health_jwks)"
 req GET /api/sessions/health/
 expect_status 200 "a stale key set does not fail the health check (the store is up)"
-create "$K2"
+create_jwt "$K2"
 expect_status 201 "stale keys still verify"
