@@ -282,6 +282,34 @@ uk1=$(metric 'sessiond_auth_failures_total{scheme="bearer",reason="unknown_kid"}
 awk -v t="$slowest" 'BEGIN { exit !(t < 2.5) }' && pass "... the slowest answered in ${slowest}s (wait bound 1 s)" || fail "slowest burst answer ${slowest}s"
 
 echo "# t=${SECONDS}s"
+# --- workers = 1 (mod_fcgid: no master, no fetcher process): the process fetches for itself -----------
+# Straight to a one-worker sessiond over FastCGI with cgi-fcgi (no web server involved).
+ALT=$VAR/run/alt.sock
+SESSIOND_LISTEN=$ALT SESSIOND_WORKERS=1 SESSIOND_JWKS_CACHE_FILE=$IDP/alt-cache.json \
+	"$BUILD/sessiond" --config "$CONF" </dev/null >>"$VAR/log/sessiond-alt.log" 2>&1 &
+alt=$!
+fcgi() { # method uri [jwt]: prints the response head and body
+	printf '{}' | env -i REQUEST_METHOD="$1" REQUEST_URI="$2" CONTENT_TYPE=application/json CONTENT_LENGTH=2 \
+		${3:+HTTP_AUTHORIZATION="Bearer $3"} REMOTE_ADDR=127.0.0.1 cgi-fcgi -bind -connect "$ALT" 2>/dev/null
+}
+wait_until 10 test -S "$ALT"
+out=$(fcgi GET /api/sessions/health/)
+grep -q '"jwks":"ok"' <<<"$out" && pass "workers = 1: keys fetched in-process at start" || fail "workers = 1 health: $out"
+[ -z "$(pgrep -P "$alt")" ] && pass "workers = 1: no helper process" || fail "workers = 1 has children: $(pgrep -P "$alt")"
+out=$(fcgi POST /api/sessions/create/ "$K2")
+secret_note "$(sed -n 's/.*"session_token":"\([^"]*\)".*/\1/p' <<<"$out")"
+grep -q '^Status: 201' <<<"$out" && pass "workers = 1: create verifies with the fetched key" || fail "workers = 1 create: $(head -1 <<<"$out")"
+publish k2 k9
+sleep $MIN_REFETCH.2
+n0=$(fetches)
+out=$(fcgi POST /api/sessions/create/ "$K9")
+secret_note "$(sed -n 's/.*"session_token":"\([^"]*\)".*/\1/p' <<<"$out")"
+grep -q '^Status: 201' <<<"$out" && [ "$(fetches)" = $((n0 + 1)) ] &&
+	pass "workers = 1: a new kid is fetched in-process on first use (one fetch)" || fail "workers = 1 rotation: $(head -1 <<<"$out"), fetches $n0 -> $(fetches)"
+kill -TERM "$alt"
+wait "$alt" 2>/dev/null
+
+echo "# t=${SECONDS}s"
 # --- 3. the issuer down: old keys keep working; a restart starts from the cached file; "stale" -----------
 idp_stop
 create_jwt "$K2"
