@@ -1,4 +1,4 @@
-/* GET /api/sessions/health/: liveness and store reachability. */
+/* GET /api/sessions/health/: liveness, store reachability and the signing-key state. */
 #include <json-c/json.h>
 
 #include "jwks_fetch.h"
