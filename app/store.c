@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conninfo.h"
 #include "log.h"
 #include "metrics.h"
 #include "statements.h"
@@ -63,8 +64,11 @@ PGconn *store_connect_raw(const struct cfg *c, char *err, size_t errlen)
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
+		char line[512];
 
-		snprintf(err, errlen, "%.*s", (int)strcspn(msg, "\n"), msg);
+		/* libpq's message may echo the connection string: never its password. */
+		snprintf(line, sizeof(line), "%.*s", (int)strcspn(msg, "\n"), msg);
+		conninfo_scrub(line, c->database_url, err, errlen);
 		PQfinish(conn);
 		return NULL;
 	}
