@@ -4,6 +4,8 @@
  */
 #include "statements.h"
 
+#include "locks.h"
+
 /* RFC 3339 UTC, second precision. */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
@@ -118,7 +120,7 @@ const struct statement statements[] = {
 
 	/* One worker at a time (advisory xact lock) copies touched activity to sessions. */
 	{ "flush_activity",
-	  "WITH l AS (SELECT pg_try_advisory_xact_lock(7462091834) AS got), "
+	  "WITH l AS (SELECT pg_try_advisory_xact_lock(" LOCK_KEY_FLUSH ") AS got), "
 	  "d AS (SELECT c.token_hash, c.id, c.last_activity FROM session_cache c, l "
 	  "      WHERE l.got AND c.last_activity > c.flushed_activity LIMIT 5000), "
 	  "u AS (UPDATE sessions s SET last_activity = d.last_activity FROM d "
