@@ -9,6 +9,7 @@
 #include "lcache.h"
 #include "log.h"
 #include "migrate.h"
+#include "pidfile.h"
 #include "server.h"
 #include "shm.h"
 #include "store.h"
@@ -43,7 +44,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL, *sql_dir = SESSIOND_SQL_DIR;
-	int check = 0, migrate = 0, opt, lfd, created = 0, rc;
+	int check = 0, migrate = 0, opt, lfd, created = 0, rc, pidfd = -1;
 	struct cfg cfg;
 	char err[512];
 
@@ -126,9 +127,17 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 1;
 	}
+	/* Under mod_fcgid many single-worker processes share one configuration. */
+	if (cfg.pid_file[0] && !(cfg.workers == 1 && cfg.listen[0] == '\0') &&
+	    (pidfd = pidfile_acquire(cfg.pid_file, err, sizeof(err))) < 0) {
+		fprintf(stderr, "sessiond: %s\n", err);
+		cfg_free(&cfg);
+		return 1;
+	}
 	lfd = server_listen(&cfg, &created, err, sizeof(err));
 	if (lfd < 0) {
 		fprintf(stderr, "sessiond: %s\n", err);
+		pidfile_release(cfg.pid_file, pidfd);
 		cfg_free(&cfg);
 		return 1;
 	}
@@ -137,6 +146,7 @@ int main(int argc, char **argv)
 	rc = server_run(&cfg, lfd);
 	if (created)
 		unlink(cfg.listen);
+	pidfile_release(cfg.pid_file, pidfd);
 	cfg_free(&cfg);
 	return rc;
 }

@@ -18,6 +18,7 @@
 	X(OCT,  listen_mode, "0660", 0, 0777, NULL, "permissions of a unix listen socket") \
 	X(INT,  listen_backlog, "1024", 1, 65535, NULL, "listen(2) backlog") \
 	X(INT,  workers, "2", 1, 256, NULL, "worker processes; 1 = no master, no fork (mod_fcgid owns the processes)") \
+	X(STR,  pid_file, "", 0, 0, NULL, "file holding the master's pid, locked while it runs: a second sessiond with the same file refuses to start; empty = none; unused by single-worker processes on fd 0 (mod_fcgid)") \
 	X(INT,  shutdown_grace, "10", 1, 600, NULL, "seconds SIGTERM waits for in-flight requests before workers are killed") \
 	X(INT,  session_ttl, "86400", 60, 31536000, NULL, "seconds from creation to expires_at") \
 	X(INT,  idle_timeout, "0", 0, 31536000, NULL, "seconds without activity after which a session expires; 0 = off") \
