@@ -308,7 +308,18 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	}
 	if (load_env(c, err, errlen) != 0)
 		return -1;
-	return validate(c, err, errlen);
+	if (validate(c, err, errlen) != 0) {
+		/* Say why nothing was configured, not only what is missing. */
+		if (c->path == NULL && err && errlen) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "%s", err);
+			fail(err, errlen, "no configuration file was read (no --config, SESSIOND_CONFIG unset, "
+			     CFG_DEFAULT_PATH " does not exist): %s", msg);
+		}
+		return -1;
+	}
+	return 0;
 }
 
 void cfg_free(struct cfg *c)

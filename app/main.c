@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "config.h"
 #include "lcache.h"
 #include "log.h"
@@ -88,10 +89,12 @@ int main(int argc, char **argv)
 	log_set_level(cfg.log_level);
 	if (check) {
 		cfg_dump(&cfg, stdout);
-		printf("configuration ok%s%s\n", cfg.path ? ": " : " (defaults and environment)",
-		       cfg.path ? cfg.path : "");
+		rc = app_check_keys(&cfg, stdout, stderr);
+		if (rc == 0)
+			printf("configuration ok%s%s\n", cfg.path ? ": " : " (defaults and environment)",
+			       cfg.path ? cfg.path : "");
 		cfg_free(&cfg);
-		return 0;
+		return rc == 0 ? 0 : 1;
 	}
 	if (migrate) {
 		PGconn *conn = store_connect_raw(&cfg, err, sizeof(err));

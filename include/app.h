@@ -2,6 +2,7 @@
 #ifndef SESSIOND_APP_H
 #define SESSIOND_APP_H
 
+#include <stdio.h>
 #include <time.h>
 
 #include "config.h"
@@ -18,6 +19,13 @@ struct app {
 	int have_service_key;     /* service_key_file was read */
 	unsigned char service_key_hash[32];        /* next copy of cached last_activity into sessions */
 };
+
+/*
+ * --check-config: loads the keys a worker loads (the JWKS, the service key)
+ * the way it loads them, and writes what it found (key counts, never a key)
+ * to out, problems to errout. Returns 0 when all are usable, -1 otherwise.
+ */
+int app_check_keys(const struct cfg *c, FILE *out, FILE *errout);
 
 /* Sets up the per-worker state after fork. Returns 0. */
 int app_worker_init(struct app *a, struct cfg *c);

@@ -152,3 +152,39 @@ done
 as "$T" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -d '{"onboarding_step":"y"}'
 expect_status 200 "the same PATCH succeeds once the conflict is gone"
 grep -q 'event=store_retryable sqlstate=40P01' "$VAR/log/sessiond.log" && pass "logged as retryable" || fail "no store_retryable line"
+
+# --- item 16: --check-config loads the keys and says what it found --------------------------------------
+out=$("$BUILD/sessiond" --config "$CONF" --check-config 2>&1)
+rc=$?
+[ "$rc" = 0 ] && grep -qx "jwks: 1 key from $KEYS/jwks.json" <<<"$out" && grep -qx 'service key: none (the internal route is disabled)' <<<"$out" &&
+	pass "--check-config reports the JWKS key count and the service key" || fail "check-config keys: rc=$rc $(tail -4 <<<"$out")"
+mkdir -p "$VAR/k2"
+"$MINT" keygen --out "$VAR/k2" --kid k2 >/dev/null
+"$MINT" jwks --out "$VAR/two.json" "dev=$KEYS/dev.pub.pem" "k2=$VAR/k2/k2.pub.pem"
+skey=$(openssl rand -hex 24)
+secret_note "$skey"
+printf '%s\n' "$skey" >"$VAR/service.key"
+out=$(SESSIOND_JWKS_FILE=$VAR/two.json SESSIOND_SERVICE_KEY_FILE=$VAR/service.key "$BUILD/sessiond" --config "$CONF" --check-config 2>&1)
+rc=$?
+[ "$rc" = 0 ] && grep -qx "jwks: 2 keys from $VAR/two.json" <<<"$out" && grep -qx "service key: 48 bytes from $VAR/service.key" <<<"$out" &&
+	[[ "$out" != *"$skey"* ]] && pass "two keys and a 48-byte service key found (the key itself not shown)" || fail "check-config two keys: rc=$rc $(tail -4 <<<"$out")"
+printf '{"keys": [' >"$VAR/broken.json"
+out=$(SESSIOND_JWKS_FILE=$VAR/broken.json "$BUILD/sessiond" --config "$CONF" --check-config 2>&1)
+rc=$?
+[ "$rc" = 1 ] && [[ "$out" == *"cannot load the JWKS"*"$VAR/broken.json"* ]] && [[ "$out" != *"configuration ok"* ]] &&
+	pass "an unusable JWKS fails --check-config, naming the file" || fail "broken JWKS: rc=$rc $(tail -2 <<<"$out")"
+printf 'short\n' >"$VAR/short.key"
+out=$(SESSIOND_SERVICE_KEY_FILE=$VAR/short.key "$BUILD/sessiond" --config "$CONF" --check-config 2>&1)
+rc=$?
+[ "$rc" = 1 ] && [[ "$out" == *"service_key_file $VAR/short.key: shorter than 16 bytes"* ]] &&
+	pass "a too-short service key fails --check-config" || fail "short service key: rc=$rc $(tail -2 <<<"$out")"
+
+# --- item 16: no configuration file at all is said plainly ------------------------------------------------
+if [ -e /etc/sessiond/sessiond.conf ]; then
+	fail "cannot check the no-configuration message: /etc/sessiond/sessiond.conf exists on this machine"
+else
+	out=$(env -i PATH="$PATH" "$BUILD/sessiond" --check-config 2>&1)
+	rc=$?
+	[ "$rc" = 1 ] && [[ "$out" == *"no configuration file was read"*"/etc/sessiond/sessiond.conf does not exist"* ]] &&
+		pass "without any configuration file sessiond says none was read" || fail "no config: rc=$rc $out"
+fi
