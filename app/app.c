@@ -19,32 +19,88 @@
 
 #include <openssl/crypto.h>
 
-/* Reads service_key_file (trailing whitespace ignored) and keeps only its hash. */
+#define SERVICE_KEY_MIN 16
+
+/*
+ * Reads service_key_file into buf (trailing whitespace dropped). Returns its
+ * length, or -1 with *why set ("unreadable", "too_short"). The caller
+ * cleanses buf.
+ */
+static long read_service_key(const struct cfg *c, char *buf, size_t cap, const char **why)
+{
+	size_t n;
+	FILE *f = fopen(c->service_key_file, "r");
+
+	if (f == NULL) {
+		*why = "unreadable";
+		return -1;
+	}
+	n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	if (n < SERVICE_KEY_MIN) {
+		*why = "too_short";
+		return -1;
+	}
+	return (long)n;
+}
+
+/* Reads service_key_file and keeps only its hash. */
 static void load_service_key(struct app *a)
 {
 	char buf[1024];
-	size_t n;
-	FILE *f;
+	const char *why = "";
+	long n;
 
 	a->have_service_key = 0;
 	if (a->cfg->service_key_file[0] == '\0')
 		return;
-	f = fopen(a->cfg->service_key_file, "r");
-	if (f == NULL) {
-		log_error("event=service_key_unreadable file=%s", a->cfg->service_key_file);
-		return;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		n--;
-	if (n < 16) {
-		log_error("event=service_key_too_short file=%s min_bytes=16", a->cfg->service_key_file);
+	n = read_service_key(a->cfg, buf, sizeof(buf), &why);
+	if (n < 0) {
+		log_error("event=service_key_%s file=%s min_bytes=%d", why, a->cfg->service_key_file, SERVICE_KEY_MIN);
 	} else {
-		token_hash(buf, n, a->service_key_hash);
+		token_hash(buf, (size_t)n, a->service_key_hash);
 		a->have_service_key = 1;
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+int app_check_keys(const struct cfg *c, FILE *out, FILE *errout)
+{
+	struct jwtv_options o;
+	char err[256], buf[1024];
+	const char *why = "";
+	struct jwtv *v;
+	long n;
+	int rc = 0;
+
+	if (jwks_url_mode(c)) {
+		/* Fetched (not installed) or from the cached copy; none is not an error: sessiond starts and fetches. */
+		jwks_check(c, out);
+	} else if ((v = (keyset_options(c, &o), jwtv_new(&o, err, sizeof(err)))) == NULL) {
+		fprintf(errout, "sessiond: cannot load the JWKS: %s\n", err);
+		rc = -1;
+	} else {
+		fprintf(out, "jwks: %zu key%s from %s\n", jwtv_key_count(v), jwtv_key_count(v) == 1 ? "" : "s",
+			c->jwks_file);
+		fprintf(out, "jwks: kids %s\n", jwtv_info(v)->kids);
+		if (jwtv_info(v)->nskipped > 0)
+			fprintf(out, "jwks: skipped %s\n", jwtv_info(v)->skipped);
+		jwtv_free(v);
+	}
+	if (c->service_key_file[0] == '\0') {
+		fputs("service key: none (the internal route is disabled)\n", out);
+	} else if ((n = read_service_key(c, buf, sizeof(buf), &why)) < 0) {
+		fprintf(errout, "sessiond: service_key_file %s: %s\n", c->service_key_file,
+			strcmp(why, "too_short") == 0 ? "shorter than 16 bytes" : "cannot be read");
+		rc = -1;
+	} else {
+		/* The length only: never the key. */
+		fprintf(out, "service key: %ld bytes from %s\n", n, c->service_key_file);
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
 }
 
 int app_worker_init(struct app *a, struct cfg *c)

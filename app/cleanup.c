@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "locks.h"
 #include "statements.h"
 
 
@@ -309,7 +310,7 @@ out:
 
 enum cleanup_result cleanup_lock(PGconn *conn, char *err, size_t errlen)
 {
-	const char *params[1] = { CLEANUP_LOCK_KEY };
+	const char *params[1] = { LOCK_KEY_CLEANUP };
 	PGresult *res = run(conn, "taking the cleanup lock", "SELECT pg_try_advisory_lock($1::bigint)", 1, params,
 			    PGRES_TUPLES_OK, err, errlen);
 	int got;
@@ -320,7 +321,7 @@ enum cleanup_result cleanup_lock(PGconn *conn, char *err, size_t errlen)
 	PQclear(res);
 	if (!got) {
 		snprintf(err, errlen, "another cleanup_sessions run holds the lock (advisory lock %s)",
-			 CLEANUP_LOCK_KEY);
+			 LOCK_KEY_CLEANUP);
 		return CLEANUP_LOCKED;
 	}
 	return CLEANUP_OK;

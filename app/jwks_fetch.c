@@ -562,9 +562,11 @@ static size_t print_keys(FILE *out, const char *from, const struct body *b)
 		fprintf(out, "jwks: %s: %s\n", from, err);
 		return 0;
 	}
-	fprintf(out, "jwks: %zu key(s) from %s: kids %s\n", info.nkeys, from, info.kids);
+	/* The same lines as for a jwks_file (app_check_keys). */
+	fprintf(out, "jwks: %zu key%s from %s\n", info.nkeys, info.nkeys == 1 ? "" : "s", from);
+	fprintf(out, "jwks: kids %s\n", info.kids);
 	if (info.nskipped > 0)
-		fprintf(out, "jwks: skipped %zu key(s): %s\n", info.nskipped, info.skipped);
+		fprintf(out, "jwks: skipped %s\n", info.skipped);
 	return info.nkeys;
 }
 

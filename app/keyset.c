@@ -34,23 +34,30 @@ static void keys_loaded(struct app *a)
 }
 
 /* (Re)builds the JWT verifier from the key file. Keeps the old one when the new file is unusable. */
+void keyset_options(const struct cfg *c, struct jwtv_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->jwks_file = jwks_key_file(c);
+	o->issuer = c->jwt_issuer;
+	o->audience = c->jwt_audience;
+	o->algorithms = c->jwt_algorithms;
+	o->leeway = c->jwt_leeway;
+	o->claim_email = c->claim_email;
+	o->claim_name = c->claim_name;
+	o->claim_picture = c->claim_picture;
+	o->claim_tenant_id = c->claim_tenant_id;
+	o->claim_tenant_name = c->claim_tenant_name;
+}
+
 void keyset_load(struct app *a)
 {
 	static char last_err[256];
-	struct jwtv_options o = {
-		.jwks_file = jwks_key_file(a->cfg),
-		.issuer = a->cfg->jwt_issuer,
-		.audience = a->cfg->jwt_audience,
-		.algorithms = a->cfg->jwt_algorithms,
-		.leeway = a->cfg->jwt_leeway,
-		.claim_email = a->cfg->claim_email,
-		.claim_name = a->cfg->claim_name,
-		.claim_picture = a->cfg->claim_picture,
-		.claim_tenant_id = a->cfg->claim_tenant_id,
-		.claim_tenant_name = a->cfg->claim_tenant_name,
-	};
+	struct jwtv_options o;
 	char err[256], q[300];
-	struct jwtv *v = jwtv_new(&o, err, sizeof(err));
+	struct jwtv *v;
+
+	keyset_options(a->cfg, &o);
+	v = jwtv_new(&o, err, sizeof(err));
 
 	if (v == NULL) {
 		/* Retried every second: the same failure is logged once (in URL mode, until the first fetch). */

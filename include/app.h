@@ -6,9 +6,18 @@
 #ifndef SESSIOND_APP_H
 #define SESSIOND_APP_H
 
+#include <stdio.h>
+
 #include <fcgiapp.h>
 
 #include "ctx.h"
+
+/*
+ * --check-config: loads the keys a worker loads (the JWKS, the service key)
+ * the way it loads them, and writes what it found (key counts, never a key)
+ * to out, problems to errout. Returns 0 when all are usable, -1 otherwise.
+ */
+int app_check_keys(const struct cfg *c, FILE *out, FILE *errout);
 
 /* Sets up the per-worker state after fork. Returns 0. */
 int app_worker_init(struct app *a, struct cfg *c);

@@ -4,6 +4,11 @@
 
 #include "ctx.h"
 
+struct jwtv_options;
+
+/* The verifier options from the configuration (o's strings point into c): the key file is jwks_key_file(c). */
+void keyset_options(const struct cfg *c, struct jwtv_options *o);
+
 /* (Re)builds a->jwt from the key file; keeps the old verifier when the file is unusable (logged once per error). */
 void keyset_load(struct app *a);
 

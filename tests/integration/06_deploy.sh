@@ -307,6 +307,19 @@ nginx -p "$N" -c "$N/nginx.conf" -s stop 2>/dev/null
 inst=$VAR/install
 make -C "$TOP" --no-print-directory install DESTDIR="$inst" PREFIX=/usr/local BUILD="$BUILD" >"$VAR/install.log" 2>&1 &&
 	pass "(e) make install DESTDIR= PREFIX=/usr/local" || fail "(e) make install: $(tail -5 "$VAR/install.log")"
+# The user's CFLAGS replace only the optimisation flags, never what the build needs (-Iinclude, -W...).
+ob=$VAR/objs
+make -C "$TOP" --no-print-directory BUILD="$ob" CFLAGS=-O0 "$ob/app/token.o" >"$VAR/cflags.log" 2>&1 &&
+	pass "(e) make CFLAGS=-O0 still builds (required flags kept)" || fail "(e) make CFLAGS=-O0: $(tail -3 "$VAR/cflags.log")"
+# main.o carries the default SQL directory: a changed PREFIX rebuilds it.
+make -C "$TOP" --no-print-directory BUILD="$ob" "$ob/app/main.o" >/dev/null 2>&1
+make -C "$TOP" --no-print-directory BUILD="$ob" PREFIX=/usr "$ob/app/main.o" >"$VAR/prefix.log" 2>&1
+strings "$ob/app/main.o" | grep -q 'default /usr/share/sessiond/sql)' && ! strings "$ob/app/main.o" | grep -q '/usr/local/share/sessiond/sql' &&
+	pass "(e) make PREFIX=/usr after make rebuilds the default SQL directory into sessiond" ||
+	fail "(e) PREFIX change not rebuilt: $(strings "$ob/app/main.o" | grep share/sessiond/sql)"
+make -C "$TOP" --no-print-directory BUILD="$ob" PREFIX=/usr "$ob/app/main.o" 2>&1 | grep -q 'CC' &&
+	fail "(e) an unchanged PREFIX rebuilt main.o again" || pass "(e) an unchanged PREFIX rebuilds nothing"
+rm -rf "$ob"
 P=$inst/usr/local
 expected="sbin/sessiond sbin/sessiond-spawn-fcgi
 share/man/man8/sessiond.8 share/man/man8/cleanup_sessions.8 share/man/man5/sessiond.conf.5
