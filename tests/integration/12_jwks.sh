@@ -78,6 +78,7 @@ idp_reload() { # new certificate: wait until the old worker is gone
 	done
 }
 use_cert() { cp "$IDP/certs/$1.pem" "$IDP/certs/server.pem"; cp "$IDP/certs/$1.key" "$IDP/certs/server.key"; }
+fetched_since() { [ "$(fetches)" -gt "$1" ]; }
 fetches() { cat "$ACCESS" 2>/dev/null | awk '/GET \/\.well-known\/jwks\.json/ { n++ } END { print n + 0 }'; }
 publish() { # KID...: the served JWKS holds these keys (written atomically, like a CDN would switch)
 	local args=() k
@@ -182,7 +183,7 @@ expect_status 201 "the first create with the new kid succeeds (no restart, no SI
 publish k2
 n0=$(fetches)
 kill -HUP "$MASTER"
-wait_until 5 test "$(fetches)" -gt "$n0" && pass "SIGHUP forces a refetch" || fail "no fetch after SIGHUP"
+wait_until 5 fetched_since "$n0" && pass "SIGHUP forces a refetch" || fail "no fetch after SIGHUP"
 wait_until 5 status_is 401 "$K1"
 expect_error 401 invalid_token "after the next fetch, a token with the removed kid is rejected"
 [[ "$(jq_body .error.message)" == *unknown_kid* ]] && pass "... as unknown_kid" || fail "message: $(jq_body .error.message)"
