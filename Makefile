@@ -37,7 +37,7 @@ endif
 
 # Every app/*.c except the two program entry points forms the core library that
 # the programs and the unit tests link against.
-MAINS     := app/main.c app/cleanup_main.c
+MAINS     := app/main.c app/cleanup_main.c app/sessionctl_main.c
 LIB_SRCS  := $(filter-out $(MAINS),$(wildcard app/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libsessiond.a
@@ -46,7 +46,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
 
-PROGS := $(BUILD)/sessiond $(if $(wildcard app/cleanup_main.c),$(BUILD)/cleanup_sessions)
+PROGS := $(BUILD)/sessiond $(BUILD)/cleanup_sessions $(BUILD)/sessionctl
 
 .PHONY: all test unit run start stop install clean setup tools check-config man
 .SECONDARY:
@@ -66,6 +66,10 @@ $(BUILD)/sessiond: $(BUILD)/app/main.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/cleanup_sessions: $(BUILD)/app/cleanup_main.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/sessionctl: $(BUILD)/app/sessionctl_main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
