@@ -326,8 +326,8 @@ inst=$VAR/install
 make -C "$TOP" --no-print-directory install DESTDIR="$inst" PREFIX=/usr/local BUILD="$BUILD" >"$VAR/install.log" 2>&1 &&
 	pass "(e) make install DESTDIR= PREFIX=/usr/local" || fail "(e) make install: $(tail -5 "$VAR/install.log")"
 P=$inst/usr/local
-expected="sbin/sessiond sbin/sessiond-spawn-fcgi
-share/man/man8/sessiond.8 share/man/man8/cleanup_sessions.8 share/man/man5/sessiond.conf.5
+expected="sbin/sessiond sbin/sessiond-spawn-fcgi sbin/sessionctl
+share/man/man8/sessiond.8 share/man/man8/cleanup_sessions.8 share/man/man8/sessionctl.8 share/man/man8/sessiond-spawn-fcgi.8 share/man/man5/sessiond.conf.5
 share/doc/sessiond/README.md share/doc/sessiond/examples/spawn-fcgi.conf"
 for f in "$TOP"/sql/*.sql; do expected="$expected share/sessiond/sql/$(basename "$f")"; done
 for f in $(cd "$TOP/conf" && find . -type f | sed 's|^\./||'); do expected="$expected share/doc/sessiond/examples/$f"; done
