@@ -21,19 +21,15 @@ jq_out() { printf '%s' "$OUT" | jq -r "$1" 2>/dev/null; }
 expect_rc() { # want desc
 	if [ "$RC" = "$1" ]; then pass "$2 (exit $1)"; else fail "$2: exit $RC, want $1; out: ${OUT:0:200} err: ${ERR:0:200}"; fi
 }
-create() { # sub [xff] [tenant]: sets TOKEN, SID
-	local jwt
-	jwt=$(mint_jwt "$(std_claims "$1" "\"org_id\":\"${3:-tenant-1}\",\"email\":\"${1#auth0|}@example.com\"")")
-	req POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' \
-		-H "User-Agent: agent/$1" -H "X-Forwarded-For: ${2:-192.0.2.7}" -d '{"session_data":{"k":"v"}}'
-	TOKEN=$(jq_body '.session_token // empty')
-	SID=$(jq_body '.session.id // empty')
+# mk SUB [XFF] [TENANT]: a session over HTTP (lib.sh's create) with an address, a user agent, a tenant and an email.
+mk() {
+	CREATE_CLAIMS="\"org_id\":\"${3:-tenant-1}\",\"email\":\"${1#auth0|}@example.com\""
+	create "$1" '{"session_data":{"k":"v"}}' -H "User-Agent: agent/$1" -H "X-Forwarded-For: ${2:-192.0.2.7}"
 }
-as() { local t=$1 m=$2 p=$3; shift 3; req "$m" "$p" -H "Authorization: Session $t" "$@"; }
 
-create 'auth0|ann'; A1=$TOKEN; A1_ID=$SID
-create 'auth0|ann' 198.51.100.4; A2=$TOKEN; A2_ID=$SID
-create 'auth0|ben' 192.0.2.8 tenant-2; B1=$TOKEN; B1_ID=$SID
+mk 'auth0|ann'; A1=$TOKEN; A1_ID=$SID
+mk 'auth0|ann' 198.51.100.4; A2=$TOKEN; A2_ID=$SID
+mk 'auth0|ben' 192.0.2.8 tenant-2; B1=$TOKEN; B1_ID=$SID
 [ -n "$A1" ] && [ -n "$A2" ] && [ -n "$B1" ] && pass "3 sessions created over HTTP" || fail "create: $BODY"
 
 # --- list agrees with GET /api/sessions/ ----------------------------------------------------------
@@ -112,7 +108,7 @@ by_default=$(psql_q "SELECT count(*) FROM session_events WHERE session_id = '$A1
 [ "$by_default" = 1 ] && pass "no second event for an already revoked session" || fail "events: $by_default"
 
 # --- revoke --user: all the user's sessions, default operator = login name ------------------------------
-create 'auth0|ben'; B2=$TOKEN
+mk 'auth0|ben'; B2=$TOKEN
 ctl revoke --user 'auth0|ben' --json
 expect_rc 0 "revoke --user"
 [ "$(jq_out '.revoked')" = 2 ] && pass "revoke --user revoked both of ben's sessions" || fail "revoke --user: $OUT"
@@ -151,7 +147,7 @@ OUT=$(SESSIOND_DATABASE_URL="host=$VAR/nonexistent dbname=x" "$CTL" --config "$C
 [ "$RC" = 1 ] && [ "$(jq_out '.error.code')" = store_unavailable ] && pass "store unreachable: exit 1, store_unavailable" || fail "no store: $RC $OUT"
 
 # --- stats agrees with the tables -------------------------------------------------------------------------------
-create 'auth0|cat'; C1_ID=$SID
+mk 'auth0|cat'; C1_ID=$SID
 req POST /api/sessions/create/ -H 'Authorization: Bearer not.a.jwt' -H 'Content-Type: application/json' -d '{}'
 expect_status 401 "a failed create"
 ctl stats --json
