@@ -172,4 +172,6 @@ for t in "$A1" "$A2" "$B1" "$B2"; do
 	grep -qiF -e "$t" -e "$h" "$VAR/ctl-all.out" && leak=1
 done
 [ "$leak" = 0 ] && [ -s "$VAR/ctl-all.out" ] && pass "no sessionctl output contains a token or its SHA-256" || fail "sessionctl printed a token or hash"
+# Under SANITIZE=..., sessionctl's own reports land on its stderr, which ctl() keeps.
+grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$VAR/ctl-all.out" && fail "sanitizer report from sessionctl: $(grep -m3 -E 'Sanitizer|runtime error' "$VAR/ctl-all.out")" || pass "no sanitizer report from any sessionctl run"
 "$CTL" --help | grep -q 'revoke \[--by NAME\] --user ID' && pass "--help shows the commands" || fail "--help"
