@@ -353,3 +353,4 @@ done
 
 echo "# longest runs of 503s (s), 503 answers in that run, ms until both hosts' health was 200:"
 sed 's/^/#   /' "$VAR/windows.txt"
+echo "# this file ran ${SECONDS} s (load average $(cut -d' ' -f1 /proc/loadavg))"
