@@ -14,7 +14,7 @@
 #   5. cleanup_sessions with the multi-host database_url runs on the new primary.
 # Afterwards every acknowledged write is checked against the database and the
 # API. The longest run of 503s per event is measured from the load log and
-# printed (no timed assertion beyond "serves again within 60 s").
+# printed (no timed assertion beyond "serves again within 120 s").
 . "$(dirname "$0")/../lib.sh"
 
 HA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sessiond-ha.XXXXXX")
@@ -195,7 +195,9 @@ event() {
 	t0=$(now_ms)
 	"$@" >>"$VAR/events.log" 2>&1
 	sleep 0.5
-	if serving 60; then pass "$label: sessiond serves again without a restart (bound: 60 s)"; else fail "$label: not serving after 60 s"; fi
+	# A generous bound that proves recovery, not speed (Patroni's in-place
+	# restart does crash recovery in single-user mode first: slow under load).
+	if serving 120; then pass "$label: sessiond serves again without a restart (bound: 120 s)"; else fail "$label: not serving after 120 s"; fi
 	t1=$(now_ms)
 	sleep 2
 	w=$(longest_503 "$t0" "$(now_ms)")
