@@ -261,13 +261,21 @@ left=$(node_q pg2 "SELECT count(*) FROM sessions WHERE revoked_at < '$cutoff'::t
 	fail "cleanup: rc $rc, $left revoked/expired rows left on pg2: $out"
 
 # --- 3. the old primary rejoins as a standby -----------------------------------------------------------
+from=$(($(wc -l <"$HA_DIR/log/pg1-patroni.log") + 1))
 "$HA" start-node pg1 >/dev/null 2>&1
 "$HA" wait-sync 90 && leader_is pg2 && pass "pg1 rejoined as pg2's synchronous standby" || fail "pg1 did not rejoin: $("$HA" status 2>&1)"
-rew=$(grep -hoE 'running pg_rewind from [a-z0-9]+|pg_rewind is (not )?(needed|required)[^,]*|rewind[^,]*' "$HA_DIR/log/pg1-patroni.log" | head -1)
+# Patroni runs pg_rewind when pg1 wrote WAL past the point where pg2 took
+# over (commits in flight at the kill, never acknowledged); said either way.
+rew=$(tail -n +"$from" "$HA_DIR/log/pg1-patroni.log" | grep -oE 'pg_rewind exit code=[0-9]+|servers diverged at WAL location [0-9A-F/]+' | paste -sd';' -)
+if tail -n +"$from" "$HA_DIR/log/pg1-patroni.log" | grep -q 'running pg_rewind'; then
+	[[ "$rew" == *"exit code=0"* ]] && pass "pg1 was rewound by pg_rewind ($rew)" || fail "pg_rewind on pg1: ${rew:-no result}"
+else
+	pass "pg1 had not diverged from pg2: no pg_rewind needed"
+fi
 tl1=$(node_q pg1 "SELECT timeline_id FROM pg_control_checkpoint()")
 tl2=$(node_q pg2 "SELECT timeline_id FROM pg_control_checkpoint()")
 [ "$(node_q pg1 'SELECT pg_is_in_recovery()')" = t ] && [ -n "$tl2" ] &&
-	pass "pg1 is in recovery following pg2 (timelines pg1 $tl1, pg2 $tl2; Patroni: ${rew:-no rewind message})" ||
+	pass "pg1 is in recovery following pg2 (checkpoint timelines: pg1 $tl1, pg2 $tl2)" ||
 	fail "pg1 state: recovery $(node_q pg1 'SELECT pg_is_in_recovery()')"
 
 # --- 2. planned switchover back to pg1 -----------------------------------------------------------------
