@@ -272,11 +272,11 @@ if tail -n +"$from" "$HA_DIR/log/pg1-patroni.log" | grep -q 'running pg_rewind';
 else
 	pass "pg1 had not diverged from pg2: no pg_rewind needed"
 fi
-tl1=$(node_q pg1 "SELECT timeline_id FROM pg_control_checkpoint()")
+wr=$(node_q pg1 "SELECT status || ' ' || received_tli FROM pg_stat_wal_receiver")
 tl2=$(node_q pg2 "SELECT timeline_id FROM pg_control_checkpoint()")
-[ "$(node_q pg1 'SELECT pg_is_in_recovery()')" = t ] && [ -n "$tl2" ] &&
-	pass "pg1 is in recovery following pg2 (checkpoint timelines: pg1 $tl1, pg2 $tl2)" ||
-	fail "pg1 state: recovery $(node_q pg1 'SELECT pg_is_in_recovery()')"
+[ "$(node_q pg1 'SELECT pg_is_in_recovery()')" = t ] && [ "${wr% *}" = streaming ] &&
+	pass "pg1 is a standby streaming from pg2 (WAL receiver: $wr; pg2's timeline $tl2)" ||
+	fail "pg1: recovery $(node_q pg1 'SELECT pg_is_in_recovery()'), WAL receiver '$wr'"
 
 # --- 2. planned switchover back to pg1 -----------------------------------------------------------------
 event "planned switchover (patronictl switchover pg2 → pg1)" "$HA" ctl switchover --leader pg2 --candidate pg1 --force
