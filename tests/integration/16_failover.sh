@@ -223,7 +223,7 @@ as_on A "$Q_TOK" GET /api/sessions/current/ >/dev/null
 
 # --- 1a. the primary's postmaster SIGKILLed: Patroni restarts it in place ---------------------------
 event "postmaster-only kill (restart in place)" "$HA" kill-pg pg1
-"$HA" wait-sync 60 && leader_is pg1 && pass "pg1 is leader again after the in-place restart, pg2 its synchronous standby" ||
+"$HA" wait-sync 120 && leader_is pg1 && pass "pg1 is leader again after the in-place restart, pg2 its synchronous standby" ||
 	fail "after postmaster kill: $("$HA" status 2>&1)"
 
 # --- 1b. unplanned failover: the primary's Patroni and postmaster SIGKILLed -----------------------------
@@ -263,7 +263,7 @@ left=$(node_q pg2 "SELECT count(*) FROM sessions WHERE revoked_at < '$cutoff'::t
 # --- 3. the old primary rejoins as a standby -----------------------------------------------------------
 from=$(($(wc -l <"$HA_DIR/log/pg1-patroni.log") + 1))
 "$HA" start-node pg1 >/dev/null 2>&1
-"$HA" wait-sync 90 && leader_is pg2 && pass "pg1 rejoined as pg2's synchronous standby" || fail "pg1 did not rejoin: $("$HA" status 2>&1)"
+"$HA" wait-sync 180 && leader_is pg2 && pass "pg1 rejoined as pg2's synchronous standby" || fail "pg1 did not rejoin: $("$HA" status 2>&1)"
 # Patroni runs pg_rewind when pg1 wrote WAL past the point where pg2 took
 # over (commits in flight at the kill, never acknowledged); said either way.
 rew=$(tail -n +"$from" "$HA_DIR/log/pg1-patroni.log" | grep -oE 'pg_rewind exit code=[0-9]+|servers diverged at WAL location [0-9A-F/]+' | paste -sd';' -)
@@ -280,7 +280,7 @@ tl2=$(node_q pg2 "SELECT timeline_id FROM pg_control_checkpoint()")
 
 # --- 2. planned switchover back to pg1 -----------------------------------------------------------------
 event "planned switchover (patronictl switchover pg2 → pg1)" "$HA" ctl switchover --leader pg2 --candidate pg1 --force
-wait_leader pg1 && "$HA" wait-sync 60 && pass "pg1 is leader again, pg2 its synchronous standby" || fail "after switchover: $("$HA" status 2>&1)"
+wait_leader pg1 && "$HA" wait-sync 120 && pass "pg1 is leader again, pg2 its synchronous standby" || fail "after switchover: $("$HA" status 2>&1)"
 
 # --- 3b. a second unplanned failover, back to the node that had been rewound -----------------------------
 event "second unplanned failover (pg1 SIGKILLed again, back to pg2)" "$HA" kill pg1
