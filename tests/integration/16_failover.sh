@@ -17,18 +17,23 @@
 # printed (no timed assertion beyond "serves again within 120 s").
 . "$(dirname "$0")/../lib.sh"
 
-HA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sessiond-ha.XXXXXX")
-chmod 755 "$HA_DIR"
 # fsync off: the test kills processes, never the machine (see scripts/ha-cluster).
-export HA_DIR HA_TTL=6 HA_LOOP_WAIT=1 HA_RETRY_TIMEOUT=2 HA_FSYNC=off
+export HA_TTL=6 HA_LOOP_WAIT=1 HA_RETRY_TIMEOUT=2 HA_FSYNC=off
 HA=$TOP/scripts/ha-cluster
-if ! "$HA" start >"$HA_DIR/start.log" 2>&1; then
-	cat "$HA_DIR/start.log"
-	fail "the Patroni cluster (etcd + 2 nodes, synchronous standby) started"
+for try in 1 2 3; do
+	HA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sessiond-ha.XXXXXX")
+	chmod 755 "$HA_DIR"
+	export HA_DIR
+	"$HA" start >"$HA_DIR/start.log" 2>&1 && break
+	# Another process on this machine may have taken a port between the
+	# check and the bind: start over in a fresh directory with new ports.
+	again=0
+	grep -qs 'address already in use' "$HA_DIR"/start.log "$HA_DIR"/log/*.log && [ "$try" -lt 3 ] && again=1
+	[ "$again" = 1 ] || { cat "$HA_DIR/start.log"; tail -20 "$HA_DIR"/log/*.log; }
 	"$HA" stop >/dev/null 2>&1
 	rm -rf "$HA_DIR"
-	exit 1
-fi
+	[ "$again" = 1 ] || { fail "the Patroni cluster (etcd + 2 nodes, synchronous standby) started"; exit 1; }
+done
 URL=$("$HA" url)
 pass "Patroni cluster up: etcd (v3 API) + pg1 leader + pg2 synchronous standby; ttl 6, loop_wait 1, retry_timeout 2"
 
