@@ -28,7 +28,7 @@ for try in 1 2 3; do
 	# Another process on this machine may have taken a port between the
 	# check and the bind: start over in a fresh directory with new ports.
 	again=0
-	grep -qs 'address already in use' "$HA_DIR"/start.log "$HA_DIR"/log/*.log && [ "$try" -lt 3 ] && again=1
+	grep -qis 'address already in use' "$HA_DIR"/start.log "$HA_DIR"/log/*.log && [ "$try" -lt 3 ] && again=1
 	[ "$again" = 1 ] || { cat "$HA_DIR/start.log"; tail -20 "$HA_DIR"/log/*.log; }
 	"$HA" stop >/dev/null 2>&1
 	rm -rf "$HA_DIR"
