@@ -188,3 +188,31 @@ else
 	[ "$rc" = 1 ] && [[ "$out" == *"no configuration file was read"*"/etc/sessiond/sessiond.conf does not exist"* ]] &&
 		pass "without any configuration file sessiond says none was read" || fail "no config: rc=$rc $out"
 fi
+
+# --- item 9/16: scripts/stack status asks sessiond itself; make start notices a changed configuration ----------
+out=$("$TOP/scripts/stack" status 2>&1)
+rc=$?
+[ "$rc" = 0 ] && grep -q "^sessiond: running (pid $(master)), healthy on $SOCK$" <<<"$out" &&
+	pass "stack status: sessiond healthy on its socket" || fail "stack status: rc=$rc $out"
+mv "$SOCK" "$SOCK.away"
+out=$("$TOP/scripts/stack" status 2>&1)
+rc=$?
+[ "$rc" = 1 ] && grep -q "^sessiond: running (pid $(master)) but not healthy" <<<"$out" &&
+	pass "stack status: a running pid that does not answer is reported, exit 1" || fail "stack status without socket: rc=$rc $out"
+mv "$SOCK.away" "$SOCK"
+old=$(master)
+out=$(SESSIOND_WORKERS=3 "$TOP/scripts/stack" status 2>&1)
+[[ "$out" == *"restart needed"* ]] && pass "stack status says a changed configuration needs a restart" || fail "status with changed config: $out"
+SESSIOND_WORKERS=3 "$TOP/scripts/stack" start >"$VAR/restart.log" 2>&1
+new=$(master)
+[ "$new" != "$old" ] && kill -0 "$new" && ! kill -0 "$old" 2>/dev/null && grep -q 'configuration changed' "$VAR/restart.log" &&
+	pass "make start with a changed configuration restarts sessiond (and says so)" || fail "no restart: $old -> $new; $(cat "$VAR/restart.log")"
+[ "$(worker_pids | wc -l)" = 3 ] && pass "the new configuration is in effect (3 workers)" || fail "workers: $(worker_pids | wc -l)"
+"$TOP/scripts/stack" start >"$VAR/restart.log" 2>&1
+again=$(master)
+[ "$again" != "$new" ] && [ "$(worker_pids | wc -l)" = 2 ] && pass "and back to 2 workers" || fail "not restarted back: $(worker_pids | wc -l) workers"
+"$TOP/scripts/stack" start >"$VAR/restart.log" 2>&1
+[ "$(master)" = "$again" ] && ! grep -q 'configuration changed' "$VAR/restart.log" &&
+	pass "make start with an unchanged configuration leaves sessiond running" || fail "restarted without a change"
+req GET /api/sessions/health/
+expect_status 200 "healthy after the restarts"
