@@ -325,6 +325,21 @@ nginx -p "$N" -c "$N/nginx.conf" -s stop 2>/dev/null
 inst=$VAR/install
 make -C "$TOP" --no-print-directory install DESTDIR="$inst" PREFIX=/usr/local BUILD="$BUILD" >"$VAR/install.log" 2>&1 &&
 	pass "(e) make install DESTDIR= PREFIX=/usr/local" || fail "(e) make install: $(tail -5 "$VAR/install.log")"
+# make run/start install only what building and running need; make test everything.
+runset=$("$TOP/scripts/setup-deps" --list --run)
+fullset=$("$TOP/scripts/setup-deps" --list)
+heavy=""
+for p in clang valgrind prometheus apache2 libapache2-mod-fcgid wrk spawn-fcgi pgbouncer jq; do
+	grep -qx "$p" <<<"$runset" && heavy="$heavy $p"
+	grep -qx "$p" <<<"$fullset" || heavy="$heavy (not in the full set: $p)"
+done
+[ -z "$heavy" ] && [ -z "$(comm -23 <(sort <<<"$runset") <(sort <<<"$fullset"))" ] &&
+	pass "(e) setup-deps --run lists only build and run packages, a subset of the full set" || fail "(e) setup-deps sets:$heavy"
+for t in run start; do
+	make -C "$TOP" --no-print-directory -n "$t" 2>/dev/null | grep -q 'scripts/setup-deps --run$' &&
+		! make -C "$TOP" --no-print-directory -n "$t" 2>/dev/null | grep -q 'scripts/setup-deps$' &&
+		pass "(e) make $t installs the run set only" || fail "(e) make $t does not use setup-deps --run"
+done
 # The user's CFLAGS replace only the optimisation flags, never what the build needs (-Iinclude, -W...).
 ob=$VAR/objs
 make -C "$TOP" --no-print-directory BUILD="$ob" CFLAGS=-O0 "$ob/app/token.o" >"$VAR/cflags.log" 2>&1 &&
