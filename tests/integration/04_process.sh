@@ -216,3 +216,24 @@ again=$(master)
 	pass "make start with an unchanged configuration leaves sessiond running" || fail "restarted without a change"
 req GET /api/sessions/health/
 expect_status 200 "healthy after the restarts"
+
+# --- item 16: SIGHUP's effect is documented identically in the README and sessiond(8) -------------------
+flat() { tr '\n' ' ' | sed -e 's/\\-/-/g' -e 's/  */ /g'; }
+sighup=$(sed -n '/^\.B SIGHUP$/,/^\.[TP]P$/p' "$TOP/man/sessiond.8" | sed '1d;$d' | flat | sed 's/ $//')
+[[ "$sighup" == "SIGHUP: "*"Nothing else is re-read"* ]] && [[ "$(flat <"$TOP/README.md")" == *"$sighup"* ]] &&
+	pass "SIGHUP: the README says word for word what sessiond(8) says" || fail "SIGHUP text differs: man: '$sighup'"
+# And it does what it says: a new service key file is used after SIGHUP, without a restart.
+restart_env SESSIOND_SERVICE_KEY_FILE="$VAR/service.key" || fail "restart with a service key"
+svc() { req PATCH "/api/sessions/internal/users/auth0%7Chup/" -H "Authorization: Service $1" -H 'Content-Type: application/json' -d '{"subscription_plan":"pro"}'; }
+svc "$skey"
+expect_status 200 "the service key read at start works"
+skey2=$(openssl rand -hex 24)
+secret_note "$skey2"
+printf '%s\n' "$skey2" >"$VAR/service.key"
+kill -HUP "$(master)"
+sleep 1.5
+for _ in 1 2 3 4; do svc "$skey"; [ "$STATUS" = 401 ] || break; done
+expect_error 401 invalid_service_key "after SIGHUP every worker refuses the old service key"
+for _ in 1 2 3 4; do svc "$skey2"; [ "$STATUS" = 200 ] || break; done
+expect_status 200 "after SIGHUP every worker accepts the new one"
+restart_env || fail "restart without the service key"
