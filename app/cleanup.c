@@ -38,14 +38,20 @@ static const char SQL_CUTOFFS[] =
 	"       count(*) " \
 	"FROM gone"
 
+/*
+ * A batch picks the oldest rows, then locks them in id order, the one order
+ * every statement locking several sessions rows uses (sql/006_lock_order.sql).
+ */
 static const char SQL_BATCH_EXPIRED[] =
-	"WITH doomed AS (SELECT id FROM sessions WHERE expires_at <= $1::timestamptz "
-	"                ORDER BY expires_at LIMIT $2::int FOR UPDATE SKIP LOCKED), "
+	"WITH doomed AS (SELECT id FROM sessions WHERE id IN (SELECT id FROM sessions "
+	"                WHERE expires_at <= $1::timestamptz ORDER BY expires_at LIMIT $2::int) "
+	"                AND expires_at <= $1::timestamptz ORDER BY id FOR UPDATE SKIP LOCKED), "
 	BATCH_TAIL;
 
 static const char SQL_BATCH_REVOKED[] =
-	"WITH doomed AS (SELECT id FROM sessions WHERE revoked_at <= $1::timestamptz "
-	"                ORDER BY revoked_at LIMIT $2::int FOR UPDATE SKIP LOCKED), "
+	"WITH doomed AS (SELECT id FROM sessions WHERE id IN (SELECT id FROM sessions "
+	"                WHERE revoked_at <= $1::timestamptz ORDER BY revoked_at LIMIT $2::int) "
+	"                AND revoked_at <= $1::timestamptz ORDER BY id FOR UPDATE SKIP LOCKED), "
 	BATCH_TAIL;
 
 /*
