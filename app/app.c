@@ -1,10 +1,16 @@
-/* One worker's request handling: parse, dispatch, log. */
+/* One worker's state and request handling: parse, route, guard, dispatch, log. */
 #include "app.h"
+
+#include <stdint.h>
 
 #include <stdio.h>
 #include <string.h>
 
+#include "clientaddr.h"
+#include "guard.h"
+#include "jwks_fetch.h"
 #include "jwtv.h"
+#include "keyset.h"
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
@@ -12,40 +18,6 @@
 #include "token.h"
 
 #include <openssl/crypto.h>
-
-static void jwks_options(const struct cfg *c, struct jwtv_options *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->jwks_file = c->jwks_file;
-	o->issuer = c->jwt_issuer;
-	o->audience = c->jwt_audience;
-	o->algorithms = c->jwt_algorithms;
-	o->leeway = c->jwt_leeway;
-	o->claim_email = c->claim_email;
-	o->claim_name = c->claim_name;
-	o->claim_picture = c->claim_picture;
-	o->claim_tenant_id = c->claim_tenant_id;
-	o->claim_tenant_name = c->claim_tenant_name;
-}
-
-/* (Re)builds the JWT verifier from the JWKS file. Keeps the old one when the new file is unusable. */
-static void load_jwks(struct app *a)
-{
-	struct jwtv_options o;
-	char err[256], q[300];
-	struct jwtv *v;
-
-	jwks_options(a->cfg, &o);
-	v = jwtv_new(&o, err, sizeof(err));
-	if (v == NULL) {
-		log_error("event=jwks_load_failed file=%s error=%s", a->cfg->jwks_file, log_quote(err, q, sizeof(q)));
-		return;
-	}
-	if (a->jwt)
-		jwtv_free(a->jwt);
-	a->jwt = v;
-	log_debug("event=jwks_loaded keys=%zu", jwtv_key_count(v));
-}
 
 #define SERVICE_KEY_MIN 16
 
@@ -103,14 +75,18 @@ int app_check_keys(const struct cfg *c, FILE *out, FILE *errout)
 	long n;
 	int rc = 0;
 
-	jwks_options(c, &o);
-	v = jwtv_new(&o, err, sizeof(err));
-	if (v == NULL) {
+	if (jwks_url_mode(c)) {
+		/* Fetched (not installed) or from the cached copy; none is not an error: sessiond starts and fetches. */
+		jwks_check(c, out);
+	} else if ((v = (keyset_options(c, &o), jwtv_new(&o, err, sizeof(err)))) == NULL) {
 		fprintf(errout, "sessiond: cannot load the JWKS: %s\n", err);
 		rc = -1;
 	} else {
 		fprintf(out, "jwks: %zu key%s from %s\n", jwtv_key_count(v), jwtv_key_count(v) == 1 ? "" : "s",
 			c->jwks_file);
+		fprintf(out, "jwks: kids %s\n", jwtv_info(v)->kids);
+		if (jwtv_info(v)->nskipped > 0)
+			fprintf(out, "jwks: skipped %s\n", jwtv_info(v)->skipped);
 		jwtv_free(v);
 	}
 	if (c->service_key_file[0] == '\0') {
@@ -132,7 +108,8 @@ int app_worker_init(struct app *a, struct cfg *c)
 	memset(a, 0, sizeof(*a));
 	a->cfg = c;
 	store_init(&a->store, c);
-	load_jwks(a);
+	jwks_tick(c);	/* workers = 1 in URL mode: fetch before serving */
+	keyset_load(a);
 	load_service_key(a);
 	/* Connect now so the first request does not pay for it; failure is not fatal. */
 	(void)store_ensure(&a->store);
@@ -143,15 +120,10 @@ int app_worker_init(struct app *a, struct cfg *c)
 
 void app_tick(struct app *a)
 {
-	char err[256], q[300];
 	time_t now = time(NULL);
 
-	if (a->jwt == NULL) {
-		load_jwks(a);
-	} else if (jwtv_refresh(a->jwt, err, sizeof(err)) < 0) {
-		/* jwtv keeps the old keys and reports a broken file once per change. */
-		log_warn("event=jwks_reload_failed error=%s", log_quote(err, q, sizeof(q)));
-	}
+	jwks_tick(a->cfg);
+	keyset_refresh(a);
 	if (now >= a->next_flush) {
 		long n = 0;
 
@@ -159,14 +131,66 @@ void app_tick(struct app *a)
 		if (sess_flush_activity(&a->store, &n) == STORE_OK && n > 0)
 			log_debug("event=activity_flushed sessions=%ld", n);
 	}
-	metrics_tick(&a->store, a->cfg);
+	if (metrics_tick(a->cfg->metrics_sample_interval)) {
+		uint64_t g[MG_COUNT];
+
+		if (sess_sample_gauges(&a->store, g, MG_COUNT) == STORE_OK) {
+			metrics_set_gauges(g);
+		} else {
+			metrics_set_gauges(NULL);
+			log_warn("event=metrics_sample_failed");
+		}
+	}
 }
 
 void app_reload(struct app *a)
 {
 	log_info("event=reload");
-	load_jwks(a);
+	jwks_hup(a->cfg);
+	jwks_tick(a->cfg);
+	keyset_load(a);
 	load_service_key(a);
+}
+
+/* 429 while the client address is over the failed-authentication limit. */
+static int guard_refuses(struct app *a, struct req *r)
+{
+	char secs[24];
+	long left = guard_blocked(r->client_addr, a->cfg->auth_fail_limit, a->cfg->auth_fail_window, time(NULL));
+
+	if (left <= 0)
+		return 0;
+	snprintf(secs, sizeof(secs), "%ld", left);
+	http_add_header(r, "Retry-After", secs);
+	if (strcmp(r->route, "auth") == 0)
+		r->bodyless = 1;
+	http_error(r, ERR_RATE_LIMITED, "too_many_failures", "too many failed authentications, retry later");
+	return 1;
+}
+
+/* Routes r to its handler, after the brute-force guard and reading the body; answers 404/405 itself. */
+static void dispatch(struct app *a, struct req *r)
+{
+	struct route_match m;
+	const struct route *rt = router_match(r->method, r->path, &m);
+
+	if (rt == NULL) {
+		if (m.allow[0]) {
+			r->route = "method_not_allowed";
+			http_add_header(r, "Allow", m.allow);
+			http_error(r, ERR_METHOD, "method_not_allowed", "method not allowed on this route");
+		} else {
+			r->route = "not_found";
+			http_error(r, ERR_NOT_FOUND, "not_found", "no such route");
+		}
+		return;
+	}
+	r->route = rt->name;
+	if (rt->guarded && guard_refuses(a, r))
+		return;
+	if (http_read_body(r, a->cfg->max_body_bytes) != 0)
+		return;
+	rt->fn(a, r, m.arg);
 }
 
 int app_handle(struct app *a, FCGX_Request *f)
@@ -177,8 +201,10 @@ int app_handle(struct app *a, FCGX_Request *f)
 	double ms;
 
 	http_req_init(&r, f);
+	r.client_addr = clientaddr_resolve(r.remote_addr, r.forwarded_for, a->cfg->trusted_proxies, r.client_ip,
+					   sizeof(r.client_ip));
 	log_set_request(r.id);
-	router_dispatch(a, &r);
+	dispatch(a, &r);
 	if (!r.responded)
 		http_error(&r, ERR_INTERNAL, "internal_error", "no response");
 	clock_gettime(CLOCK_MONOTONIC, &end);

@@ -6,16 +6,16 @@
 #include <time.h>
 
 #include "locks.h"
+#include "statements.h"
 
-#define TS_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
 
 /*
  * Both cutoffs are computed once per run, in whole seconds, so every batch and
  * the dry run use the same boundary and the report shows it exactly.
  */
 static const char SQL_CUTOFFS[] =
-	"SELECT to_char((date_trunc('second', now()) - make_interval(secs => $1::int)) AT TIME ZONE 'UTC', " TS_FMT "),"
-	"       to_char((date_trunc('second', now()) - make_interval(days => $2::int)) AT TIME ZONE 'UTC', " TS_FMT ")";
+	"SELECT to_char((date_trunc('second', now()) - make_interval(secs => $1::int)) AT TIME ZONE 'UTC', " SQL_TS_FORMAT "),"
+	"       to_char((date_trunc('second', now()) - make_interval(days => $2::int)) AT TIME ZONE 'UTC', " SQL_TS_FORMAT ")";
 
 /*
  * A session goes when it expired or was revoked at or before the cutoff. It
@@ -34,7 +34,7 @@ static const char SQL_CUTOFFS[] =
 	"SELECT count(*) FILTER (WHERE revoked_at IS NULL OR revoked_at > $1::timestamptz), " \
 	"       count(*) FILTER (WHERE revoked_at <= $1::timestamptz), " \
 	"       (SELECT count(*) FROM cache), " \
-	"       to_char(min(expires_at) AT TIME ZONE 'UTC', " TS_FMT "), " \
+	"       to_char(min(expires_at) AT TIME ZONE 'UTC', " SQL_TS_FORMAT "), " \
 	"       count(*) " \
 	"FROM gone"
 
@@ -78,7 +78,7 @@ static const char SQL_BATCH_EVENTS[] =
 static const char SQL_COUNT_SESSIONS[] =
 	"SELECT count(*) FILTER (WHERE revoked_at IS NULL OR revoked_at > $1::timestamptz), "
 	"       count(*) FILTER (WHERE revoked_at <= $1::timestamptz), "
-	"       to_char(min(expires_at) AT TIME ZONE 'UTC', " TS_FMT ") "
+	"       to_char(min(expires_at) AT TIME ZONE 'UTC', " SQL_TS_FORMAT ") "
 	"FROM sessions WHERE expires_at <= $1::timestamptz OR revoked_at <= $1::timestamptz";
 
 static const char SQL_COUNT_CACHE[] =

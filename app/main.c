@@ -7,10 +7,13 @@
 
 #include "app.h"
 #include "config.h"
+#include "jwks_fetch.h"
 #include "lcache.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "pidfile.h"
+#include "router.h"
 #include "server.h"
 #include "shm.h"
 #include "store.h"
@@ -115,7 +118,8 @@ int main(int argc, char **argv)
 		printf("migrations up to date (%d applied)\n", n);
 		return 0;
 	}
-	if (shm_setup(&cfg, err, sizeof(err)) != 0) {
+	metrics_set_route_names(router_route_name);
+	if (shm_setup(&cfg, err, sizeof(err)) != 0 || jwks_setup(&cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sessiond: %s\n", err);
 		cfg_free(&cfg);
 		return 1;

@@ -10,10 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "app.h"
 #include "auth.h"
 #include "authhdr.h"
+#include "jwks_fetch.h"
 #include "jwtv.h"
+#include "keyset.h"
 #include "lcache.h"
 #include "log.h"
 #include "metrics.h"
@@ -196,7 +197,14 @@ static int read_fields(struct req *r, struct json_object *body, int allow_type, 
 
 static int load_verifier(struct app *a, struct req *r)
 {
-	/* app_tick retries loading the JWKS every second; no reload per request. */
+	/*
+	 * app_tick retries loading the JWKS every second; no reload per request,
+	 * except that in URL mode a create without keys asks the fetcher first.
+	 */
+	if (a->jwt == NULL)
+		keyset_refresh(a);	/* the fetcher may have installed keys since the last tick */
+	if (a->jwt == NULL && jwks_kid_miss(a->cfg))
+		keyset_refresh(a);
 	if (a->jwt == NULL) {
 		http_error(r, ERR_UNAVAILABLE, "auth_unavailable", "token verification keys are not available");
 		return -1;
@@ -214,7 +222,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	struct fields f;
 	struct sess_new n;
 	struct session s = { 0 };
-	char tok[TOKEN_LEN + 1], ip[64], msg[96];
+	char tok[TOKEN_LEN + 1], msg[400];
 	unsigned char hash[TOKEN_HASH_LEN];
 	struct jsonx_buf b = { 0 };
 	enum store_err err;
@@ -230,6 +238,25 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	if (load_verifier(a, r) != 0)
 		return;
 	jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
+	if (jerr == JWTV_UNKNOWN_KID && jwks_url_mode(a->cfg)) {
+		/*
+		 * Perhaps a key rotation: first the key file another request may
+		 * have had fetched already (a stat), then a fetch of the issuer's
+		 * JWKS, waited for briefly, so the first login with a new key succeeds.
+		 */
+		keyset_refresh(a);
+		jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
+		if (jerr == JWTV_UNKNOWN_KID && jwks_kid_miss(a->cfg)) {
+			keyset_refresh(a);
+			jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
+		}
+	}
+	if (jerr == JWTV_NOT_JWS) {
+		snprintf(msg, sizeof(msg), "the bearer token is not a signed JWT; request an access token for the API audience %s",
+			 a->cfg->jwt_audience);
+		auth_reject(a, r, "Bearer error=\"invalid_token\"", "token_not_jws", msg, jwtv_reason(jerr));
+		goto out;
+	}
 	if (jerr != JWTV_OK) {
 		snprintf(msg, sizeof(msg), "the access token was rejected (%s)", jwtv_reason(jerr));
 		auth_reject(a, r, "Bearer error=\"invalid_token\"", "invalid_token", msg, jwtv_reason(jerr));
@@ -264,7 +291,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	n.session_data = data_text;
 	n.session_type = f.session_type;
 	n.ttl = a->cfg->session_ttl;
-	n.ip = auth_client_addr(a, r, ip, sizeof(ip));
+	n.ip = r->client_addr;
 	n.user_agent = r->user_agent;
 	n.max_per_user = a->cfg->max_sessions_per_user;
 	err = sess_create(&a->store, &n, &s);
@@ -283,7 +310,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	jsonx_buf_str(&b, sess_get(&s, SC_EXPIRES_AT));
 	jsonx_buf_append(&b, ",\"session\":", 11);
 	sess_render(&s, &b, 0, -1);
-	jsonx_buf_append(&b, "}", 1);
+	jsonx_buf_lit(&b, "}");
 	route_send_buf(r, 201, &b);
 out:
 	OPENSSL_cleanse(tok, sizeof(tok));
@@ -356,7 +383,7 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	struct sess_patch p;
 	struct session s = { 0 };
 	struct jsonx_buf b = { 0 };
-	char vbuf[24], ip[64], etag[32];
+	char vbuf[24], etag[32];
 	int too_large = 0;
 	enum store_err err;
 
@@ -388,7 +415,7 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	p.plan = a->cfg->client_writable_billing ? f.plan : NULL;
 	p.status = a->cfg->client_writable_billing ? f.status : NULL;
 	p.max_data = a->cfg->max_session_data_bytes;
-	p.ip = auth_client_addr(a, r, ip, sizeof(ip));
+	p.ip = r->client_addr;
 	err = sess_patch(&a->store, sess_get(&au.s, SC_ID), &p, &s, &too_large);
 	if (err == STORE_CONFLICT) {
 		snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
@@ -424,7 +451,6 @@ out:
 void route_current_delete(struct app *a, struct req *r, const char *arg)
 {
 	struct auth au;
-	char ip[64];
 	long n = 0;
 	enum store_err err;
 
@@ -434,7 +460,7 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 	if (auth_csrf(a, r, &au) != 0)
 		goto out;
 	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), sess_get(&au.s, SC_ID), NULL, "logout",
-			  auth_client_addr(a, r, ip, sizeof(ip)), &n);
+			  r->client_addr, &n);
 	if (err != STORE_OK) {
 		auth_store_error(r, err);
 		goto out;
@@ -460,7 +486,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	struct jsonx_buf b = { 0 };
 	long hours = 24;
 	int rotate = 0;
-	char tok[TOKEN_LEN + 1] = "", ip[64], msg[96];
+	char tok[TOKEN_LEN + 1] = "", msg[96];
 	unsigned char hash[TOKEN_HASH_LEN];
 	enum store_err err;
 
@@ -494,7 +520,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	if (rotate && new_token(r, tok, hash) != 0)
 		goto out;
 	err = sess_refresh(&a->store, sess_get(&au.s, SC_ID), hours, a->cfg->max_lifetime, rotate ? hash : NULL,
-			   auth_client_addr(a, r, ip, sizeof(ip)), &s);
+			   r->client_addr, &s);
 	if (err == STORE_NOT_FOUND) {
 		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "revoked");
 		goto out;
@@ -516,7 +542,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 		jsonx_buf_append(&b, ",\"session_token\":", 17);
 		jsonx_buf_str(&b, tok);
 	}
-	jsonx_buf_append(&b, "}", 1);
+	jsonx_buf_lit(&b, "}");
 	route_send_buf(r, 200, &b);
 out:
 	OPENSSL_cleanse(tok, sizeof(tok));

@@ -8,22 +8,23 @@
 
 #include "locks.h"
 
-/* RFC 3339 UTC, second precision. */
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+/* One column of SESSION_COLUMNS with the row prefix p ("" or "(r.sess)."), as SQL text. */
+#define COL_PLAIN(p, c) p c
+#define COL_TS(p, c) "to_char(" p c " AT TIME ZONE 'UTC', " SQL_TS_FORMAT ")"
+#define COL_EPOCH(p, c) "extract(epoch FROM " p c ")::int8"
+#define COL_HOST(p, c) "host(" p c ")"
+#define COL_FIRST(e, kind, p, c) COL_##kind(p, c)
+#define COL_NEXT(e, kind, p, c) ", " COL_##kind(p, c)
 
 /*
  * The session row, in enum sess_col order. One list for the cache table and
  * the authoritative table (and the functions' rows, with a prefix), so a cache
  * hit and a miss render the same object.
  */
-#define SESSION_COLS(p) \
-	p "id::text, " p "user_id, " p "user_email, " p "user_name, " p "user_picture, " \
-	p "tenant_id, " p "tenant_name, " p "needs_onboarding, " p "onboarding_completed, " \
-	p "onboarding_step, " p "subscription_plan, " p "subscription_status, " \
-	p "session_data::text, " p "session_type, " p "version, " \
-	TS(p "created_at") ", " TS(p "updated_at") ", " TS(p "last_activity") ", " \
-	TS(p "expires_at") ", extract(epoch FROM " p "expires_at)::int8, host(" p "ip_address), " \
-	p "user_agent, extract(epoch FROM " p "created_at)::int8, extract(epoch FROM " p "last_activity)::int8"
+#define SESSION_COLS(p) SESSION_COLUMNS(COL_FIRST, COL_NEXT, p)
+
+/* GET /api/sessions/ lists at most this many sessions (the newest by activity). */
+#define LIST_MAX "200"
 
 #define EXPIRED_SQL(idle) \
 	"(expires_at <= now() OR (" idle "::int > 0 AND last_activity <= now() - make_interval(secs => " idle "::int)))"
@@ -55,7 +56,7 @@ const struct statement statements[] = {
 	/* Activity, in the UNLOGGED table only. Returns the new value for the per-host cache. */
 	{ "sess_touch",
 	  "UPDATE session_cache SET last_activity = now() WHERE token_hash = $1 "
-	  "RETURNING " TS("last_activity") ", extract(epoch FROM last_activity)::int8", 1 },
+	  "RETURNING " COL_TS("", "last_activity") ", extract(epoch FROM last_activity)::int8", 1 },
 
 	{ "sess_expire",
 	  "WITH d AS (DELETE FROM session_cache WHERE token_hash = $1 RETURNING id, user_id) "
@@ -110,7 +111,7 @@ const struct statement statements[] = {
 	  "  FROM sessions s LEFT JOIN session_cache c ON c.id = s.id "
 	  "  WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()) x "
 	  "WHERE ($2::int = 0 OR last_activity > now() - make_interval(secs => $2::int)) "
-	  "ORDER BY last_activity DESC, created_at DESC LIMIT 200", 1 },
+	  "ORDER BY last_activity DESC, created_at DESC LIMIT " LIST_MAX, 1 },
 
 	{ "set_billing", "SELECT sessiond_set_billing($1, $2, $3, $4::inet)", 0 },
 
