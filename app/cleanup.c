@@ -38,14 +38,24 @@ static const char SQL_CUTOFFS[] =
 	"       count(*) " \
 	"FROM gone"
 
+/*
+ * A batch picks the oldest rows (an init plan over the time index), then
+ * locks them in id order through the primary key, the one order every
+ * statement locking several sessions rows uses (sql/006_lock_order.sql).
+ * The outer re-check of the time (a row changed meanwhile is left alone) is
+ * written so that it cannot use the time index: with stale statistics the
+ * planner would otherwise walk every dead row there, filtering on the ids.
+ */
 static const char SQL_BATCH_EXPIRED[] =
-	"WITH doomed AS (SELECT id FROM sessions WHERE expires_at <= $1::timestamptz "
-	"                ORDER BY expires_at LIMIT $2::int FOR UPDATE SKIP LOCKED), "
+	"WITH doomed AS (SELECT id FROM sessions WHERE id = ANY (ARRAY(SELECT id FROM sessions "
+	"                WHERE expires_at <= $1::timestamptz ORDER BY expires_at LIMIT $2::int)) "
+	"                AND (expires_at <= $1::timestamptz) IS TRUE ORDER BY id FOR UPDATE SKIP LOCKED), "
 	BATCH_TAIL;
 
 static const char SQL_BATCH_REVOKED[] =
-	"WITH doomed AS (SELECT id FROM sessions WHERE revoked_at <= $1::timestamptz "
-	"                ORDER BY revoked_at LIMIT $2::int FOR UPDATE SKIP LOCKED), "
+	"WITH doomed AS (SELECT id FROM sessions WHERE id = ANY (ARRAY(SELECT id FROM sessions "
+	"                WHERE revoked_at <= $1::timestamptz ORDER BY revoked_at LIMIT $2::int)) "
+	"                AND (revoked_at <= $1::timestamptz) IS TRUE ORDER BY id FOR UPDATE SKIP LOCKED), "
 	BATCH_TAIL;
 
 /*

@@ -121,13 +121,19 @@ const struct statement statements[] = {
 	  "INSERT INTO session_events (event, ip_address, detail) "
 	  "VALUES ('auth_failed', $1::inet, jsonb_build_object('reason', $2::text, 'route', $3::text))", 0 },
 
-	/* One worker at a time (advisory xact lock) copies touched activity to sessions. */
+	/*
+	 * One worker at a time (advisory xact lock) copies touched activity to
+	 * sessions, locking the sessions rows in id order first, like every
+	 * statement that locks several (sql/006_lock_order.sql).
+	 */
 	{ "flush_activity",
 	  "WITH l AS (SELECT pg_try_advisory_xact_lock(" LOCK_KEY_FLUSH ") AS got), "
 	  "d AS (SELECT c.token_hash, c.id, c.last_activity FROM session_cache c, l "
 	  "      WHERE l.got AND c.last_activity > c.flushed_activity LIMIT 5000), "
-	  "u AS (UPDATE sessions s SET last_activity = d.last_activity FROM d "
-	  "      WHERE s.id = d.id AND s.last_activity < d.last_activity RETURNING s.id) "
+	  "k AS (SELECT s.id, d.last_activity FROM sessions s JOIN d ON s.id = d.id "
+	  "      WHERE s.last_activity < d.last_activity ORDER BY s.id FOR UPDATE OF s), "
+	  "u AS (UPDATE sessions s SET last_activity = k.last_activity FROM k "
+	  "      WHERE s.id = k.id AND s.last_activity < k.last_activity RETURNING s.id) "
 	  "UPDATE session_cache c SET flushed_activity = d.last_activity FROM d "
 	  "WHERE c.token_hash = d.token_hash", 1 },
 
