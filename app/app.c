@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cors.h"
 #include "jwtv.h"
 #include "log.h"
 #include "metrics.h"
@@ -120,6 +121,8 @@ int app_handle(struct app *a, FCGX_Request *f)
 
 	http_req_init(&r, f);
 	log_set_request(r.id);
+	/* Added first, so every answer (errors too) is readable by a listed origin. */
+	cors_response(a->cfg, &r);
 	router_dispatch(a, &r);
 	if (!r.responded)
 		http_error(&r, ERR_INTERNAL, "internal_error", "no response");

@@ -8,6 +8,7 @@
 
 #include "app.h"
 #include "auth.h"
+#include "cors.h"
 #include "guard.h"
 
 struct route {
@@ -35,7 +36,7 @@ static const struct route routes[] = {
 
 const char *router_route_name(size_t i)
 {
-	static const char *const pseudo[] = { "method_not_allowed", "not_found" };
+	static const char *const pseudo[] = { "method_not_allowed", "not_found", "preflight" };
 	size_t n = sizeof(routes) / sizeof(routes[0]);
 
 	if (i < n)
@@ -151,6 +152,12 @@ void router_dispatch(struct app *app, struct req *r)
 				snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", rt->method);
 			}
 		}
+	}
+	/* OPTIONS on any route: its methods, and the CORS preflight answer for a listed origin. */
+	if (allow[0] && strcmp(r->method, "OPTIONS") == 0) {
+		r->route = "preflight";
+		cors_preflight(app->cfg, r, allow);
+		return;
 	}
 	if (allow[0]) {
 		r->route = "method_not_allowed";

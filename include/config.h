@@ -33,6 +33,7 @@
 	X(BOOL, cookie_secure, "on", 0, 1, NULL, "Secure attribute; turn off only for plain-http local development") \
 	X(ENUM, cookie_samesite, "Lax", 0, 0, "Lax,Strict,None", "SameSite attribute") \
 	X(STR,  allowed_origins, "", 0, 0, NULL, "comma-separated origins allowed for cookie-authenticated writes (CSRF check)") \
+	X(STR,  cors_allowed_origins, "", 0, 0, NULL, "comma-separated origins (scheme://host[:port]) that may call the API from a browser with credentials (CORS); they are trusted for the CSRF check too; empty = same-origin only") \
 	X(STR,  jwks_file, "/etc/sessiond/jwks.json", 0, 0, NULL, "JWKS JSON of the Auth0 tenant; re-read when it changes or on SIGHUP") \
 	X(STR,  jwt_issuer, "", 0, 0, NULL, "required iss, e.g. https://TENANT.auth0.com/") \
 	X(STR,  jwt_audience, "", 0, 0, NULL, "aud that must be present (the Auth0 API identifier)") \

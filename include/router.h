@@ -13,7 +13,8 @@ typedef void (*route_fn)(struct app *app, struct req *r, const char *arg);
 /*
  * Dispatches r: finds the route for its path and method, and calls its
  * handler with the decoded {param} of the path (or NULL). Sends 404 or 405
- * (with Allow) itself when nothing matches.
+ * (with Allow) itself when nothing matches, and answers OPTIONS on any route
+ * (cors_preflight).
  */
 void router_dispatch(struct app *app, struct req *r);
 
