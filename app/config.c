@@ -318,7 +318,7 @@ static int validate(const struct cfg *c, char *err, size_t errlen)
 	return 0;
 }
 
-int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
+static int load_all(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < cfg_nkeys; i++)
@@ -348,6 +348,14 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
+{
+	if (load_all(c, path, err, errlen) == 0)
+		return 0;
+	cfg_free(c);   /* nothing half-loaded outlives a failure */
+	return -1;
 }
 
 void cfg_free(struct cfg *c)

@@ -95,8 +95,8 @@ extern const size_t cfg_nkeys;
 /*
  * Loads defaults, then the file at path (NULL: $SESSIOND_CONFIG, else
  * CFG_DEFAULT_PATH when it exists), then SESSIOND_<KEY> environment overrides,
- * then cross-key checks. Returns 0, or -1 with "file:line: message" in err.
- * Free with cfg_free().
+ * then cross-key checks. Returns 0 (free with cfg_free()), or -1 with
+ * "file:line: message" in err and nothing left to free.
  */
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen);
 
