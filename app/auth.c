@@ -238,10 +238,16 @@ int auth_csrf(struct app *a, struct req *r, const struct auth *au)
 
 	if (!au->by_cookie)
 		return 0;
+	/*
+	 * A CORS origin is trusted too: it can read the X-CSRF-Token header
+	 * anyway, so refusing its Origin would protect nothing.
+	 */
 	if (r->origin)
-		ok = origin_allowed(r->origin, 0, a->cfg->allowed_origins);
+		ok = origin_allowed(r->origin, 0, a->cfg->allowed_origins) ||
+		     origin_allowed(r->origin, 0, a->cfg->cors_allowed_origins);
 	else if (r->referer)
-		ok = origin_allowed(r->referer, 1, a->cfg->allowed_origins);
+		ok = origin_allowed(r->referer, 1, a->cfg->allowed_origins) ||
+		     origin_allowed(r->referer, 1, a->cfg->cors_allowed_origins);
 	if (!ok && r->csrf_token) {
 		auth_csrf_token(au->token, want);
 		ok = strlen(r->csrf_token) == TOKEN_LEN && ct_equal(r->csrf_token, want, TOKEN_LEN);

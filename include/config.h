@@ -34,6 +34,7 @@
 	X(BOOL, cookie_secure, "on", 0, 1, NULL, "Secure attribute; turn off only for plain-http local development") \
 	X(ENUM, cookie_samesite, "Lax", 0, 0, "Lax,Strict,None", "SameSite attribute") \
 	X(STR,  allowed_origins, "", 0, 0, NULL, "comma-separated origins allowed for cookie-authenticated writes (CSRF check)") \
+	X(STR,  cors_allowed_origins, "", 0, 0, NULL, "comma-separated origins (scheme://host[:port]) that may call the API from a browser with credentials (CORS); they are trusted for the CSRF check too; empty = same-origin only") \
 	X(STR,  jwks_file, "", 0, 0, NULL, "file mode (hosts without outbound access): JWKS JSON file of the Auth0 tenant, re-read when it changes or on SIGHUP; empty = fetch the keys from jwks_url") \
 	X(STR,  jwks_url, "", 0, 0, NULL, "HTTPS URL of the JWKS; empty = <jwt_issuer>.well-known/jwks.json (Auth0's layout); not used with jwks_file") \
 	X(STR,  jwks_ca_file, "", 0, 0, NULL, "PEM file of the CA(s) that verify the JWKS server; empty = the system CA store") \
