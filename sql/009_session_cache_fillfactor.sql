@@ -7,7 +7,7 @@
 -- default) leave no room, so almost every touch was a full update with three
 -- index insertions. With 200,000 sessions read at random and every read due
 -- for a touch (docs/performance.md), fillfactor 70 made about 80% of the
--- touches HOT (against 9%) and cost 25-35% less server CPU per request.
+-- touches HOT (against 9%) and cost 18-36% less server CPU per request.
 -- The setting applies to pages written from now on: existing pages gain room
 -- as their rows are deleted and vacuumed (and the UNLOGGED table starts empty
 -- after a crash anyway), so no rewrite is needed.
