@@ -111,8 +111,8 @@ wrk_run() {
 # in RPS/P50/P99/CPU[case] (errors summed over rounds). A case is a function printing wrk_run's line.
 declare -A RPS P50 P99 ERR CPU
 best() {
-	local r c rps p50 p99 n err cpu
-	for r in $(seq 1 "$ROUNDS"); do
+	local c rps p50 p99 n err cpu
+	for _ in $(seq 1 "$ROUNDS"); do
 		for c in "$@"; do
 			read -r rps p50 p99 n err cpu <<<"$($c)"
 			ERR[$c]=$((${ERR[$c]:-0} + err))
@@ -186,7 +186,7 @@ read -r h1 m1 <<<"$(lookups)"
 seed_sessions "$VAR/fresh.txt" 100000 "auth0|fresh-" || exit 1
 rand_lua "$VAR/fresh.txt" >"$VAR/fresh.lua"
 fill_rows0=$(psql_q "SELECT count(*) FROM session_cache")
-read -r f_rps f_p50 f_p99 f_n f_err f_cpu <<<"$(wrk_run "$CONNS" "$SECS" "$BASE" -s "$VAR/fresh.lua")"
+read -r f_rps f_p50 f_p99 _ f_err f_cpu <<<"$(wrk_run "$CONNS" "$SECS" "$BASE" -s "$VAR/fresh.lua")"
 fill_rows=$(($(psql_q "SELECT count(*) FROM session_cache") - fill_rows0))
 
 # --- 1,000 clients through nginx ----------------------------------------------------------------
