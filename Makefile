@@ -195,3 +195,4 @@ valgrind: setup all tools
 .PHONY: bench
 bench: setup all tools
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/bench.sh
+	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/scale.sh
