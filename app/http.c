@@ -184,12 +184,17 @@ int http_read_body(struct req *r, long max_bytes)
 struct json_object *http_body_object(struct req *r)
 {
 	struct json_object *obj = NULL;
+	char field[64], msg[160];
 
 	if (r->body == NULL || r->body_len == 0)
 		return json_object_new_object();
-	switch (jsonx_parse(r->body, r->body_len, JSON_MAX_DEPTH, 1, &obj)) {
+	switch (jsonx_parse_named(r->body, r->body_len, JSON_MAX_DEPTH, 1, &obj, field, sizeof(field))) {
 	case JSONX_OK:
 		return obj;
+	case JSONX_NUL:
+		snprintf(msg, sizeof(msg), "%s: must not contain NUL characters (\\u0000)", field[0] ? field : "body");
+		http_error(r, ERR_BAD_REQUEST, "invalid_field", msg);
+		return NULL;
 	case JSONX_TOO_DEEP:
 		http_error(r, ERR_BAD_JSON, "invalid_json", "JSON nested too deeply");
 		return NULL;

@@ -444,7 +444,9 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 	metrics_revoked(MR_LOGOUT, n);
 	metrics_session_ended(sess_get(&au.s, SC_CREATED_EPOCH));
 	route_clear_cookie(a, r);
-	http_add_header(r, "Clear-Site-Data", "\"cookies\"");
+	/* Clear-Site-Data clears every cookie of the origin, not only ours: only when the operator asks. */
+	if (a->cfg->logout_clear_site_data)
+		http_add_header(r, "Clear-Site-Data", "\"cookies\"");
 	http_send_raw(r, 200, "application/json; charset=utf-8", "{\"message\":\"Logged out\"}", 24);
 out:
 	auth_release(&au);
