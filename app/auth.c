@@ -101,24 +101,44 @@ void auth_store_error(struct req *r, enum store_err err)
 		http_error(r, ERR_INTERNAL, "internal_error", "internal error");
 }
 
+/*
+ * What a failed authentication is. A guess counts toward the brute-force
+ * limit; a stale tab (expired, revoked, rotated or cleaned-up session) or a
+ * validly signed token with an unusable claim does not. No credentials at all
+ * (an anonymous visitor, every auth_request hit on a public page) writes no
+ * audit row. Any other reason is a guess.
+ */
+static const struct {
+	const char *reason;
+	int guess, audit;
+} reject_kinds[] = {
+	{ "missing", 0, 0 }, { "missing_bearer", 0, 0 }, { "expired", 0, 1 },
+	{ "revoked", 0, 1 }, { "rotated", 0, 1 },	{ "bad_claim", 0, 1 },
+};
+
 void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
 		 const char *reason)
 {
 	char ip[64];
 	const char *addr = auth_client_addr(a, r, ip, sizeof(ip));
+	const char *route = r->route ? r->route : "none";
+	int guess = 1, audit = 1, write = 0;
+	long failures = 0, events = 0;
 
-	long n = 0;
-
-	/*
-	 * Guesses count toward the brute-force limit; a missing token, an expired
-	 * or a revoked session (a stale tab, not an attack) do not.
-	 */
-	if (strcmp(reason, "missing") && strcmp(reason, "missing_bearer") && strcmp(reason, "expired") &&
-	    strcmp(reason, "revoked"))
-		n = guard_fail(addr, a->cfg->auth_fail_window, time(NULL));
-	log_info("event=auth_failed route=%s reason=%s addr=%s window_failures=%ld", r->route ? r->route : "none",
-		 reason, addr ? addr : "-", n);
-	sess_auth_failed(&a->store, addr, reason, r->route ? r->route : "none");
+	for (size_t i = 0; i < sizeof(reject_kinds) / sizeof(reject_kinds[0]); i++)
+		if (strcmp(reason, reject_kinds[i].reason) == 0) {
+			guess = reject_kinds[i].guess;
+			audit = reject_kinds[i].audit;
+			break;
+		}
+	if (audit)
+		write = guard_note(addr, guess, a->cfg->auth_fail_limit, a->cfg->auth_fail_window, time(NULL),
+				   &failures, &events);
+	log_info("event=auth_failed route=%s reason=%s addr=%s window_failures=%ld", route, reason,
+		 addr ? addr : "-", failures);
+	/* The audit trail gets O(1) rows per address and window; the metrics count every failure. */
+	if (write)
+		sess_auth_failed(&a->store, addr, reason, route, events);
 	metrics_auth_failure(scheme, reason);
 	http_add_header(r, "WWW-Authenticate", scheme);
 	http_error(r, ERR_UNAUTHORIZED, code, message);

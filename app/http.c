@@ -207,18 +207,25 @@ struct json_object *http_body_object(struct req *r)
 	}
 }
 
-void http_add_header(struct req *r, const char *name, const char *value)
+int http_add_header(struct req *r, const char *name, const char *value)
 {
 	int n;
 
-	if (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
-		return;
+	if (value == NULL || strpbrk(name, "\r\n") || strpbrk(value, "\r\n")) {
+		log_error("event=header_refused name=%s reason=line_break", name);
+		r->header_failed = 1;
+		return -1;
+	}
 	n = snprintf(r->extra_headers + r->extra_len, sizeof(r->extra_headers) - r->extra_len,
 		     "%s: %s\r\n", name, value);
-	if (n > 0 && r->extra_len + (size_t)n < sizeof(r->extra_headers))
-		r->extra_len += (size_t)n;
-	else
+	if (n < 0 || r->extra_len + (size_t)n >= sizeof(r->extra_headers)) {
 		r->extra_headers[r->extra_len] = '\0';
+		log_error("event=header_refused name=%s reason=too_long bytes=%zu", name, strlen(value));
+		r->header_failed = 1;
+		return -1;
+	}
+	r->extra_len += (size_t)n;
+	return 0;
 }
 
 void http_send_raw(struct req *r, int status, const char *content_type, const char *body, size_t len)
@@ -228,6 +235,17 @@ void http_send_raw(struct req *r, int status, const char *content_type, const ch
 
 	if (r->responded)
 		return;
+	if (r->header_failed && status < 500) {
+		/* The response would lack a header it promised (see http_add_header): say so instead. */
+		static const char err[] = "{\"error\":{\"code\":\"internal_error\",\"message\":\"internal error\"}}";
+
+		r->extra_len = 0;
+		r->extra_headers[0] = '\0';
+		status = 500;
+		content_type = "application/json; charset=utf-8";
+		body = err;
+		len = sizeof(err) - 1;
+	}
 	r->responded = 1;
 	r->status = status;
 	n = snprintf(head, sizeof(head),

@@ -214,7 +214,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	struct fields f;
 	struct sess_new n;
 	struct session s = { 0 };
-	char tok[TOKEN_LEN + 1], ip[64], msg[96];
+	char tok[TOKEN_LEN + 1], ip[64], msg[160];
 	unsigned char hash[TOKEN_HASH_LEN];
 	struct jsonx_buf b = { 0 };
 	enum store_err err;
@@ -231,7 +231,11 @@ void route_create(struct app *a, struct req *r, const char *arg)
 		return;
 	jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
 	if (jerr != JWTV_OK) {
-		snprintf(msg, sizeof(msg), "the access token was rejected (%s)", jwtv_reason(jerr));
+		if (jerr == JWTV_BAD_CLAIM)
+			snprintf(msg, sizeof(msg), "the access token was rejected (bad_claim: %.48s is too long or holds "
+				 "characters it may not)", id.bad_claim);
+		else
+			snprintf(msg, sizeof(msg), "the access token was rejected (%s)", jwtv_reason(jerr));
 		auth_reject(a, r, "Bearer error=\"invalid_token\"", "invalid_token", msg, jwtv_reason(jerr));
 		goto out;
 	}

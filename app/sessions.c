@@ -273,12 +273,14 @@ enum store_err sess_set_billing(struct store *st, const char *user_id, const cha
 	return STORE_OK;
 }
 
-void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route)
+void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route, long window_failures)
 {
-	const char *params[3] = { ip, reason, route };
+	char n[24];
+	const char *params[4] = { ip, reason, route, n };
 	enum store_err err;
 
-	PQclear(store_exec(st, "event_auth_failed", 3, params, NULL, NULL, &err));
+	snprintf(n, sizeof(n), "%ld", window_failures);
+	PQclear(store_exec(st, "event_auth_failed", 4, params, NULL, NULL, &err));
 }
 
 enum store_err sess_flush_activity(struct store *st, long *flushed)

@@ -112,9 +112,11 @@ const struct statement statements[] = {
 
 	{ "sess_revoke", "SELECT sessiond_revoke($1, $2::uuid, $3::uuid, $4, $5::inet)" },
 
+	/* Sampled by the guard: the first failure per address and window, and the one reaching the limit. */
 	{ "event_auth_failed",
 	  "INSERT INTO session_events (event, ip_address, detail) "
-	  "VALUES ('auth_failed', $1::inet, jsonb_build_object('reason', $2::text, 'route', $3::text))" },
+	  "VALUES ('auth_failed', $1::inet, jsonb_build_object('reason', $2::text, 'route', $3::text, "
+	  "'window_failures', $4::int))" },
 
 	/* One worker at a time (advisory xact lock) copies touched activity to sessions. */
 	{ "flush_activity",

@@ -102,8 +102,8 @@ enum store_err sess_list(struct store *st, const char *user_id, long idle_timeou
 enum store_err sess_set_billing(struct store *st, const char *user_id, const char *plan, const char *status,
 				const char *ip, long *count);
 
-/* Records a failed authentication (never the token). */
-void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route);
+/* Records a failed authentication (never the token); window_failures: the address's failures in its window so far. */
+void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route, long window_failures);
 
 /* Copies cached last_activity values into the authoritative table (one worker at a time). */
 enum store_err sess_flush_activity(struct store *st, long *flushed);
