@@ -69,6 +69,22 @@ enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idl
 	return STORE_OK;
 }
 
+enum store_err sess_gone(struct store *st, const unsigned char *hash, char *reason, size_t n)
+{
+	const char *params[1] = { (const char *)hash };
+	int lengths[1] = { TOKEN_HASH_LEN }, formats[1] = { 1 };
+	enum store_err err;
+	PGresult *res = store_exec(st, "sess_gone", 1, params, lengths, formats, &err);
+
+	if (res == NULL)
+		return err;
+	err = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
+	if (err == STORE_OK)
+		snprintf(reason, n, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return err;
+}
+
 enum store_err sess_touch(struct store *st, const unsigned char *hash, char *text, long long *epoch)
 {
 	const char *params[1] = { (const char *)hash };

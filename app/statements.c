@@ -53,6 +53,9 @@ const struct statement statements[] = {
 	  "UPDATE session_cache SET last_activity = now() WHERE token_hash = $1 "
 	  "RETURNING " TS("last_activity") ", extract(epoch FROM last_activity)::int8" },
 
+	/* A token no session holds any more: was it one (revoked, expired, rotated) before cleanup? $1 hash. */
+	{ "sess_gone", "SELECT reason FROM gone_tokens WHERE token_hash = $1" },
+
 	{ "sess_expire",
 	  "WITH d AS (DELETE FROM session_cache WHERE token_hash = $1 RETURNING id, user_id) "
 	  "INSERT INTO session_events (event, session_id, user_id, ip_address) "
