@@ -222,7 +222,13 @@ static int take_token(struct app *a, struct req *r, struct auth *out)
 		out->by_cookie = 0;
 	} else if (authhdr_is_scheme(r->authorization, "Session")) {
 		/* A Session header, empty or unparseable: never fall back to a cookie. */
-		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "malformed");
+		const char *p = r->authorization + strspn(r->authorization, " \t") + 7; /* past "Session" */
+
+		if (p[strspn(p, " \t")] == '\0')
+			auth_reject(a, r, "Session", "missing_credentials",
+				    "the Authorization: Session header carries no token", "missing");
+		else
+			auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "malformed");
 		return -1;
 	} else if (pick_cookie(a, r->cookie, &tok, &len)) {
 		out->by_cookie = 1;

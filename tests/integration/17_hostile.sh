@@ -204,9 +204,11 @@ expect_error 401 invalid_session "only the first 4 same-name cookies are tried (
 req GET /api/sessions/current/ -H "Cookie: session_token=$STALE; session_token=$(rand_token)"
 expect_error 401 invalid_session "no live cookie: 401"
 req GET /api/sessions/current/ -H 'Authorization: Session' -H "Cookie: session_token=$HT"
-expect_error 401 invalid_session "'Authorization: Session' with no token never falls back to the cookie"
+expect_error 401 missing_credentials "'Authorization: Session' with no token never falls back to the cookie"
 req GET /api/sessions/current/ -H 'Authorization: Session    ' -H "Cookie: session_token=$HT"
-expect_error 401 invalid_session "'Authorization: Session' with blanks never falls back to the cookie"
+expect_error 401 missing_credentials "'Authorization: Session' with blanks never falls back to the cookie"
+req GET /api/sessions/current/ -H 'Authorization: Session a b' -H "Cookie: session_token=$HT"
+expect_error 401 invalid_session "a malformed Session header never falls back to the cookie"
 req GET /api/sessions/current/ -H 'Authorization: Bearer x' -H "Cookie: session_token=$HT"
 expect_status 200 "another scheme is not a Session header: the cookie is used"
 
