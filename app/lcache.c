@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "statements.h"
 #include "store.h"
 
 struct lc_slot {
@@ -148,10 +149,10 @@ void lcache_touch(const unsigned char *hash, int64_t when, const char *text)
 		return;
 	s = slot_of(hash);
 	slot_lock(s);
-	if (memcmp(s->e.hash, hash, 32) == 0 && s->e.json_len && strlen(text) == 20 &&
+	if (memcmp(s->e.hash, hash, 32) == 0 && s->e.json_len && strlen(text) == SQL_TS_LEN &&
 	    s->e.la_offset + 20u <= s->e.json_len) {
 		s->e.last_activity = when;
-		memcpy(s->e.json + s->e.la_offset, text, 20);
+		memcpy(s->e.json + s->e.la_offset, text, SQL_TS_LEN);
 	}
 	slot_unlock(s);
 }

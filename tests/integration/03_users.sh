@@ -17,15 +17,8 @@ trusted_proxies = 127.0.0.1
 service_key_file = $SERVICE_KEY_FILE"
 trap 'stack_down; rm -f "$SERVICE_KEY_FILE"' EXIT
 
-create() { # sub [xff]: sets TOKEN, SID
-	local jwt
-	jwt=$(mint_jwt "$(std_claims "$1" '"org_id":"tenant-9"')")
-	req POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' \
-		-H "User-Agent: test-agent/$1" -H "X-Forwarded-For: ${2:-192.0.2.1}" -d '{}'
-	TOKEN=$(jq_body '.session_token // empty')
-	SID=$(jq_body '.session.id // empty')
-}
-as() { local t=$1 m=$2 p=$3; shift 3; req "$m" "$p" -H "Authorization: Session $t" "$@"; }
+CREATE_CLAIMS='"org_id":"tenant-9"'
+CREATE_ARGS=(-H "User-Agent: test-agent/{sub}" -H "X-Forwarded-For: 192.0.2.1")
 
 [ "$(worker_pids | wc -l)" -eq 4 ] && pass "4 workers running" || fail "workers: $(worker_pids | wc -l)"
 

@@ -18,7 +18,7 @@ activity_flush_interval = 3600
 service_key_file = $SERVICE_KEY_FILE"
 trap 'stack_down; rm -f "$SERVICE_KEY_FILE"' EXIT
 
-create() { # sub [xff] [body]: sets TOKEN, SID
+new_session() { # sub [xff] [body]: sets TOKEN, SID (STATUS, BODY)
 	local jwt
 	jwt=$(mint_jwt "$(std_claims "$1")")
 	req POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' \
@@ -26,7 +26,6 @@ create() { # sub [xff] [body]: sets TOKEN, SID
 	TOKEN=$(jq_body '.session_token // empty')
 	SID=$(jq_body '.session.id // empty')
 }
-as() { local t=$1 m=$2 p=$3; shift 3; req "$m" "$p" -H "Authorization: Session $t" "$@"; }
 rand_token() { openssl rand 32 | basenc --base64url | tr -d '=\n'; }
 metric() { # series: its value now (0 when absent)
 	curl -s "$BASE/api/sessions/metrics/" | awk -v k="$1" '$1 == k { v = $2 } END { print (v == "" ? 0 : v) }'
@@ -78,7 +77,7 @@ expect_error 401 invalid_session "another address is not blocked"
 	pass "another address gets its own first row" || fail "no audit row for a new address"
 
 # --- item 5: NUL characters are 400 invalid_field naming the field; nothing stored ----------------------
-create 'auth0|nul'
+new_session 'auth0|nul'
 T=$TOKEN
 as "$T" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -d '{"session_data":{"a":"x\u0000y"}}'
 expect_error 400 invalid_field "PATCH session_data with a NUL in a value"
@@ -92,12 +91,12 @@ as "$T" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -d '{"o
 expect_error 400 invalid_field "a NUL in a top-level key (json-c would cut it to onboarding_step)"
 as "$T" GET /api/sessions/current/
 expect_json '[.version, .onboarding_step, (.session_data | tojson)] | tojson' '[1,null,"{}"]' "nothing was stored (version 1, fields unchanged)"
-create 'auth0|nul' 192.0.2.1 '{"session_data":{"deep":[{"k":"\u0000"}]}}'
+new_session 'auth0|nul' 192.0.2.1 '{"session_data":{"deep":[{"k":"\u0000"}]}}'
 expect_error 400 invalid_field "create with a NUL deep in session_data"
-create 'auth0|nul' 192.0.2.1 '{"onboarding_step":"a\u0000b"}'
+new_session 'auth0|nul' 192.0.2.1 '{"onboarding_step":"a\u0000b"}'
 expect_error 400 invalid_field "create with a NUL in onboarding_step"
 [ "$(psql_q "SELECT count(*) FROM sessions WHERE user_id = 'auth0|nul'")" = 1 ] && pass "no session created from a body with a NUL" || fail "a session was created from a NUL body"
-create 'auth0|nul' 192.0.2.1 '{"session_data":{"a":"x\u0001y\u00e9"}}'
+new_session 'auth0|nul' 192.0.2.1 '{"session_data":{"a":"x\u0001y\u00e9"}}'
 expect_status 201 "other escapes (U+0001, U+00E9) are still accepted"
 check "no 5xx in the log so far" no_500_in_log
 
@@ -141,7 +140,7 @@ done
 [ "$(psql_q "SELECT count(*) FROM sessions WHERE length(user_id) > 255 OR user_id ~ '[[:cntrl:] ]' OR tenant_id ~ '[[:cntrl:]]' OR user_name ~ '[[:cntrl:]]' OR user_email ~ '[[:cntrl:]]'")" = 0 ] &&
 	pass "no session stored from a refused claim" || fail "a session with an odd claim was stored"
 max=$(head -c 255 /dev/zero | tr '\0' 'u')
-create "$max"
+new_session "$max"
 expect_status 201 "a sub of 255 bytes (the limit) is accepted"
 req GET /api/sessions/auth/ -H "Authorization: Session $TOKEN"
 expect_status 204 "/auth/ for it"
@@ -159,7 +158,7 @@ grep -q 'event=header_refused name=X-Session-User reason=line_break' "$VAR/log/s
 grep -q 'X-Evil' "$VAR/log/sessiond.log" && fail "the header value reached the log" || pass "the header value is not logged"
 
 # --- item 8: oversized headers, shadowing cookies, an empty Session header ------------------------------
-create 'auth0|hdr'
+new_session 'auth0|hdr'
 HT=$TOKEN
 big=$(head -c 7000 /dev/zero | tr '\0' 'h')
 args=()
@@ -213,7 +212,7 @@ req GET /api/sessions/current/ -H 'Authorization: Bearer x' -H "Cookie: session_
 expect_status 200 "another scheme is not a Session header: the cookie is used"
 
 # --- item 13: a billing update keeps activity not yet flushed --------------------------------------------
-create 'auth0|bill'
+new_session 'auth0|bill'
 BT=$TOKEN
 BSID=$SID
 psql_q "UPDATE sessions SET last_activity = now() - interval '10 minutes' WHERE id = '$BSID';
@@ -231,15 +230,15 @@ as "$BT" GET /api/sessions/current/
 expect_json '[.subscription_plan, (.last_activity | fromdateiso8601 > now - 60)] | tojson' '["pro",true]' "the session shows the plan and the recent activity"
 
 # --- item 14: tokens of cleaned-up sessions are not guesses --------------------------------------------
-create 'auth0|stale' 203.0.113.5
+new_session 'auth0|stale' 203.0.113.5
 S1=$TOKEN
-create 'auth0|stale' 203.0.113.5
+new_session 'auth0|stale' 203.0.113.5
 S2=$TOKEN
 as "$S1" DELETE /api/sessions/current/
 expect_status 200 "log out"
 as "$S2" POST /api/sessions/refresh/ -H 'Content-Type: application/json' -d '{"rotate":true}'
 S2NEW=$(jq_body '.session_token')
-create 'auth0|stale' 203.0.113.5
+new_session 'auth0|stale' 203.0.113.5
 S3=$TOKEN
 psql_q "UPDATE sessions SET expires_at = now() - interval '1 second' WHERE token_hash = sha256(convert_to('$S3', 'UTF8'))" >/dev/null
 out=$("$BUILD/cleanup_sessions" --config "$CONF" 2>&1)
@@ -274,18 +273,18 @@ grep -q '^cleanup gone_tokens=1$' <<<"$out" && [ "$(psql_q "SELECT count(*) FROM
 	pass "cleanup drops a record max_lifetime after it could last be used" || fail "gone_tokens cleanup: $out"
 
 # --- item 15: Clear-Site-Data only when configured; the session cookie is always cleared ----------------
-create 'auth0|csd'
+new_session 'auth0|csd'
 as "$TOKEN" DELETE /api/sessions/current/
 expect_status 200 "logout"
 [ -z "$(header Clear-Site-Data)" ] && pass "no Clear-Site-Data by default" || fail "Clear-Site-Data: $(header Clear-Site-Data)"
 expect_header Set-Cookie '^session_token=; Path=/; Max-Age=0' "the session cookie is cleared with Max-Age=0"
-create 'auth0|csd'
+new_session 'auth0|csd'
 as "$TOKEN" POST /api/sessions/invalidate-all/ -H 'Content-Type: application/json' -d '{}'
 [ -z "$(header Clear-Site-Data)" ] && pass "no Clear-Site-Data on invalidate-all by default" || fail "Clear-Site-Data on invalidate-all"
 expect_header Set-Cookie '^session_token=; Path=/; Max-Age=0' "invalidate-all clears the session cookie"
 printf 'logout_clear_site_data = on\n' >>"$CONF"
 sessiond_restart || fail "restart with logout_clear_site_data"
-create 'auth0|csd'
+new_session 'auth0|csd'
 as "$TOKEN" DELETE /api/sessions/current/
 expect_header Clear-Site-Data '^"cookies"$' "logout_clear_site_data = on: Clear-Site-Data on logout"
 expect_header Set-Cookie '^session_token=; Path=/; Max-Age=0' "and the cookie cleared"
