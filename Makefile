@@ -22,13 +22,17 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libjwt only for the unit test that shows why jwtv does not use it.
 TEST_LIBS  := $(shell pkg-config --libs libjwt 2>/dev/null)
 PG_INC     := $(shell pg_config --includedir 2>/dev/null)
+# libcurl only for the JWKS fetcher (app/jwks_fetch.c): linked into sessiond
+# and the tests, not into cleanup_sessions, which never reaches that module.
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null)
 
 # CFLAGS is the user's (optimisation, debug): `make CFLAGS=-O0` replaces only
 # that. What the build needs is in REQ_CFLAGS, always added.
 CFLAGS   ?= -O2 -g
 REQ_CFLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -fno-strict-aliasing -D_GNU_SOURCE -DSESSIOND_VERSION='"$(VERSION)"' -DSESSIOND_SQL_DIR='"$(PREFIX)/share/sessiond/sql"' \
-            -Iinclude $(PKG_CFLAGS) $(if $(PG_INC),-I$(PG_INC))
+            -Iinclude $(PKG_CFLAGS) $(CURL_CFLAGS) $(if $(PG_INC),-I$(PG_INC))
 REQ_LDFLAGS :=
 LDLIBS   += -lfcgi $(PKG_LIBS)
 
@@ -84,7 +88,7 @@ FORCE:
 
 $(BUILD)/sessiond: $(BUILD)/app/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 
 $(BUILD)/cleanup_sessions: $(BUILD)/app/cleanup_main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
@@ -96,11 +100,11 @@ $(BUILD)/sessionctl: $(BUILD)/app/sessionctl_main.o $(LIB)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 
 tools: $(TOOL_BINS)
 

@@ -128,6 +128,7 @@ grep -q 'REFUSES TO START until you set jwt_issuer and jwt_audience' /etc/sessio
 install -m 0644 "$KEYS/jwks.json" /etc/sessiond/jwks.json
 cat >>/etc/sessiond/sessiond.conf <<CONF
 database_url = host=$PGSOCK dbname=sessiond user=sessiond
+jwks_file = /etc/sessiond/jwks.json
 jwt_issuer = $ISSUER
 jwt_audience = $AUDIENCE
 cookie_secure = off
