@@ -367,6 +367,13 @@ static int validate(const struct cfg *c, char *err, size_t errlen)
 		     c->session_ttl, c->max_lifetime);
 		return -1;
 	}
+	/* Activity is recorded at most once per touch_interval: a session in use must not look idle meanwhile. */
+	if (c->idle_timeout > 0 && c->idle_timeout <= c->touch_interval) {
+		fail(err, errlen, "%s: idle_timeout (%ld) must be greater than touch_interval (%ld): activity is "
+		     "recorded at most once per touch_interval, so sessions in use would expire; "
+		     "lower touch_interval or raise idle_timeout", where, c->idle_timeout, c->touch_interval);
+		return -1;
+	}
 	if (c->database_url[0] == '\0') {
 		fail(err, errlen, "%s: database_url must be set", where);
 		return -1;

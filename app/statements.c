@@ -58,6 +58,9 @@ const struct statement statements[] = {
 	  "UPDATE session_cache SET last_activity = now() WHERE token_hash = $1 "
 	  "RETURNING " COL_TS("", "last_activity") ", extract(epoch FROM last_activity)::int8", 1 },
 
+	/* A token no session holds any more: was it one (revoked, expired, rotated) before cleanup? $1 hash. */
+	{ "sess_gone", "SELECT reason FROM gone_tokens WHERE token_hash = $1", 1 },
+
 	{ "sess_expire",
 	  "WITH d AS (DELETE FROM session_cache WHERE token_hash = $1 RETURNING id, user_id) "
 	  "INSERT INTO session_events (event, session_id, user_id, ip_address) "
@@ -117,9 +120,11 @@ const struct statement statements[] = {
 
 	{ "sess_revoke", "SELECT sessiond_revoke($1, $2::uuid, $3::uuid, $4, $5::inet)", 0 },
 
+	/* Sampled by the guard: the first failure per address and window, and the one reaching the limit. */
 	{ "event_auth_failed",
 	  "INSERT INTO session_events (event, ip_address, detail) "
-	  "VALUES ('auth_failed', $1::inet, jsonb_build_object('reason', $2::text, 'route', $3::text))", 0 },
+	  "VALUES ('auth_failed', $1::inet, jsonb_build_object('reason', $2::text, 'route', $3::text, "
+	  "'window_failures', $4::int))", 0 },
 
 	/*
 	 * One worker at a time (advisory xact lock) copies touched activity to
