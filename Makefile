@@ -153,6 +153,8 @@ install: all
 	chmod -R u=rwX,go=rX $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 spawn-fcgi.conf $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(DOCDIR)/docs
+	install -m 0644 docs/*.md docs/*.yaml $(DESTDIR)$(DOCDIR)/docs/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 

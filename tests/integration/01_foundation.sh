@@ -84,7 +84,7 @@ m=$(ls "$TOP"/sql/[0-9][0-9][0-9]_*.sql | wc -l)
 [ "$n" = "$m" ] && pass "every migration recorded once ($n)" || fail "schema_migrations has $n rows for $m files"
 [ "$(psql_q "SELECT relpersistence FROM pg_class WHERE relname = 'session_cache'")" = u ] && pass "session_cache is UNLOGGED" || fail "session_cache persistence"
 
-# --- the shipped example and the README follow the key table -----------------------------
+# --- the shipped example and docs/configuration.md follow the key table -----------------------------
 example=$TOP/conf/sessiond.conf.example
 "$BUILD/sessiond" --config-reference >"$VAR/ref.md"
 missing=""
@@ -97,10 +97,10 @@ extra=$(sed -n 's/^#\? \?\([a-z_]*\) = .*/\1/p' "$example" | while read -r k; do
 # (Its jwks_file is the production path; --check-config loads the keys, so point it at the stack's.)
 out=$(env -u SESSIOND_CONF_EXTRA SESSIOND_JWKS_FILE="$KEYS/jwks.json" "$BUILD/sessiond" --check-config --config "$example" 2>&1)
 [ $? -eq 0 ] && pass "the example passes --check-config" || fail "example: $out"
-if grep -Fqf "$VAR/ref.md" "$TOP/README.md" && [ "$(grep -Fxc -f "$VAR/ref.md" "$TOP/README.md")" -eq "$(wc -l <"$VAR/ref.md")" ]; then
-	pass "README configuration reference matches the key table"
+if [ "$(grep -Fxc -f "$VAR/ref.md" "$TOP/docs/configuration.md")" -eq "$(wc -l <"$VAR/ref.md")" ]; then
+	pass "docs/configuration.md's reference matches the key table"
 else
-	fail "README configuration reference is out of date (run: build/sessiond --config-reference)"
+	fail "docs/configuration.md's reference is out of date (run: build/sessiond --config-reference)"
 fi
 
 # --- sessiond unreachable: nginx answers in sessiond's error shape --------------------------------
