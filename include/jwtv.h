@@ -52,10 +52,17 @@ struct jwtv_jwks_info {
 
 struct jwtv;
 
-/* Loads the JWKS; returns NULL and writes a message into err on failure (unreadable file, bad JSON, no usable RSA key). Options strings are copied. */
+/*
+ * Loads the JWKS; returns NULL and writes a message into err on failure (unreadable file, bad JSON,
+ * no usable RSA key). Options strings are copied.
+ */
 struct jwtv *jwtv_new(const struct jwtv_options *opt, char *err, size_t errlen);
 
-/* Re-reads the JWKS when the file's inode/size/mtime changed (cheap stat; call it before each verify or periodically). Returns 1 reloaded, 0 unchanged, -1 reload failed (old keys kept, message in err). */
+/*
+ * Re-reads the JWKS when the file's inode/size/mtime changed (cheap stat; call it before each
+ * verify or periodically). Returns 1 reloaded, 0 unchanged, -1 reload failed (old keys kept,
+ * message in err).
+ */
 int jwtv_refresh(struct jwtv *v, char *err, size_t errlen);
 
 /* Re-reads the JWKS unconditionally (SIGHUP). Same returns as jwtv_refresh. */
