@@ -148,7 +148,8 @@ install: all
 	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 scripts/spawn-fcgi-start $(DESTDIR)$(PREFIX)/sbin/sessiond-spawn-fcgi
-	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/sessiond/sql/
+	install -m 0644 sql/[0-9][0-9][0-9]_*.sql $(DESTDIR)$(PREFIX)/share/sessiond/sql/
+	install -m 0644 sql/schema.sql $(DESTDIR)$(DOCDIR)/
 	cp -R conf/. $(DESTDIR)$(DOCDIR)/examples/
 	chmod -R u=rwX,go=rX $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 spawn-fcgi.conf $(DESTDIR)$(DOCDIR)/examples/

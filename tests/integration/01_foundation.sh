@@ -4,6 +4,18 @@
 . "$(dirname "$0")/../lib.sh"
 stack_up
 
+# The schema the migrations build is the one sql/schema.sql shows (scripts/gen-schema).
+if [ "$(id -u)" -eq 0 ]; then
+	runuser -u postgres -- "$TOP/scripts/gen-schema" -h "$PGSOCK" -U sessiond -d sessiond >"$VAR/schema.sql"
+else
+	"$TOP/scripts/gen-schema" -h "$PGSOCK" -U sessiond -d sessiond >"$VAR/schema.sql"
+fi
+if diff -u "$TOP/sql/schema.sql" "$VAR/schema.sql" >"$VAR/schema.diff"; then
+	pass "sql/schema.sql is the migrated schema"
+else
+	fail "sql/schema.sql is out of date (regenerate with scripts/gen-schema): $(head -c 600 "$VAR/schema.diff")"
+fi
+
 req GET /api/sessions/health/
 expect_status 200 "health"
 expect_json '.status + "/" + .store' "ok/ok" "health body"
