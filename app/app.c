@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jwtv.h"
+#include "lcache.h"
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
@@ -100,6 +101,7 @@ void app_tick(struct app *a)
 		a->next_flush = now + a->cfg->activity_flush_interval;
 		if (sess_flush_activity(&a->store, &n) == STORE_OK && n > 0)
 			log_debug("event=activity_flushed sessions=%ld", n);
+		sess_collect_invalidations(&a->store, lcache_clock_ms());
 	}
 	metrics_tick(&a->store, a->cfg);
 }

@@ -282,7 +282,7 @@ int auth_session_read(struct app *a, struct req *r, struct auth *out)
 	gen = lcache_generation();
 	if (lookup_store(a, r, out) != 0)
 		return -1;
-	if (render_row(out) && lcache_usable(now))
+	if (render_row(out) && lcache_usable())
 		lcache_put(&out->lc, gen);
 	return 0;
 }

@@ -92,6 +92,10 @@ static int match(const char *pattern, const char *path, char *arg, size_t argcap
 			arg[n] = '\0';
 			if (want_uuid && !is_uuid(arg))
 				return 0;
+			/* One spelling from here on: ids are compared as strings (the per-host cache). */
+			if (want_uuid)
+				for (size_t i = 0; i < n; i++)
+					arg[i] = (char)tolower((unsigned char)arg[i]);
 			p += want_uuid ? 6 : 2;
 			continue;
 		}

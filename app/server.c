@@ -29,6 +29,7 @@
 
 #include "app.h"
 #include "lcache.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -286,7 +287,7 @@ static pid_t spawn(struct cfg *c, int lfd, struct slot *s, pid_t master, int lis
 			sigprocmask(SIG_UNBLOCK, &none, NULL);
 			close(lfd);
 			prctl(PR_SET_NAME, "sessiond-cache");   /* tells it apart from the workers in ps */
-			_exit(lcache_listener_main(c));
+			_exit(listener_main(c));
 		}
 		_exit(worker_main(c, lfd));
 	}
