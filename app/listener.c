@@ -283,7 +283,7 @@ int listener_main(const struct cfg *c)
 		p.revents = 0;
 		if (ppoll(&p, 1, &t, &none) < 0 && errno != EINTR)
 			break;
-		if (p.revents && PQconsumeInput(l.conn) == 0) {
+		if (p.revents && (PQconsumeInput(l.conn) == 0 || PQstatus(l.conn) == CONNECTION_BAD)) {
 			drop(&l, "connection_lost", PQerrorMessage(l.conn));
 			continue;
 		}
