@@ -13,21 +13,28 @@ DESTDIR  ?=
 BUILD    ?= build
 CC       ?= cc
 
-PKGS     := json-c libjwt libpq openssl uuid
+PKGS     := json-c libpq openssl uuid
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libjwt only for the unit test that shows why jwtv does not use it.
+TEST_LIBS  := $(shell pkg-config --libs libjwt 2>/dev/null)
 PG_INC     := $(shell pg_config --includedir 2>/dev/null)
 
+# CFLAGS is the user's (optimisation, debug): `make CFLAGS=-O0` replaces only
+# that. What the build needs is in REQ_CFLAGS, always added.
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+REQ_CFLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -fno-strict-aliasing -D_GNU_SOURCE -DSESSIOND_VERSION='"$(VERSION)"' -DSESSIOND_SQL_DIR='"$(PREFIX)/share/sessiond/sql"' \
             -Iinclude $(PKG_CFLAGS) $(if $(PG_INC),-I$(PG_INC))
+REQ_LDFLAGS :=
 LDLIBS   += -lfcgi $(PKG_LIBS)
 
 ifneq ($(SANITIZE),)
-CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS  += -fsanitize=$(SANITIZE)
+REQ_CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+REQ_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
+ALL_CFLAGS  = $(REQ_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(REQ_LDFLAGS) $(LDFLAGS)
 
 ifeq ($(V),1)
 Q :=
@@ -55,27 +62,38 @@ all: $(PROGS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# The default SQL directory is compiled into main.o from PREFIX: the stamp
+# changes (and main.o is rebuilt) whenever PREFIX does, so
+# `make && make install PREFIX=/usr` installs a binary that looks in /usr.
+PREFIX_STAMP := $(BUILD)/prefix.stamp
+$(PREFIX_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
+$(BUILD)/app/main.o: $(PREFIX_STAMP)
+.PHONY: FORCE
+FORCE:
+
 $(BUILD)/sessiond: $(BUILD)/app/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/cleanup_sessions: $(BUILD)/app/cleanup_main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tools: $(TOOL_BINS)
 
@@ -99,8 +117,10 @@ start: setup all tools
 stop:
 	$(Q)scripts/stack stop
 
+# The sample configuration, with the local stack's JWKS when there is one
+# (--check-config loads the keys; the sample names the production path).
 check-config: all
-	$(Q)$(BUILD)/sessiond --check-config --config conf/sessiond.conf.example
+	$(Q)$(if $(wildcard var/keys/jwks.json),SESSIOND_JWKS_FILE=var/keys/jwks.json )$(BUILD)/sessiond --check-config --config conf/sessiond.conf.example
 
 # The man page of the configuration is generated from the key table; a test
 # checks that the committed man/sessiond.conf.5 is up to date.

@@ -1,9 +1,13 @@
-/* One worker's request handling: parse, dispatch, log. */
+/* One worker's state and request handling: parse, route, guard, dispatch, log. */
 #include "app.h"
+
+#include <stdint.h>
 
 #include <stdio.h>
 #include <string.h>
 
+#include "clientaddr.h"
+#include "guard.h"
 #include "jwtv.h"
 #include "lcache.h"
 #include "log.h"
@@ -14,24 +18,30 @@
 
 #include <openssl/crypto.h>
 
+static void jwks_options(const struct cfg *c, struct jwtv_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->jwks_file = c->jwks_file;
+	o->issuer = c->jwt_issuer;
+	o->audience = c->jwt_audience;
+	o->algorithms = c->jwt_algorithms;
+	o->leeway = c->jwt_leeway;
+	o->claim_email = c->claim_email;
+	o->claim_name = c->claim_name;
+	o->claim_picture = c->claim_picture;
+	o->claim_tenant_id = c->claim_tenant_id;
+	o->claim_tenant_name = c->claim_tenant_name;
+}
+
 /* (Re)builds the JWT verifier from the JWKS file. Keeps the old one when the new file is unusable. */
 static void load_jwks(struct app *a)
 {
-	struct jwtv_options o = {
-		.jwks_file = a->cfg->jwks_file,
-		.issuer = a->cfg->jwt_issuer,
-		.audience = a->cfg->jwt_audience,
-		.algorithms = a->cfg->jwt_algorithms,
-		.leeway = a->cfg->jwt_leeway,
-		.claim_email = a->cfg->claim_email,
-		.claim_name = a->cfg->claim_name,
-		.claim_picture = a->cfg->claim_picture,
-		.claim_tenant_id = a->cfg->claim_tenant_id,
-		.claim_tenant_name = a->cfg->claim_tenant_name,
-	};
+	struct jwtv_options o;
 	char err[256], q[300];
-	struct jwtv *v = jwtv_new(&o, err, sizeof(err));
+	struct jwtv *v;
 
+	jwks_options(a->cfg, &o);
+	v = jwtv_new(&o, err, sizeof(err));
 	if (v == NULL) {
 		log_error("event=jwks_load_failed file=%s error=%s", a->cfg->jwks_file, log_quote(err, q, sizeof(q)));
 		return;
@@ -42,32 +52,84 @@ static void load_jwks(struct app *a)
 	log_debug("event=jwks_loaded keys=%zu", jwtv_key_count(v));
 }
 
-/* Reads service_key_file (trailing whitespace ignored) and keeps only its hash. */
+#define SERVICE_KEY_MIN 16
+
+/*
+ * Reads service_key_file into buf (trailing whitespace dropped). Returns its
+ * length, or -1 with *why set ("unreadable", "too_short"). The caller
+ * cleanses buf.
+ */
+static long read_service_key(const struct cfg *c, char *buf, size_t cap, const char **why)
+{
+	size_t n;
+	FILE *f = fopen(c->service_key_file, "r");
+
+	if (f == NULL) {
+		*why = "unreadable";
+		return -1;
+	}
+	n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	if (n < SERVICE_KEY_MIN) {
+		*why = "too_short";
+		return -1;
+	}
+	return (long)n;
+}
+
+/* Reads service_key_file and keeps only its hash. */
 static void load_service_key(struct app *a)
 {
 	char buf[1024];
-	size_t n;
-	FILE *f;
+	const char *why = "";
+	long n;
 
 	a->have_service_key = 0;
 	if (a->cfg->service_key_file[0] == '\0')
 		return;
-	f = fopen(a->cfg->service_key_file, "r");
-	if (f == NULL) {
-		log_error("event=service_key_unreadable file=%s", a->cfg->service_key_file);
-		return;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		n--;
-	if (n < 16) {
-		log_error("event=service_key_too_short file=%s min_bytes=16", a->cfg->service_key_file);
+	n = read_service_key(a->cfg, buf, sizeof(buf), &why);
+	if (n < 0) {
+		log_error("event=service_key_%s file=%s min_bytes=%d", why, a->cfg->service_key_file, SERVICE_KEY_MIN);
 	} else {
-		token_hash(buf, n, a->service_key_hash);
+		token_hash(buf, (size_t)n, a->service_key_hash);
 		a->have_service_key = 1;
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+int app_check_keys(const struct cfg *c, FILE *out, FILE *errout)
+{
+	struct jwtv_options o;
+	char err[256], buf[1024];
+	const char *why = "";
+	struct jwtv *v;
+	long n;
+	int rc = 0;
+
+	jwks_options(c, &o);
+	v = jwtv_new(&o, err, sizeof(err));
+	if (v == NULL) {
+		fprintf(errout, "sessiond: cannot load the JWKS: %s\n", err);
+		rc = -1;
+	} else {
+		fprintf(out, "jwks: %zu key%s from %s\n", jwtv_key_count(v), jwtv_key_count(v) == 1 ? "" : "s",
+			c->jwks_file);
+		jwtv_free(v);
+	}
+	if (c->service_key_file[0] == '\0') {
+		fputs("service key: none (the internal route is disabled)\n", out);
+	} else if ((n = read_service_key(c, buf, sizeof(buf), &why)) < 0) {
+		fprintf(errout, "sessiond: service_key_file %s: %s\n", c->service_key_file,
+			strcmp(why, "too_short") == 0 ? "shorter than 16 bytes" : "cannot be read");
+		rc = -1;
+	} else {
+		/* The length only: never the key. */
+		fprintf(out, "service key: %ld bytes from %s\n", n, c->service_key_file);
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
 }
 
 int app_worker_init(struct app *a, struct cfg *c)
@@ -103,7 +165,16 @@ void app_tick(struct app *a)
 			log_debug("event=activity_flushed sessions=%ld", n);
 		sess_collect_invalidations(&a->store, lcache_clock_ms());
 	}
-	metrics_tick(&a->store, a->cfg);
+	if (metrics_tick(a->cfg->metrics_sample_interval)) {
+		uint64_t g[MG_COUNT];
+
+		if (sess_sample_gauges(&a->store, g, MG_COUNT) == STORE_OK) {
+			metrics_set_gauges(g);
+		} else {
+			metrics_set_gauges(NULL);
+			log_warn("event=metrics_sample_failed");
+		}
+	}
 }
 
 void app_reload(struct app *a)
@@ -111,6 +182,47 @@ void app_reload(struct app *a)
 	log_info("event=reload");
 	load_jwks(a);
 	load_service_key(a);
+}
+
+/* 429 while the client address is over the failed-authentication limit. */
+static int guard_refuses(struct app *a, struct req *r)
+{
+	char secs[24];
+	long left = guard_blocked(r->client_addr, a->cfg->auth_fail_limit, a->cfg->auth_fail_window, time(NULL));
+
+	if (left <= 0)
+		return 0;
+	snprintf(secs, sizeof(secs), "%ld", left);
+	http_add_header(r, "Retry-After", secs);
+	if (strcmp(r->route, "auth") == 0)
+		r->bodyless = 1;
+	http_error(r, ERR_RATE_LIMITED, "too_many_failures", "too many failed authentications, retry later");
+	return 1;
+}
+
+/* Routes r to its handler, after the brute-force guard and reading the body; answers 404/405 itself. */
+static void dispatch(struct app *a, struct req *r)
+{
+	struct route_match m;
+	const struct route *rt = router_match(r->method, r->path, &m);
+
+	if (rt == NULL) {
+		if (m.allow[0]) {
+			r->route = "method_not_allowed";
+			http_add_header(r, "Allow", m.allow);
+			http_error(r, ERR_METHOD, "method_not_allowed", "method not allowed on this route");
+		} else {
+			r->route = "not_found";
+			http_error(r, ERR_NOT_FOUND, "not_found", "no such route");
+		}
+		return;
+	}
+	r->route = rt->name;
+	if (rt->guarded && guard_refuses(a, r))
+		return;
+	if (http_read_body(r, a->cfg->max_body_bytes) != 0)
+		return;
+	rt->fn(a, r, m.arg);
 }
 
 int app_handle(struct app *a, FCGX_Request *f)
@@ -121,8 +233,10 @@ int app_handle(struct app *a, FCGX_Request *f)
 	double ms;
 
 	http_req_init(&r, f);
+	r.client_addr = clientaddr_resolve(r.remote_addr, r.forwarded_for, a->cfg->trusted_proxies, r.client_ip,
+					   sizeof(r.client_ip));
 	log_set_request(r.id);
-	router_dispatch(a, &r);
+	dispatch(a, &r);
 	if (!r.responded)
 		http_error(&r, ERR_INTERNAL, "internal_error", "no response");
 	clock_gettime(CLOCK_MONOTONIC, &end);

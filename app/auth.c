@@ -1,7 +1,6 @@
-/* Session-token authentication, CSRF checks and the client address. */
+/* Session-token authentication and CSRF checks. */
 #include "auth.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,84 +14,6 @@
 #include "log.h"
 #include "metrics.h"
 
-static int valid_ip(const char *s, size_t n, char *buf, size_t cap)
-{
-	unsigned char tmp[sizeof(struct in6_addr)];
-
-	if (n == 0 || n >= cap)
-		return 0;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return inet_pton(AF_INET, buf, tmp) == 1 || inet_pton(AF_INET6, buf, tmp) == 1;
-}
-
-/* 1 when addr is listed in the comma/space separated list. */
-static int listed(const char *list, const char *addr)
-{
-	size_t n = strlen(addr);
-
-	for (const char *p = list; *p;) {
-		size_t len = strcspn(p, ", ");
-
-		if (len == n && strncmp(p, addr, n) == 0)
-			return 1;
-		p += len;
-		while (*p == ',' || *p == ' ')
-			p++;
-	}
-	return 0;
-}
-
-const char *auth_client_addr(const struct app *a, const struct req *r, char *buf, size_t n)
-{
-	const char *ra = r->remote_addr;
-
-	if (ra == NULL || !valid_ip(ra, strlen(ra), buf, n))
-		return NULL;
-	if (r->forwarded_for == NULL || a->cfg->trusted_proxies[0] == '\0' || !listed(a->cfg->trusted_proxies, buf))
-		return buf;
-	/* X-Forwarded-For from the right: the first address that is not one of our proxies. */
-	{
-		const char *parts[16];
-		size_t lens[16], np, total = 0;
-		char cand[64];
-
-		/* Keep the right-most 16 entries: those nearest our proxies. */
-		for (const char *p = r->forwarded_for; *p;) {
-			size_t len = strcspn(p, ",");
-
-			parts[total % 16] = p;
-			lens[total % 16] = len;
-			total++;
-			p += len;
-			if (*p == ',')
-				p++;
-		}
-		np = total < 16 ? total : 16;
-		while (np > 0) {
-			size_t k = (total - 1) % 16;
-			const char *start = parts[k];
-			size_t len = lens[k];
-
-			np--;
-			total--;
-			while (len && (*start == ' ' || *start == '\t')) {
-				start++;
-				len--;
-			}
-			while (len && (start[len - 1] == ' ' || start[len - 1] == '\t'))
-				len--;
-			if (!valid_ip(start, len, cand, sizeof(cand)))
-				break;
-			if (!listed(a->cfg->trusted_proxies, cand)) {
-				snprintf(buf, n, "%s", cand);
-				return buf;
-			}
-		}
-	}
-	return buf;
-}
-
 void auth_store_error(struct req *r, enum store_err err)
 {
 	if (err == STORE_UNAVAILABLE)
@@ -104,8 +25,7 @@ void auth_store_error(struct req *r, enum store_err err)
 void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
 		 const char *reason)
 {
-	char ip[64];
-	const char *addr = auth_client_addr(a, r, ip, sizeof(ip));
+	const char *addr = r->client_addr;
 
 	long n = 0;
 
@@ -169,7 +89,6 @@ static int take_token(struct app *a, struct req *r, struct auth *out)
 static int lookup_store(struct app *a, struct req *r, struct auth *out)
 {
 	enum store_err err;
-	char ip[64];
 
 	err = sess_lookup(&a->store, out->hash, a->cfg->idle_timeout, a->cfg->touch_interval, &out->s);
 	if (err == STORE_NOT_FOUND) {
@@ -189,7 +108,7 @@ static int lookup_store(struct app *a, struct req *r, struct auth *out)
 	}
 	if (out->s.expired) {
 		if (out->s.cache_hit)
-			sess_expire(&a->store, out->hash, auth_client_addr(a, r, ip, sizeof(ip)));
+			sess_expire(&a->store, out->hash, r->client_addr);
 		lcache_invalidate_hash(out->hash);
 		auth_reject(a, r, "Session", "session_expired", "the session has expired", "expired");
 		auth_release(out);
@@ -200,11 +119,22 @@ static int lookup_store(struct app *a, struct req *r, struct auth *out)
 	return 0;
 }
 
+/* Points the identity fields at the store row. */
+static void view_row(struct auth *out)
+{
+	const char *tenant = sess_get(&out->s, SC_TENANT_ID);
+
+	out->id = sess_get(&out->s, SC_ID);
+	out->user_id = sess_get(&out->s, SC_USER_ID);
+	out->tenant_id = tenant && tenant[0] ? tenant : NULL;
+}
+
 int auth_session(struct app *a, struct req *r, struct auth *out)
 {
-	if (take_token(a, r, out) != 0)
+	if (take_token(a, r, out) != 0 || lookup_store(a, r, out) != 0)
 		return -1;
-	return lookup_store(a, r, out);
+	view_row(out);
+	return 0;
 }
 
 static void copy_field(char *dst, size_t cap, const char *src, int *fits)
@@ -238,7 +168,7 @@ static int render_row(struct auth *out)
 	for (p = out->big.data; p && (p = strstr(p, mark)) != NULL; p++)
 		last = p;
 	if (last && out->touched) {
-		memcpy((char *)last + strlen(mark), out->touch_text, 20);
+		memcpy((char *)last + strlen(mark), out->touch_text, SQL_TS_LEN);
 		e->last_activity = out->touch_epoch;
 	}
 	out->json = out->big.data;
@@ -267,12 +197,14 @@ int auth_session_read(struct app *a, struct req *r, struct auth *out)
 			ok = sess_touch(&a->store, out->hash, out->touch_text, &out->touch_epoch) == STORE_OK;
 			if (ok) {
 				lcache_touch(out->hash, out->touch_epoch, out->touch_text);
-				memcpy(out->lc.json + out->lc.la_offset, out->touch_text, 20);
+				memcpy(out->lc.json + out->lc.la_offset, out->touch_text, SQL_TS_LEN);
 				out->lc.last_activity = out->touch_epoch;
 			}
 		}
 		if (ok) {
-			out->local_hit = 1;
+			out->id = out->lc.id;
+			out->user_id = out->lc.user_id;
+			out->tenant_id = out->lc.tenant_id[0] ? out->lc.tenant_id : NULL;
 			out->json = out->lc.json;
 			out->json_len = out->lc.json_len;
 			metrics_add(MC_LOCAL_CACHE_HITS, 1);
@@ -282,6 +214,7 @@ int auth_session_read(struct app *a, struct req *r, struct auth *out)
 	gen = lcache_generation();
 	if (lookup_store(a, r, out) != 0)
 		return -1;
+	view_row(out);
 	if (render_row(out) && lcache_usable())
 		lcache_put(&out->lc, gen);
 	return 0;

@@ -5,15 +5,17 @@
 #include <string.h>
 #include <time.h>
 
-#define TS_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+#include "locks.h"
+#include "statements.h"
+
 
 /*
  * Both cutoffs are computed once per run, in whole seconds, so every batch and
  * the dry run use the same boundary and the report shows it exactly.
  */
 static const char SQL_CUTOFFS[] =
-	"SELECT to_char((date_trunc('second', now()) - make_interval(secs => $1::int)) AT TIME ZONE 'UTC', " TS_FMT "),"
-	"       to_char((date_trunc('second', now()) - make_interval(days => $2::int)) AT TIME ZONE 'UTC', " TS_FMT ")";
+	"SELECT to_char((date_trunc('second', now()) - make_interval(secs => $1::int)) AT TIME ZONE 'UTC', " SQL_TS_FORMAT "),"
+	"       to_char((date_trunc('second', now()) - make_interval(days => $2::int)) AT TIME ZONE 'UTC', " SQL_TS_FORMAT ")";
 
 /*
  * A session goes when it expired or was revoked at or before the cutoff. It
@@ -32,7 +34,7 @@ static const char SQL_CUTOFFS[] =
 	"SELECT count(*) FILTER (WHERE revoked_at IS NULL OR revoked_at > $1::timestamptz), " \
 	"       count(*) FILTER (WHERE revoked_at <= $1::timestamptz), " \
 	"       (SELECT count(*) FROM cache), " \
-	"       to_char(min(expires_at) AT TIME ZONE 'UTC', " TS_FMT "), " \
+	"       to_char(min(expires_at) AT TIME ZONE 'UTC', " SQL_TS_FORMAT "), " \
 	"       count(*) " \
 	"FROM gone"
 
@@ -66,7 +68,7 @@ static const char SQL_BATCH_EVENTS[] =
 static const char SQL_COUNT_SESSIONS[] =
 	"SELECT count(*) FILTER (WHERE revoked_at IS NULL OR revoked_at > $1::timestamptz), "
 	"       count(*) FILTER (WHERE revoked_at <= $1::timestamptz), "
-	"       to_char(min(expires_at) AT TIME ZONE 'UTC', " TS_FMT ") "
+	"       to_char(min(expires_at) AT TIME ZONE 'UTC', " SQL_TS_FORMAT ") "
 	"FROM sessions WHERE expires_at <= $1::timestamptz OR revoked_at <= $1::timestamptz";
 
 static const char SQL_COUNT_CACHE[] =
@@ -308,7 +310,7 @@ out:
 
 enum cleanup_result cleanup_lock(PGconn *conn, char *err, size_t errlen)
 {
-	const char *params[1] = { CLEANUP_LOCK_KEY };
+	const char *params[1] = { LOCK_KEY_CLEANUP };
 	PGresult *res = run(conn, "taking the cleanup lock", "SELECT pg_try_advisory_lock($1::bigint)", 1, params,
 			    PGRES_TUPLES_OK, err, errlen);
 	int got;
@@ -319,7 +321,7 @@ enum cleanup_result cleanup_lock(PGconn *conn, char *err, size_t errlen)
 	PQclear(res);
 	if (!got) {
 		snprintf(err, errlen, "another cleanup_sessions run holds the lock (advisory lock %s)",
-			 CLEANUP_LOCK_KEY);
+			 LOCK_KEY_CLEANUP);
 		return CLEANUP_LOCKED;
 	}
 	return CLEANUP_OK;

@@ -3,6 +3,7 @@
  * environment overrides, everything driven by the CFG_KEYS table.
  */
 #include "config.h"
+#include "conninfo.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -95,6 +96,7 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 	field = (char *)c + k->offset;
 	switch (k->type) {
 	case CFG_STR:
+	case CFG_DSN:
 	case CFG_ENUM:
 		canon = value;
 		if (k->type == CFG_ENUM) {
@@ -306,13 +308,24 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	}
 	if (load_env(c, err, errlen) != 0)
 		return -1;
-	return validate(c, err, errlen);
+	if (validate(c, err, errlen) != 0) {
+		/* Say why nothing was configured, not only what is missing. */
+		if (c->path == NULL && err && errlen) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "%s", err);
+			fail(err, errlen, "no configuration file was read (no --config, SESSIOND_CONFIG unset, "
+			     CFG_DEFAULT_PATH " does not exist): %s", msg);
+		}
+		return -1;
+	}
+	return 0;
 }
 
 void cfg_free(struct cfg *c)
 {
 	for (size_t i = 0; i < cfg_nkeys; i++)
-		if (cfg_keys[i].type == CFG_STR || cfg_keys[i].type == CFG_ENUM) {
+		if (cfg_keys[i].type == CFG_STR || cfg_keys[i].type == CFG_DSN || cfg_keys[i].type == CFG_ENUM) {
 			char **f = (char **)((char *)c + cfg_keys[i].offset);
 
 			free(*f);
@@ -320,28 +333,6 @@ void cfg_free(struct cfg *c)
 		}
 	free(c->path);
 	c->path = NULL;
-}
-
-/* Hides password=... and user:pass@ in a libpq string. */
-static void masked_url(const char *url, FILE *out)
-{
-	const char *pw = strstr(url, "password=");
-	const char *at = strchr(url, '@');
-	const char *scheme = strstr(url, "://");
-
-	if (pw) {
-		fprintf(out, "%.*spassword=***", (int)(pw - url), url);
-		pw += 9;
-		while (*pw && *pw != ' ')
-			pw++;
-		fputs(pw, out);
-	} else if (scheme && at && memchr(scheme + 3, ':', (size_t)(at - scheme - 3))) {
-		const char *colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
-
-		fprintf(out, "%.*s:***%s", (int)(colon - url), url, at);
-	} else {
-		fputs(url, out);
-	}
 }
 
 void cfg_dump(const struct cfg *c, FILE *out)
@@ -354,11 +345,19 @@ void cfg_dump(const struct cfg *c, FILE *out)
 		switch (k->type) {
 		case CFG_STR:
 		case CFG_ENUM:
-			if (strcmp(k->name, "database_url") == 0)
-				masked_url(*(char *const *)f, out);
-			else
-				fputs(*(char *const *)f, out);
+			fputs(*(char *const *)f, out);
 			break;
+		case CFG_DSN: {
+			const char *v = *(char *const *)f;
+			size_t n = strlen(v) + 64;
+			char *m = malloc(n);
+
+			/* A connection string is shown without its secrets. */
+			if (m)
+				fputs(conninfo_scrub(v, v, m, n), out);
+			free(m);
+			break;
+		}
 		case CFG_INT:
 			fprintf(out, "%ld", *(const long *)f);
 			break;
@@ -375,7 +374,7 @@ void cfg_dump(const struct cfg *c, FILE *out)
 
 void cfg_reference(FILE *out)
 {
-	static const char *names[] = { "string", "integer", "octal", "on/off", "choice" };
+	static const char *names[] = { "string", "integer", "octal", "on/off", "choice", "string" };
 
 	fputs("| key | type | default | range | description |\n|---|---|---|---|---|\n", out);
 	for (size_t i = 0; i < cfg_nkeys; i++) {

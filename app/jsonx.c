@@ -464,7 +464,7 @@ int jsonx_buf_str(struct jsonx_buf *b, const char *s)
 	size_t avail;
 
 	if (s == NULL)
-		return jsonx_buf_append(b, "null", 4);
+		return jsonx_buf_lit(b, "null");
 	if (jsonx_buf_append(b, "\"", 1) != 0)
 		return -1;
 	avail = strlen(s);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "statements.h"   /* SQL_TS_LEN */
 
 /*
  * Readers never lock: they copy the slot and retry nothing (a torn or
@@ -246,10 +247,10 @@ void lcache_touch(const unsigned char *hash, int64_t when, const char *text)
 	s = slot_of(hash);
 	if (!slot_lock(s, TOUCH_WAIT_MS))
 		return;
-	if (memcmp(s->e.hash, hash, 32) == 0 && s->e.json_len && strlen(text) == 20 &&
+	if (memcmp(s->e.hash, hash, 32) == 0 && s->e.json_len && strlen(text) == SQL_TS_LEN &&
 	    s->e.la_offset + 20u <= s->e.json_len) {
 		s->e.last_activity = when;
-		memcpy(s->e.json + s->e.la_offset, text, 20);
+		memcpy(s->e.json + s->e.la_offset, text, SQL_TS_LEN);
 	}
 	slot_unlock(s);
 }

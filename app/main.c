@@ -5,10 +5,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "config.h"
 #include "lcache.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
+#include "pidfile.h"
+#include "router.h"
 #include "server.h"
 #include "shm.h"
 #include "store.h"
@@ -43,7 +47,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL, *sql_dir = SESSIOND_SQL_DIR;
-	int check = 0, migrate = 0, opt, lfd, created = 0, rc;
+	int check = 0, migrate = 0, opt, lfd, created = 0, rc, pidfd = -1;
 	struct cfg cfg;
 	char err[512];
 
@@ -87,10 +91,12 @@ int main(int argc, char **argv)
 	log_set_level(cfg.log_level);
 	if (check) {
 		cfg_dump(&cfg, stdout);
-		printf("configuration ok%s%s\n", cfg.path ? ": " : " (defaults and environment)",
-		       cfg.path ? cfg.path : "");
+		rc = app_check_keys(&cfg, stdout, stderr);
+		if (rc == 0)
+			printf("configuration ok%s%s\n", cfg.path ? ": " : " (defaults and environment)",
+			       cfg.path ? cfg.path : "");
 		cfg_free(&cfg);
-		return 0;
+		return rc == 0 ? 0 : 1;
 	}
 	if (migrate) {
 		PGconn *conn = store_connect_raw(&cfg, err, sizeof(err));
@@ -111,6 +117,7 @@ int main(int argc, char **argv)
 		printf("migrations up to date (%d applied)\n", n);
 		return 0;
 	}
+	metrics_set_route_names(router_route_name);
 	if (shm_setup(&cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sessiond: %s\n", err);
 		cfg_free(&cfg);
@@ -126,9 +133,17 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 1;
 	}
+	/* Under mod_fcgid many single-worker processes share one configuration. */
+	if (cfg.pid_file[0] && !(cfg.workers == 1 && cfg.listen[0] == '\0') &&
+	    (pidfd = pidfile_acquire(cfg.pid_file, err, sizeof(err))) < 0) {
+		fprintf(stderr, "sessiond: %s\n", err);
+		cfg_free(&cfg);
+		return 1;
+	}
 	lfd = server_listen(&cfg, &created, err, sizeof(err));
 	if (lfd < 0) {
 		fprintf(stderr, "sessiond: %s\n", err);
+		pidfile_release(cfg.pid_file, pidfd);
 		cfg_free(&cfg);
 		return 1;
 	}
@@ -137,6 +152,7 @@ int main(int argc, char **argv)
 	rc = server_run(&cfg, lfd);
 	if (created)
 		unlink(cfg.listen);
+	pidfile_release(cfg.pid_file, pidfd);
 	cfg_free(&cfg);
 	return rc;
 }

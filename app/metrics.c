@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "router.h"
 #include "shm.h"
 
 #define LAYOUT_VERSION 1
@@ -60,9 +59,8 @@ static const struct {
 static const char *const revoke_reasons[MR_COUNT] = { "logout", "revoke", "invalidate_all", "session_limit" };
 static const char *const store_kinds[MS_COUNT] = { "query", "unavailable", "connect" };
 
-/* Sampled gauges, in the column order of the metrics_sample statement. */
-enum { G_LIVE, G_SESSIONS_ROWS, G_SESSIONS_BYTES, G_CACHE_ROWS, G_CACHE_BYTES, G_EVENTS_ROWS, G_EVENTS_BYTES,
-       G_COUNT };
+/* The route label names, told once at start-up (metrics_set_route_names). */
+static metrics_route_name_fn route_name;
 
 struct metrics_shm {
 	uint64_t signature;         /* layout + route names; a mismatch (an upgraded binary on an old shm_file) resets */
@@ -77,7 +75,7 @@ struct metrics_shm {
 	uint64_t req_sum_ns[MAX_ROUTES];
 	uint64_t life_bucket[NLIFE];
 	uint64_t life_sum_s;
-	uint64_t gauges[G_COUNT];
+	uint64_t gauges[MG_COUNT];
 	uint64_t sampled_at;        /* last successful sample, unix seconds; 0 = never */
 	uint64_t sample_tried;
 	uint64_t store_up;
@@ -95,11 +93,16 @@ static struct metrics_shm *M(void)
 	return r ? (struct metrics_shm *)(void *)r->metrics : NULL;
 }
 
+void metrics_set_route_names(metrics_route_name_fn fn)
+{
+	route_name = fn;
+}
+
 static size_t route_count(void)
 {
 	size_t n = 0;
 
-	while (n < MAX_ROUTES - 1 && router_route_name(n))
+	while (route_name && n < MAX_ROUTES - 1 && route_name(n))
 		n++;
 	return n;
 }
@@ -111,7 +114,7 @@ static size_t route_index(const char *route)
 
 	if (route)
 		for (size_t i = 0; i < n; i++)
-			if (strcmp(router_route_name(i), route) == 0)
+			if (strcmp(route_name(i), route) == 0)
 				return i;
 	return n;
 }
@@ -215,8 +218,8 @@ static uint64_t layout_signature(void)
 {
 	uint64_t h = 1469598103934665603ULL ^ LAYOUT_VERSION ^ ((uint64_t)sizeof(struct metrics_shm) << 20);
 
-	for (size_t i = 0; router_route_name(i); i++)
-		for (const char *p = router_route_name(i); *p; p++)
+	for (size_t i = 0; i < route_count(); i++)
+		for (const char *p = route_name(i); *p; p++)
 			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	return h ? h : 1;
 }
@@ -279,40 +282,37 @@ void metrics_worker_start(void)
 	heartbeat(m, now);
 }
 
-static void sample(struct metrics_shm *m, struct store *st, uint64_t now)
-{
-	enum store_err err;
-	PGresult *res = store_exec(st, "metrics_sample", 0, NULL, NULL, NULL, &err);
-
-	ADD(&m->sample_tried, 1);
-	if (res == NULL || PQntuples(res) != 1 || PQnfields(res) != G_COUNT) {
-		PQclear(res);
-		STORE(&m->store_up, 0);
-		ADD(&m->counters[MC_SAMPLE_FAILURES], 1);
-		log_warn("event=metrics_sample_failed");
-		return;
-	}
-	for (int i = 0; i < G_COUNT; i++)
-		STORE(&m->gauges[i], strtoull(PQgetvalue(res, 0, i), NULL, 10));
-	PQclear(res);
-	STORE(&m->store_up, 1);
-	STORE(&m->sampled_at, now);
-}
-
-void metrics_tick(struct store *st, const struct cfg *c)
+int metrics_tick(int sample_interval)
 {
 	struct metrics_shm *m = M();
 	uint64_t now = (uint64_t)time(NULL), next;
 
 	if (m == NULL)
-		return;
+		return 0;
 	heartbeat(m, now);
-	if (c->metrics_sample_interval <= 0)
-		return;
+	if (sample_interval <= 0)
+		return 0;
 	next = LOAD(&m->next_sample);
-	if (now >= next && __atomic_compare_exchange_n(&m->next_sample, &next, now + (uint64_t)c->metrics_sample_interval,
-						       0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		sample(m, st, now);
+	return now >= next && __atomic_compare_exchange_n(&m->next_sample, &next, now + (uint64_t)sample_interval, 0,
+							  __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+void metrics_set_gauges(const uint64_t *values)
+{
+	struct metrics_shm *m = M();
+
+	if (m == NULL)
+		return;
+	ADD(&m->sample_tried, 1);
+	if (values == NULL) {
+		STORE(&m->store_up, 0);
+		ADD(&m->counters[MC_SAMPLE_FAILURES], 1);
+		return;
+	}
+	for (int i = 0; i < MG_COUNT; i++)
+		STORE(&m->gauges[i], values[i]);
+	STORE(&m->store_up, 1);
+	STORE(&m->sampled_at, (uint64_t)time(NULL));
 }
 
 /* ---- exposition ---------------------------------------------------------------------------- */
@@ -345,13 +345,13 @@ static void render_requests(FILE *f, struct metrics_shm *m)
 			else
 				snprintf(st, sizeof(st), "other");
 			fprintf(f, "sessiond_requests_total{route=\"%s\",status=\"%s\"} %" PRIu64 "\n",
-				r < nr ? router_route_name(r) : "other", st, v);
+				r < nr ? route_name(r) : "other", st, v);
 		}
 	family(f, "sessiond_request_duration_seconds", "histogram",
 	       "Time from request start to the response being written, by route.");
 	for (size_t r = 0; r <= nr; r++) {
 		uint64_t b[NDUR], cum = 0;
-		const char *name = r < nr ? router_route_name(r) : "other";
+		const char *name = r < nr ? route_name(r) : "other";
 
 		for (size_t i = 0; i < NDUR; i++) {
 			b[i] = LOAD(&m->req_bucket[r][i]);
@@ -404,16 +404,16 @@ static void render_gauges(FILE *f, struct metrics_shm *m)
 	scalar(f, "sessiond_metrics_sample_timestamp_seconds", "gauge",
 	       "Unix time of the last successful sample of the store gauges.", LOAD(&m->sampled_at));
 	scalar(f, "sessiond_sessions_live", "gauge",
-	       "Sessions neither revoked nor past expires_at (sampled).", LOAD(&m->gauges[G_LIVE]));
+	       "Sessions neither revoked nor past expires_at (sampled).", LOAD(&m->gauges[MG_LIVE]));
 	family(f, "sessiond_table_rows", "gauge", "Rows in the store's tables (sampled).");
 	for (int t = 0; t < 3; t++)
 		fprintf(f, "sessiond_table_rows{table=\"%s\"} %" PRIu64 "\n", tables[t],
-			LOAD(&m->gauges[G_SESSIONS_ROWS + 2 * t]));
+			LOAD(&m->gauges[MG_SESSIONS_ROWS + 2 * t]));
 	family(f, "sessiond_table_bytes", "gauge",
 	       "pg_total_relation_size of the store's tables, indexes and TOAST included (sampled).");
 	for (int t = 0; t < 3; t++)
 		fprintf(f, "sessiond_table_bytes{table=\"%s\"} %" PRIu64 "\n", tables[t],
-			LOAD(&m->gauges[G_SESSIONS_BYTES + 2 * t]));
+			LOAD(&m->gauges[MG_SESSIONS_BYTES + 2 * t]));
 }
 
 int metrics_render(char **out, size_t *len)

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Arbitrary constant shared by every sessiond migrator. */
-#define MIGRATE_LOCK_KEY "7462091833"
+#include "locks.h"
 
 static int is_migration(const struct dirent *d)
 {
@@ -107,7 +106,7 @@ int migrate_apply(PGconn *conn, const char *dir, FILE *out, char *err, size_t er
 		snprintf(err, errlen, "%s: cannot list migrations", dir);
 		return -1;
 	}
-	if (!ok(PQexec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")"), PGRES_TUPLES_OK, err, errlen,
+	if (!ok(PQexec(conn, "SELECT pg_advisory_lock(" LOCK_KEY_MIGRATE ")"), PGRES_TUPLES_OK, err, errlen,
 		"advisory lock") ||
 	    !ok(PQexec(conn, "SET client_min_messages = warning"), PGRES_COMMAND_OK, err, errlen, "set") ||
 	    !ok(PQexec(conn, "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -128,6 +127,6 @@ int migrate_apply(PGconn *conn, const char *dir, FILE *out, char *err, size_t er
 		free(list[i]);
 	}
 	free(list);
-	PQclear(PQexec(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
+	PQclear(PQexec(conn, "SELECT pg_advisory_unlock(" LOCK_KEY_MIGRATE ")"));
 	return rc < 0 ? -1 : count;
 }

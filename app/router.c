@@ -4,19 +4,8 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#include "app.h"
-#include "auth.h"
-#include "guard.h"
-
-struct route {
-	const char *method;
-	const char *pattern;    /* "{}" matches one path segment, "{uuid}" one that is a UUID */
-	const char *name;       /* for logs and metrics */
-	route_fn fn;
-	int guarded;            /* authenticates: subject to the brute-force guard */
-};
+#include "routes.h"
 
 static const struct route routes[] = {
 	{ "GET", "/api/sessions/health/", "health", route_health, 0 },
@@ -56,11 +45,15 @@ static int is_uuid(const char *s)
 	return 1;
 }
 
-/*
- * Matches path against pattern; a trailing slash is optional. On a "{}"
- * segment copies the percent-decoded segment into arg.
- */
-static int match(const char *pattern, const char *path, char *arg, size_t argcap)
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int router_match_pattern(const char *pattern, const char *path, char *arg, size_t argcap)
 {
 	const char *p = pattern, *s = path;
 
@@ -75,27 +68,24 @@ static int match(const char *pattern, const char *path, char *arg, size_t argcap
 			while (*s && *s != '/') {
 				int c = (unsigned char)*s;
 
-				if (c == '%' && s[1] && s[2]) {
-					unsigned v;
+				if (c == '%') {
+					/* Exactly two hex digits: "%-1", "% a" or a truncated escape is no match. */
+					int hi = hexval((unsigned char)s[1]), lo = hi < 0 ? -1 : hexval((unsigned char)s[2]);
 
-					if (sscanf(s + 1, "%2x", &v) != 1)
+					if (hi < 0 || lo < 0)
 						return 0;
-					c = (int)v;
+					c = hi << 4 | lo;
 					s += 3;
 				} else {
 					s++;
 				}
 				if (c == 0 || n + 1 >= argcap)
 					return 0;
-				arg[n++] = (char)c;
+				arg[n++] = (char)(want_uuid ? tolower(c) : c);
 			}
 			arg[n] = '\0';
 			if (want_uuid && !is_uuid(arg))
 				return 0;
-			/* One spelling from here on: ids are compared as strings (the per-host cache). */
-			if (want_uuid)
-				for (size_t i = 0; i < n; i++)
-					arg[i] = (char)tolower((unsigned char)arg[i]);
 			p += want_uuid ? 6 : 2;
 			continue;
 		}
@@ -109,59 +99,31 @@ static int match(const char *pattern, const char *path, char *arg, size_t argcap
 	return *s == '\0';
 }
 
-/* 429 while the client address is over the failed-authentication limit. */
-static int guard_refuses(struct app *app, struct req *r)
+const struct route *router_match(const char *method, const char *path, struct route_match *m)
 {
-	char ip[64], secs[24];
-	long left = guard_blocked(auth_client_addr(app, r, ip, sizeof(ip)), app->cfg->auth_fail_limit,
-				  app->cfg->auth_fail_window, time(NULL));
-
-	if (left <= 0)
-		return 0;
-	snprintf(secs, sizeof(secs), "%ld", left);
-	http_add_header(r, "Retry-After", secs);
-	if (strcmp(r->route, "auth") == 0)
-		r->bodyless = 1;
-	http_error(r, ERR_RATE_LIMITED, "too_many_failures", "too many failed authentications, retry later");
-	return 1;
-}
-
-void router_dispatch(struct app *app, struct req *r)
-{
-	char arg[256];
-	char allow[64] = "";
-
+	m->route = NULL;
+	m->arg = NULL;
+	m->allow[0] = '\0';
 	/* Literal routes first: a path that has one (/current/, /health/) never falls to /{id}/. */
-	for (int pass = 0; pass < 2 && allow[0] == '\0'; pass++) {
+	for (int pass = 0; pass < 2 && m->allow[0] == '\0'; pass++) {
 		for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 			const struct route *rt = &routes[i];
 
 			if ((strchr(rt->pattern, '{') != NULL) != pass)
 				continue;
-			if (!match(rt->pattern, r->path, arg, sizeof(arg)))
+			if (!router_match_pattern(rt->pattern, path, m->argbuf, sizeof(m->argbuf)))
 				continue;
-			if (strcmp(rt->method, r->method) == 0) {
-				r->route = rt->name;
-				if (rt->guarded && guard_refuses(app, r))
-					return;
-				if (http_read_body(r, app->cfg->max_body_bytes) != 0)
-					return;
-				rt->fn(app, r, pass ? arg : NULL);
-				return;
+			if (strcmp(rt->method, method) == 0) {
+				m->route = rt;
+				m->arg = pass ? m->argbuf : NULL;
+				return rt;
 			}
-			if (!strstr(allow, rt->method)) {
-				size_t n = strlen(allow);
+			if (!strstr(m->allow, rt->method)) {
+				size_t n = strlen(m->allow);
 
-				snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", rt->method);
+				snprintf(m->allow + n, sizeof(m->allow) - n, "%s%s", n ? ", " : "", rt->method);
 			}
 		}
 	}
-	if (allow[0]) {
-		r->route = "method_not_allowed";
-		http_add_header(r, "Allow", allow);
-		http_error(r, ERR_METHOD, "method_not_allowed", "method not allowed on this route");
-		return;
-	}
-	r->route = "not_found";
-	http_error(r, ERR_NOT_FOUND, "not_found", "no such route");
+	return NULL;
 }

@@ -1,7 +1,7 @@
 /* GET /api/sessions/health/: liveness and store reachability. */
 #include <json-c/json.h>
 
-#include "app.h"
+#include "routes.h"
 
 void route_health(struct app *a, struct req *r, const char *arg)
 {

@@ -1,7 +1,7 @@
 /* GET /api/sessions/metrics/: the Prometheus text exposition, summed over all workers. No auth: the web server restricts it. */
 #include <stdlib.h>
 
-#include "app.h"
+#include "routes.h"
 #include "metrics.h"
 
 void route_metrics(struct app *a, struct req *r, const char *arg)

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "app.h"
 #include "auth.h"
 #include "authhdr.h"
 #include "jwtv.h"
@@ -214,7 +213,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	struct fields f;
 	struct sess_new n;
 	struct session s = { 0 };
-	char tok[TOKEN_LEN + 1], ip[64], msg[96];
+	char tok[TOKEN_LEN + 1], msg[96];
 	unsigned char hash[TOKEN_HASH_LEN];
 	struct jsonx_buf b = { 0 };
 	enum store_err err;
@@ -264,7 +263,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	n.session_data = data_text;
 	n.session_type = f.session_type;
 	n.ttl = a->cfg->session_ttl;
-	n.ip = auth_client_addr(a, r, ip, sizeof(ip));
+	n.ip = r->client_addr;
 	n.user_agent = r->user_agent;
 	n.max_per_user = a->cfg->max_sessions_per_user;
 	err = sess_create(&a->store, &n, &s);
@@ -283,7 +282,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	jsonx_buf_str(&b, sess_get(&s, SC_EXPIRES_AT));
 	jsonx_buf_append(&b, ",\"session\":", 11);
 	sess_render(&s, &b, 0, -1);
-	jsonx_buf_append(&b, "}", 1);
+	jsonx_buf_lit(&b, "}");
 	route_send_buf(r, 201, &b);
 out:
 	OPENSSL_cleanse(tok, sizeof(tok));
@@ -356,7 +355,7 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	struct sess_patch p;
 	struct session s = { 0 };
 	struct jsonx_buf b = { 0 };
-	char vbuf[24], ip[64], etag[32];
+	char vbuf[24], etag[32];
 	int too_large = 0;
 	enum store_err err;
 
@@ -388,7 +387,7 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	p.plan = a->cfg->client_writable_billing ? f.plan : NULL;
 	p.status = a->cfg->client_writable_billing ? f.status : NULL;
 	p.max_data = a->cfg->max_session_data_bytes;
-	p.ip = auth_client_addr(a, r, ip, sizeof(ip));
+	p.ip = r->client_addr;
 	err = sess_patch(&a->store, sess_get(&au.s, SC_ID), &p, &s, &too_large);
 	if (err == STORE_CONFLICT) {
 		snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
@@ -424,7 +423,6 @@ out:
 void route_current_delete(struct app *a, struct req *r, const char *arg)
 {
 	struct auth au;
-	char ip[64];
 	long n = 0;
 	enum store_err err;
 
@@ -434,7 +432,7 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 	if (auth_csrf(a, r, &au) != 0)
 		goto out;
 	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), sess_get(&au.s, SC_ID), NULL, "logout",
-			  auth_client_addr(a, r, ip, sizeof(ip)), &n);
+			  r->client_addr, &n);
 	if (err != STORE_OK) {
 		auth_store_error(r, err);
 		goto out;
@@ -460,7 +458,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	struct jsonx_buf b = { 0 };
 	long hours = 24;
 	int rotate = 0;
-	char tok[TOKEN_LEN + 1] = "", ip[64], msg[96];
+	char tok[TOKEN_LEN + 1] = "", msg[96];
 	unsigned char hash[TOKEN_HASH_LEN];
 	enum store_err err;
 
@@ -494,7 +492,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	if (rotate && new_token(r, tok, hash) != 0)
 		goto out;
 	err = sess_refresh(&a->store, sess_get(&au.s, SC_ID), hours, a->cfg->max_lifetime, rotate ? hash : NULL,
-			   auth_client_addr(a, r, ip, sizeof(ip)), &s);
+			   r->client_addr, &s);
 	if (err == STORE_NOT_FOUND) {
 		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "revoked");
 		goto out;
@@ -516,7 +514,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 		jsonx_buf_append(&b, ",\"session_token\":", 17);
 		jsonx_buf_str(&b, tok);
 	}
-	jsonx_buf_append(&b, "}", 1);
+	jsonx_buf_lit(&b, "}");
 	route_send_buf(r, 200, &b);
 out:
 	OPENSSL_cleanse(tok, sizeof(tok));

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "app.h"
 #include "auth.h"
 #include "authhdr.h"
 #include "lcache.h"
@@ -39,10 +38,10 @@ void route_list(struct app *a, struct req *r, const char *arg)
 	for (int i = 0; i < n; i++) {
 		list.row = i;
 		if (i)
-			jsonx_buf_append(&b, ",", 1);
+			jsonx_buf_lit(&b, ",");
 		sess_render(&list, &b, 1, strcmp(sess_get(&list, SC_ID), sess_get(&au.s, SC_ID)) == 0);
 	}
-	jsonx_buf_append(&b, "]}", 2);
+	jsonx_buf_lit(&b, "]}");
 	route_send_buf(r, 200, &b);
 out:
 	jsonx_buf_free(&b);
@@ -54,7 +53,6 @@ out:
 void route_revoke_one(struct app *a, struct req *r, const char *id)
 {
 	struct auth au;
-	char ip[64];
 	long n = 0;
 	enum store_err err;
 
@@ -63,7 +61,7 @@ void route_revoke_one(struct app *a, struct req *r, const char *id)
 	if (auth_csrf(a, r, &au) != 0)
 		goto out;
 	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), id, NULL, "revoked_by_user",
-			  auth_client_addr(a, r, ip, sizeof(ip)), &n);
+			  r->client_addr, &n);
 	if (err != STORE_OK) {
 		auth_store_error(r, err);
 		goto out;
@@ -87,7 +85,7 @@ void route_invalidate_all(struct app *a, struct req *r, const char *arg)
 {
 	struct auth au;
 	struct json_object *body = NULL;
-	char ip[64], out_json[96];
+	char out_json[96];
 	int keep = 0;
 	long n = 0;
 	enum store_err err;
@@ -112,7 +110,7 @@ void route_invalidate_all(struct app *a, struct req *r, const char *arg)
 	}
 	/* One statement: the count is exactly what it revoked. */
 	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), NULL, keep ? sess_get(&au.s, SC_ID) : NULL,
-			  "invalidate_all", auth_client_addr(a, r, ip, sizeof(ip)), &n);
+			  "invalidate_all", r->client_addr, &n);
 	if (err != STORE_OK) {
 		auth_store_error(r, err);
 		goto out;
@@ -141,7 +139,7 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 	unsigned char h[TOKEN_HASH_LEN];
 	struct json_object *body = NULL;
 	const char *plan = NULL, *status = NULL;
-	char ip[64], out_json[64];
+	char out_json[64];
 	long n = 0;
 	enum store_err err;
 
@@ -182,7 +180,7 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 		http_error(r, ERR_BAD_REQUEST, "invalid_body", "set subscription_plan and/or subscription_status");
 		goto out;
 	}
-	err = sess_set_billing(&a->store, user_id, plan, status, auth_client_addr(a, r, ip, sizeof(ip)), &n);
+	err = sess_set_billing(&a->store, user_id, plan, status, r->client_addr, &n);
 	if (err != STORE_OK) {
 		auth_store_error(r, err);
 		goto out;
@@ -199,17 +197,15 @@ out:
 void route_auth(struct app *a, struct req *r, const char *arg)
 {
 	struct auth au;
-	const char *tenant;
 
 	(void)arg;
 	r->bodyless = 1;
+	/* Same fast path as /current/: the per-host cache, else the store row. */
 	if (auth_session_read(a, r, &au) != 0)
 		return;
-	/* Same fast path as /current/: the per-host cache, else the store row. */
-	http_add_header(r, "X-Session-User", au.local_hit ? au.lc.user_id : sess_get(&au.s, SC_USER_ID));
-	tenant = au.local_hit ? au.lc.tenant_id : sess_get(&au.s, SC_TENANT_ID);
-	http_add_header(r, "X-Session-Tenant", tenant ? tenant : "");
-	http_add_header(r, "X-Session-Id", au.local_hit ? au.lc.id : sess_get(&au.s, SC_ID));
+	http_add_header(r, "X-Session-User", au.user_id);
+	http_add_header(r, "X-Session-Tenant", au.tenant_id ? au.tenant_id : "");
+	http_add_header(r, "X-Session-Id", au.id);
 	http_send_raw(r, 204, NULL, "", 0);
 	auth_release(&au);
 }

@@ -64,12 +64,34 @@ static int listen_unix(const struct cfg *c, int *created, char *err, size_t errl
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, c->listen, strlen(c->listen));
-	/* Remove a stale socket left by a crash, never any other kind of file. */
+	/*
+	 * Remove a stale socket left by a crash, never any other kind of file,
+	 * and never a live one: unlinking the socket of a running sessiond
+	 * would cut its web server off. Only a refused connection proves nobody
+	 * listens there.
+	 */
 	if (lstat(c->listen, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			snprintf(err, errlen, "listen: %s exists and is not a socket", c->listen);
 			return -1;
 		}
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			snprintf(err, errlen, "listen: %s: %s", c->listen, strerror(errno));
+			return -1;
+		}
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			snprintf(err, errlen, "another sessiond is listening on %s", c->listen);
+			close(fd);
+			return -1;
+		}
+		if (errno != ECONNREFUSED) {
+			snprintf(err, errlen, "listen: %s exists and cannot be checked (%s); not removing it",
+				 c->listen, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
 		unlink(c->listen);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -73,15 +73,15 @@ enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idl
 			PQclear(res);
 			return STORE_NOT_FOUND;
 		}
-		out->revoked = is_true(PQgetvalue(res, 0, SC_NCOLS + 2));
+		out->revoked = is_true(PQgetvalue(res, 0, SL_REVOKED));
 	}
 	out->res = res;
-	out->expired = is_true(PQgetvalue(res, 0, SC_NCOLS));
-	out->touch_due = is_true(PQgetvalue(res, 0, SC_NCOLS + 1));
+	out->expired = is_true(PQgetvalue(res, 0, SL_EXPIRED));
+	out->touch_due = is_true(PQgetvalue(res, 0, SL_TOUCH_DUE));
 	return STORE_OK;
 }
 
-enum store_err sess_touch(struct store *st, const unsigned char *hash, char *text, long long *epoch)
+enum store_err sess_touch(struct store *st, const unsigned char *hash, char text[SQL_TS_LEN + 1], long long *epoch)
 {
 	const char *params[1] = { (const char *)hash };
 	int lengths[1] = { TOKEN_HASH_LEN }, formats[1] = { 1 };
@@ -94,7 +94,7 @@ enum store_err sess_touch(struct store *st, const unsigned char *hash, char *tex
 		PQclear(res);
 		return STORE_NOT_FOUND;
 	}
-	snprintf(text, 21, "%s", PQgetvalue(res, 0, 0));
+	snprintf(text, SQL_TS_LEN + 1, "%s", PQgetvalue(res, 0, 0));
 	*epoch = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	PQclear(res);
 	return STORE_OK;
@@ -334,6 +334,23 @@ enum store_err sess_flush_activity(struct store *st, long *flushed)
 	if (res == NULL)
 		return err;
 	*flushed = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return STORE_OK;
+}
+
+enum store_err sess_sample_gauges(struct store *st, uint64_t *out, size_t n)
+{
+	enum store_err err;
+	PGresult *res = store_exec(st, "metrics_sample", 0, NULL, NULL, NULL, &err);
+
+	if (res == NULL)
+		return err;
+	if (PQntuples(res) != 1 || PQnfields(res) != (int)n) {
+		PQclear(res);
+		return STORE_ERROR;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = strtoull(PQgetvalue(res, 0, (int)i), NULL, 10);
 	PQclear(res);
 	return STORE_OK;
 }

@@ -49,7 +49,13 @@ int shm_setup(const struct cfg *c, char *err, size_t errlen)
 		region = p;
 		region->magic = SHM_MAGIC;
 		region->size = size;
-		return init_lock(region) == 0 ? 0 : -1;
+		if ((errno = init_lock(region)) != 0) {
+			snprintf(err, errlen, "shared memory: cannot initialise its lock: %s", strerror(errno));
+			munmap(p, size);
+			region = NULL;
+			return -1;
+		}
+		return 0;
 	}
 	fd = open(c->shm_file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX) != 0) {
@@ -77,9 +83,18 @@ int shm_setup(const struct cfg *c, char *err, size_t errlen)
 	region = p;
 	/* The first process to map a new (or resized) file initializes it, under the file lock. */
 	if (region->magic != SHM_MAGIC || region->size != size) {
+		int rc;
+
 		memset(region, 0, size);
 		region->size = size;
-		init_lock(region);
+		if ((rc = init_lock(region)) != 0) {
+			snprintf(err, errlen, "shm_file %s: cannot initialise its lock: %s", c->shm_file, strerror(rc));
+			munmap(p, size);
+			region = NULL;
+			flock(fd, LOCK_UN);
+			close(fd);
+			return -1;
+		}
 		region->magic = SHM_MAGIC;
 	}
 	flock(fd, LOCK_UN);

@@ -1,37 +1,42 @@
 /*
  * Every SQL statement sessiond runs, prepared once per connection. All take
- * their values as parameters. Token hashes are bound as binary bytea.
+ * their values as parameters. Token hashes are bound as binary bytea. The
+ * last field says whether running one twice is harmless (1: reads, cache
+ * fills, touches) or not (0: writes); see statements.h.
  */
 #include "statements.h"
 
-/* RFC 3339 UTC, second precision. */
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#include "locks.h"
+
+/* One column of SESSION_COLUMNS with the row prefix p ("" or "(r.sess)."), as SQL text. */
+#define COL_PLAIN(p, c) p c
+#define COL_TS(p, c) "to_char(" p c " AT TIME ZONE 'UTC', " SQL_TS_FORMAT ")"
+#define COL_EPOCH(p, c) "extract(epoch FROM " p c ")::int8"
+#define COL_HOST(p, c) "host(" p c ")"
+#define COL_FIRST(e, kind, p, c) COL_##kind(p, c)
+#define COL_NEXT(e, kind, p, c) ", " COL_##kind(p, c)
 
 /*
  * The session row, in enum sess_col order. One list for the cache table and
  * the authoritative table (and the functions' rows, with a prefix), so a cache
  * hit and a miss render the same object.
  */
-#define SESSION_COLS(p) \
-	p "id::text, " p "user_id, " p "user_email, " p "user_name, " p "user_picture, " \
-	p "tenant_id, " p "tenant_name, " p "needs_onboarding, " p "onboarding_completed, " \
-	p "onboarding_step, " p "subscription_plan, " p "subscription_status, " \
-	p "session_data::text, " p "session_type, " p "version, " \
-	TS(p "created_at") ", " TS(p "updated_at") ", " TS(p "last_activity") ", " \
-	TS(p "expires_at") ", extract(epoch FROM " p "expires_at)::int8, host(" p "ip_address), " \
-	p "user_agent, extract(epoch FROM " p "created_at)::int8, extract(epoch FROM " p "last_activity)::int8"
+#define SESSION_COLS(p) SESSION_COLUMNS(COL_FIRST, COL_NEXT, p)
+
+/* GET /api/sessions/ lists at most this many sessions (the newest by activity). */
+#define LIST_MAX "200"
 
 #define EXPIRED_SQL(idle) \
 	"(expires_at <= now() OR (" idle "::int > 0 AND last_activity <= now() - make_interval(secs => " idle "::int)))"
 
 const struct statement statements[] = {
-	{ "ping", "SELECT 1" },
+	{ "ping", "SELECT 1", 1 },
 
 	/* Hot path: the cache only. $1 hash, $2 idle_timeout, $3 touch_interval. */
 	{ "sess_read",
 	  "SELECT " SESSION_COLS("") ", " EXPIRED_SQL("$2") ", "
 	  "last_activity <= now() - make_interval(secs => $3::int) "
-	  "FROM session_cache WHERE token_hash = $1" },
+	  "FROM session_cache WHERE token_hash = $1", 1 },
 
 	/*
 	 * Cache miss: read the authoritative row under FOR SHARE (a concurrent
@@ -46,17 +51,17 @@ const struct statement statements[] = {
 	  "        WHERE revoked_at IS NULL AND NOT " EXPIRED_SQL("$2") ") "
 	  "SELECT " SESSION_COLS("") ", " EXPIRED_SQL("$2") ", false, revoked_at IS NOT NULL, "
 	  /* A plain-SELECT CTE runs only when referenced: this makes the fill happen. */
-	  "(SELECT count(*) FROM ins) FROM s" },
+	  "(SELECT count(*) FROM ins) FROM s", 1 },
 
 	/* Activity, in the UNLOGGED table only. Returns the new value for the per-host cache. */
 	{ "sess_touch",
 	  "UPDATE session_cache SET last_activity = now() WHERE token_hash = $1 "
-	  "RETURNING " TS("last_activity") ", extract(epoch FROM last_activity)::int8" },
+	  "RETURNING " COL_TS("", "last_activity") ", extract(epoch FROM last_activity)::int8", 1 },
 
 	{ "sess_expire",
 	  "WITH d AS (DELETE FROM session_cache WHERE token_hash = $1 RETURNING id, user_id) "
 	  "INSERT INTO session_events (event, session_id, user_id, ip_address) "
-	  "SELECT 'expired', id, user_id, $2::inet FROM d" },
+	  "SELECT 'expired', id, user_id, $2::inet FROM d", 1 },
 
 	/* Server-owned billing recorded for the user wins over the defaults (and over the body). */
 	{ "sess_create",
@@ -80,17 +85,17 @@ const struct statement statements[] = {
 	  "  last_activity, expires_at, ip_address, user_agent, last_activity FROM ins), "
 	  "e AS (INSERT INTO session_events (event, session_id, user_id, ip_address) "
 	  "  SELECT 'created', id, user_id, ip_address FROM ins) "
-	  "SELECT " SESSION_COLS("") " FROM ins" },
+	  "SELECT " SESSION_COLS("") " FROM ins", 0 },
 
-	{ "sess_evict", "SELECT sessiond_evict($1, $2::int, $3::inet)" },
+	{ "sess_evict", "SELECT sessiond_evict($1, $2::int, $3::inet)", 0 },
 
 	{ "sess_patch",
 	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_patch($1::uuid, $2::int8, "
-	  "$3::bool, $4::bool, $5::bool, $6, $7::jsonb, $8, $9, $10::int, $11::inet) r" },
+	  "$3::bool, $4::bool, $5::bool, $6, $7::jsonb, $8, $9, $10::int, $11::inet) r", 0 },
 
 	{ "sess_refresh",
 	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_refresh($1::uuid, $2::int, "
-	  "$3::int, $4::bytea, $5::inet) r" },
+	  "$3::int, $4::bytea, $5::inet) r", 0 },
 
 	/*
 	 * The caller's live sessions, newest activity first (the cache knows the
@@ -106,14 +111,14 @@ const struct statement statements[] = {
 	  "  FROM sessions s LEFT JOIN session_cache c ON c.id = s.id "
 	  "  WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()) x "
 	  "WHERE ($2::int = 0 OR last_activity > now() - make_interval(secs => $2::int)) "
-	  "ORDER BY last_activity DESC, created_at DESC LIMIT 200" },
+	  "ORDER BY last_activity DESC, created_at DESC LIMIT " LIST_MAX, 1 },
 
 	/*
 	 * After a committed write: wakes every host's cache listener (sql/007).
 	 * Its own transaction writes no WAL, so its commit does not wait for a
 	 * flush while it holds PostgreSQL's notification lock.
 	 */
-	{ "cache_ring", "SELECT pg_notify('sessiond_cache', '')" },
+	{ "cache_ring", "SELECT pg_notify('sessiond_cache', '')", 1 },
 
 	/*
 	 * Deletes the invalidation log rows of transactions older than $1, the
@@ -125,25 +130,25 @@ const struct statement statements[] = {
 	{ "inval_collect",
 	  "WITH d AS (DELETE FROM session_invalidations WHERE ctid = ANY (ARRAY("
 	  "  SELECT ctid FROM session_invalidations WHERE xid < $1::xid8 LIMIT 20000 FOR UPDATE SKIP LOCKED))) "
-	  "SELECT pg_snapshot_xmin(pg_current_snapshot())::text" },
+	  "SELECT pg_snapshot_xmin(pg_current_snapshot())::text", 1 },
 
-	{ "set_billing", "SELECT sessiond_set_billing($1, $2, $3, $4::inet)" },
+	{ "set_billing", "SELECT sessiond_set_billing($1, $2, $3, $4::inet)", 0 },
 
-	{ "sess_revoke", "SELECT sessiond_revoke($1, $2::uuid, $3::uuid, $4, $5::inet)" },
+	{ "sess_revoke", "SELECT sessiond_revoke($1, $2::uuid, $3::uuid, $4, $5::inet)", 0 },
 
 	{ "event_auth_failed",
 	  "INSERT INTO session_events (event, ip_address, detail) "
-	  "VALUES ('auth_failed', $1::inet, jsonb_build_object('reason', $2::text, 'route', $3::text))" },
+	  "VALUES ('auth_failed', $1::inet, jsonb_build_object('reason', $2::text, 'route', $3::text))", 0 },
 
 	/* One worker at a time (advisory xact lock) copies touched activity to sessions. */
 	{ "flush_activity",
-	  "WITH l AS (SELECT pg_try_advisory_xact_lock(7462091834) AS got), "
+	  "WITH l AS (SELECT pg_try_advisory_xact_lock(" LOCK_KEY_FLUSH ") AS got), "
 	  "d AS (SELECT c.token_hash, c.id, c.last_activity FROM session_cache c, l "
 	  "      WHERE l.got AND c.last_activity > c.flushed_activity LIMIT 5000), "
 	  "u AS (UPDATE sessions s SET last_activity = d.last_activity FROM d "
 	  "      WHERE s.id = d.id AND s.last_activity < d.last_activity RETURNING s.id) "
 	  "UPDATE session_cache c SET flushed_activity = d.last_activity FROM d "
-	  "WHERE c.token_hash = d.token_hash" },
+	  "WHERE c.token_hash = d.token_hash", 1 },
 
 	/*
 	 * Gauges for /metrics/, run by one worker every metrics_sample_interval
@@ -153,7 +158,7 @@ const struct statement statements[] = {
 	  "SELECT (SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > now()), "
 	  "(SELECT count(*) FROM sessions), pg_total_relation_size('sessions'), "
 	  "(SELECT count(*) FROM session_cache), pg_total_relation_size('session_cache'), "
-	  "(SELECT count(*) FROM session_events), pg_total_relation_size('session_events')" },
+	  "(SELECT count(*) FROM session_events), pg_total_relation_size('session_events')", 1 },
 };
 
 const size_t statement_count = sizeof(statements) / sizeof(statements[0]);

@@ -1,10 +1,13 @@
 /* libpq connection management for the workers. */
 #include "store.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "conninfo.h"
 #include "log.h"
 #include "metrics.h"
 #include "statements.h"
@@ -63,8 +66,11 @@ PGconn *store_connect_raw(const struct cfg *c, char *err, size_t errlen)
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
+		char line[512];
 
-		snprintf(err, errlen, "%.*s", (int)strcspn(msg, "\n"), msg);
+		/* libpq's message may echo the connection string: never its password. */
+		snprintf(line, sizeof(line), "%.*s", (int)strcspn(msg, "\n"), msg);
+		conninfo_scrub(line, c->database_url, err, errlen);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -119,16 +125,16 @@ enum store_err store_ensure(struct store *s)
 	return STORE_OK;
 }
 
-/* The SQL text of statement name, or NULL when there is none. */
-static const char *statement_sql(const char *name)
+/* The statement called name, or NULL when there is none. */
+static const struct statement *statement_find(const char *name)
 {
 	for (size_t i = 0; i < statement_count; i++)
 		if (strcmp(statements[i].name, name) == 0)
-			return statements[i].sql;
+			return &statements[i];
 	return NULL;
 }
 
-/* Classifies a failed result: connection-level problems are 503, the rest 500. */
+/* Classifies a failed result: connection-level and transient problems are 503, the rest 500. */
 static enum store_err classify(struct store *s, const PGresult *res)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -144,6 +150,17 @@ static enum store_err classify(struct store *s, const PGresult *res)
 			 log_quote(res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn), msg, sizeof(msg)));
 		store_close(s);
 		schedule_retry(s, 0);
+		metrics_store_error(MS_UNAVAILABLE);
+		return STORE_UNAVAILABLE;
+	}
+	/*
+	 * A deadlock or serialization failure rolled the statement back: nothing
+	 * was applied and the same request may well succeed at once, so the
+	 * client is told to retry (503 + Retry-After). The connection is fine.
+	 */
+	if (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0) {
+		log_warn("event=store_retryable sqlstate=%s error=%s", state,
+			 log_quote(PQresultErrorMessage(res), msg, sizeof(msg)));
 		metrics_store_error(MS_UNAVAILABLE);
 		return STORE_UNAVAILABLE;
 	}
@@ -163,41 +180,97 @@ static int connection_lost(PGconn *conn, const PGresult *res)
 	       strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0;
 }
 
+/*
+ * Whether an idle connection is still usable, asked before sending: a server
+ * that restarted or dropped it has closed the socket (often after a FATAL
+ * message), which shows as readable. Reading that here, before anything is
+ * sent, proves a statement sent next on a fresh connection is its first run.
+ */
+static int idle_conn_alive(PGconn *conn)
+{
+	struct pollfd p = { .fd = PQsocket(conn), .events = POLLIN };
+
+	if (p.fd < 0 || PQstatus(conn) != CONNECTION_OK)
+		return 0;
+	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) && PQconsumeInput(conn) == 0)
+		return 0;
+	return PQstatus(conn) == CONNECTION_OK;
+}
+
+/*
+ * Test-only fault injection, for proving what happens when a write commits
+ * but its result never arrives: SESSIOND_TEST_DROP_AFTER (set by the test
+ * harness alone) names the statements after whose success the connection is
+ * cut and the result thrown away, exactly as if the network dropped it.
+ */
+static int fault_drop_after(const char *name)
+{
+	const char *list = getenv("SESSIOND_TEST_DROP_AFTER");
+	size_t n = strlen(name);
+
+	for (const char *p = list; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+static PGresult *fault_cut(PGconn *conn, PGresult *res)
+{
+	PQclear(res);
+	shutdown(PQsocket(conn), SHUT_RDWR);
+	/* Fails on the cut socket: a result like the one a dropped connection gives. */
+	return PQexec(conn, "SELECT 1");
+}
+
 PGresult *store_exec(struct store *s, const char *name, int nparams, const char *const *values,
 		     const int *lengths, const int *formats, enum store_err *err)
 {
+	const struct statement *stmt = statement_find(name);
 	PGresult *res;
 	ExecStatusType st;
-	/*
-	 * With db_prepared_statements off the statement's text runs as an unnamed
-	 * statement (Parse/Bind/Execute in one round trip, planned each time),
-	 * which a transaction-pooling PgBouncer may send to any server connection.
-	 */
-	const char *sql = s->cfg->db_prepared_statements ? NULL : statement_sql(name);
 
-	if (!s->cfg->db_prepared_statements && sql == NULL) {
+	if (stmt == NULL) {
 		log_error("event=store_unknown_statement statement=%s", name);
 		*err = STORE_ERROR;
 		return NULL;
 	}
 	for (int attempt = 0;; attempt++) {
-		int was_open = s->conn != NULL;   /* an older connection, possibly dropped meanwhile */
+		int was_open;
 
+		/* A connection found dead before sending is replaced: nothing was sent on it. */
+		if (s->conn && !idle_conn_alive(s->conn)) {
+			store_close(s);
+			s->next_attempt.tv_sec = 0;
+			s->next_attempt.tv_nsec = 0;
+		}
+		was_open = s->conn != NULL;
 		*err = store_ensure(s);
 		if (*err != STORE_OK)
 			return NULL;
-		res = sql ? PQexecParams(s->conn, sql, nparams, NULL, values, lengths, formats, 0)
-			  : PQexecPrepared(s->conn, name, nparams, values, lengths, formats, 0);
+		/*
+		 * With db_prepared_statements off the statement's text runs as an
+		 * unnamed statement (Parse/Bind/Execute in one round trip, planned
+		 * each time), which a transaction-pooling PgBouncer may send to any
+		 * server connection.
+		 */
+		res = s->cfg->db_prepared_statements
+			      ? PQexecPrepared(s->conn, name, nparams, values, lengths, formats, 0)
+			      : PQexecParams(s->conn, stmt->sql, nparams, NULL, values, lengths, formats, 0);
 		st = PQresultStatus(res);
+		if ((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && fault_drop_after(name)) {
+			res = fault_cut(s->conn, res);
+			st = PQresultStatus(res);
+		}
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 			return res;
 		/*
-		 * A connection the server dropped while we were idle (restart,
-		 * failover) fails on first use: reconnect and retry once. Every
-		 * statement is safe to repeat (reads, or writes that are idempotent
-		 * or harmless twice).
+		 * The connection broke while the statement was in flight: it may
+		 * or may not have committed. Only a statement that is safe to run
+		 * twice is sent again (once); a write is reported as unavailable
+		 * (503, Retry-After), never applied a second time.
 		 */
-		if (attempt == 0 && was_open && connection_lost(s->conn, res)) {
+		if (attempt == 0 && was_open && stmt->retry_safe && connection_lost(s->conn, res)) {
 			PQclear(res);
 			store_close(s);
 			s->next_attempt.tv_sec = 0;

@@ -1,30 +1,37 @@
-/* Request authentication: session tokens (header or cookie), CSRF, client address. */
+/* Request authentication: session tokens (header or cookie), CSRF. */
 #ifndef SESSIOND_AUTH_H
 #define SESSIOND_AUTH_H
 
-#include "app.h"
+#include "ctx.h"
+#include "http.h"
 #include "lcache.h"
 #include "sessions.h"
 
+/*
+ * One authenticated session, whichever path produced it. id, user_id and
+ * tenant_id (NULL when none) are always set; json/json_len after
+ * auth_session_read. s holds the store row when the store was read (empty
+ * after a per-host cache hit): only writers, which always read the store, use it.
+ */
 struct auth {
+	const char *id;
+	const char *user_id;
+	const char *tenant_id;
+	const char *json;           /* the session object as rendered (auth_session_read) */
+	size_t json_len;
+
 	struct session s;           /* the store row (empty after a per-host cache hit) */
 	unsigned char hash[TOKEN_HASH_LEN];
 	char token[TOKEN_LEN + 1];
 	int by_cookie;
 	int touched;                /* activity was recorded by this request */
-	char touch_text[21];
+	char touch_text[SQL_TS_LEN + 1];
 	long long touch_epoch;
 
-	/* auth_session_read: the session as rendered, and the fields routes need. */
+	/* auth_session_read's storage behind json and the identity fields. */
 	struct lc_entry lc;
 	struct jsonx_buf big;       /* a rendering too large for lc */
-	const char *json;
-	size_t json_len;
-	int local_hit;
 };
-
-/* The client address (REMOTE_ADDR, or X-Forwarded-For from a trusted proxy) as text, or NULL when not an IP address. */
-const char *auth_client_addr(const struct app *a, const struct req *r, char *buf, size_t n);
 
 /*
  * Authenticates r with its session token: "Authorization: Session <token>"
@@ -37,8 +44,7 @@ int auth_session(struct app *a, struct req *r, struct auth *out);
 /*
  * For reads (GET /current/, /auth/): like auth_session, but served from the
  * per-host cache when it can be, and filling it otherwise. On 0, au->json /
- * au->json_len hold the rendered session and au->lc.id / user_id / tenant_id
- * its identity; au->s is empty after a cache hit.
+ * au->json_len hold the rendered session.
  */
 int auth_session_read(struct app *a, struct req *r, struct auth *out);
 

@@ -18,8 +18,6 @@
 
 #include "config.h"
 
-/* pg_try_advisory_lock key held by a running cleanup (the migrator uses 7462091833). */
-#define CLEANUP_LOCK_KEY "7462091834"
 
 #define CLEANUP_BATCH_DEFAULT 1000
 #define CLEANUP_BATCH_MAX     100000
@@ -54,7 +52,7 @@ struct cleanup_stats {
 };
 
 /*
- * Takes the session-level advisory lock CLEANUP_LOCK_KEY on conn. Returns
+ * Takes the session-level advisory lock LOCK_KEY_CLEANUP (include/locks.h) on conn. Returns
  * CLEANUP_OK (held until the connection closes), CLEANUP_LOCKED, or
  * CLEANUP_ERROR with a message in err.
  */

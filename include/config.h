@@ -13,11 +13,12 @@
 
 /* X(type, name, default, min, max, choices, doc) */
 #define CFG_KEYS(X) \
-	X(STR,  database_url, "dbname=sessiond", 0, 0, NULL, "libpq connection string of the PostgreSQL store") \
+	X(DSN,  database_url, "dbname=sessiond", 0, 0, NULL, "libpq connection string of the PostgreSQL store") \
 	X(STR,  listen, "", 0, 0, NULL, "unix socket path or host:port to listen on; empty = the FastCGI socket on fd 0 (spawn-fcgi, mod_fcgid)") \
 	X(OCT,  listen_mode, "0660", 0, 0777, NULL, "permissions of a unix listen socket") \
 	X(INT,  listen_backlog, "1024", 1, 65535, NULL, "listen(2) backlog") \
 	X(INT,  workers, "2", 1, 256, NULL, "worker processes; 1 = no master, no fork (mod_fcgid owns the processes)") \
+	X(STR,  pid_file, "", 0, 0, NULL, "file holding the master's pid, locked while it runs: a second sessiond with the same file refuses to start; empty = none; unused by single-worker processes on fd 0 (mod_fcgid)") \
 	X(INT,  shutdown_grace, "10", 1, 600, NULL, "seconds SIGTERM waits for in-flight requests before workers are killed") \
 	X(INT,  session_ttl, "86400", 60, 31536000, NULL, "seconds from creation to expires_at") \
 	X(INT,  idle_timeout, "0", 0, 31536000, NULL, "seconds without activity after which a session expires; 0 = off") \
@@ -52,7 +53,7 @@
 	X(INT,  max_body_bytes, "16384", 256, 1048576, NULL, "largest request body; larger is 413") \
 	X(INT,  local_cache_entries, "4096", 0, 1048576, NULL, "sessions kept rendered in this host's shared memory for GET /current/ and /auth/ (about 1.2 KiB each); 0 = off") \
 	X(INT,  local_cache_ttl, "60", 1, 3600, NULL, "seconds a locally cached session is served before it is read from PostgreSQL again") \
-	X(STR,  listen_database_url, "", 0, 0, NULL, "direct (not transaction-pooled) libpq connection for the cache invalidation listener; empty = database_url") \
+	X(DSN,  listen_database_url, "", 0, 0, NULL, "direct (not transaction-pooled) libpq connection for the cache invalidation listener; empty = database_url") \
 	X(INT,  local_cache_poll_ms, "100", 10, 1000, NULL, "milliseconds between the cache listener's reads of session_invalidations when no writer rang; bounds how late a change whose NOTIFY was lost reaches this host's cache") \
 	X(INT,  db_connect_timeout, "3", 1, 60, NULL, "seconds to wait for a PostgreSQL connection") \
 	X(INT,  db_statement_timeout, "5000", 100, 600000, NULL, "milliseconds before a statement is cancelled (503)") \
@@ -62,13 +63,15 @@
 	X(INT,  cleanup_grace, "0", 0, 31536000, NULL, "cleanup_sessions keeps expired/revoked sessions this many seconds") \
 	X(INT,  event_retention_days, "90", 1, 36500, NULL, "cleanup_sessions deletes audit events older than this")
 
-enum cfg_type { CFG_STR, CFG_INT, CFG_OCT, CFG_BOOL, CFG_ENUM };
+/* CFG_DSN: a libpq connection string, a string shown without its secrets. */
+enum cfg_type { CFG_STR, CFG_INT, CFG_OCT, CFG_BOOL, CFG_ENUM, CFG_DSN };
 
 #define CFG_FIELD_STR(n)  char *n;
 #define CFG_FIELD_INT(n)  long n;
 #define CFG_FIELD_OCT(n)  long n;
 #define CFG_FIELD_BOOL(n) int n;
 #define CFG_FIELD_ENUM(n) char *n;
+#define CFG_FIELD_DSN(n)  char *n;
 #define CFG_FIELD(t, n, d, lo, hi, ch, doc) CFG_FIELD_##t(n)
 
 struct cfg {

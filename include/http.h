@@ -13,6 +13,8 @@
 #include <fcgiapp.h>
 #include <json-c/json.h>
 
+#include "clientaddr.h"
+
 enum api_err {
 	ERR_BAD_JSON,          /* 400 malformed JSON */
 	ERR_BAD_REQUEST,       /* 400 wrong type, unknown field, bad value */
@@ -45,6 +47,8 @@ struct req {
 	const char *remote_addr;
 	const char *forwarded_for;
 	long content_length;        /* -1 when absent */
+	const char *client_addr;    /* the client's address (client_ip), or NULL when unknown; set by the request layer */
+	char client_ip[CLIENTADDR_MAX];
 
 	char path[512];             /* decoded-free path without query */
 	char id[33];                /* request id (nginx $request_id or generated) */

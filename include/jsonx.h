@@ -36,6 +36,9 @@ struct jsonx_buf { char *data; size_t len, cap; };
 /* Appends n raw bytes; 0, or -1 on ENOMEM (b unchanged). */
 int jsonx_buf_append(struct jsonx_buf *b, const char *s, size_t n);
 
+/* Appends a string literal (its length counted by the compiler). */
+#define jsonx_buf_lit(b, lit) jsonx_buf_append((b), "" lit, sizeof(lit) - 1)
+
 /* Appends s as a JSON string literal: quotes, \" and \\ escaped, control characters as \u00XX, '/' not escaped, invalid UTF-8 replaced by U+FFFD; s NULL appends null. 0, or -1 on ENOMEM (b may hold a partial literal). */
 int jsonx_buf_str(struct jsonx_buf *b, const char *s);
 

@@ -47,7 +47,7 @@ struct lc_entry {
 	int64_t last_activity;      /* unix seconds */
 	int64_t filled_at;
 	uint16_t json_len;
-	uint16_t la_offset;         /* offset of the last_activity value (20 chars) in json */
+	uint16_t la_offset;         /* offset of the last_activity value (SQL_TS_LEN chars) in json */
 	char id[LC_ID_MAX];
 	char user_id[LC_USER_MAX];
 	char tenant_id[LC_TENANT_MAX];   /* "" when none */
@@ -75,7 +75,7 @@ uint64_t lcache_generation(void);
 /* Stores e unless an invalidation happened since gen was read. */
 void lcache_put(const struct lc_entry *e, uint64_t gen);
 
-/* Updates last_activity of a cached entry (value: unix seconds and its 20-char RFC 3339 text). */
+/* Updates last_activity of a cached entry (value: unix seconds and its SQL_TS_LEN-char RFC 3339 text). */
 void lcache_touch(const unsigned char *hash, int64_t when, const char *text);
 
 /* Invalidations: one token hash, one session id, all of a user's sessions, everything. */

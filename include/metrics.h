@@ -4,7 +4,7 @@
  * renders the sum over all of them; gauges of the store sampled by one worker
  * at a time every metrics_sample_interval seconds, never per request.
  *
- * Every label value comes from a fixed table (route names from the router,
+ * Every label value comes from a fixed table (route names told at start-up,
  * a fixed list of statuses, fixed authentication failure reasons with an
  * "other" bucket), never from request data, so the number of series is
  * bounded. Without a shared region (unit tests, before shm_setup) every
@@ -16,8 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "store.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -46,6 +44,21 @@ enum metrics_store_err {
 	MS_CONNECT,       /* a (re)connection attempt failed */
 	MS_COUNT
 };
+
+/* Sampled store gauges, in the column order of the metrics_sample statement. */
+enum metrics_gauge {
+	MG_LIVE, MG_SESSIONS_ROWS, MG_SESSIONS_BYTES, MG_CACHE_ROWS, MG_CACHE_BYTES, MG_EVENTS_ROWS, MG_EVENTS_BYTES,
+	MG_COUNT
+};
+
+/* Name of route label i, NULL past the last. */
+typedef const char *(*metrics_route_name_fn)(size_t i);
+
+/*
+ * Tells the route label names (before shm_setup and any worker starts).
+ * Without them every request is counted under route "other".
+ */
+void metrics_set_route_names(metrics_route_name_fn fn);
 
 /* Adds n to counter c. */
 void metrics_add(enum metrics_counter c, uint64_t n);
@@ -76,11 +89,15 @@ void metrics_worker_start(void);
 void metrics_worker_gone(int pid);
 
 /*
- * About once a second per worker: refreshes this worker's heartbeat and, when
- * this worker wins the sampling slot (every c->metrics_sample_interval
- * seconds across all workers; 0 = off), samples the store gauges through st.
+ * About once a second per worker: refreshes this worker's heartbeat. Returns
+ * 1 when this worker won the sampling slot (every sample_interval seconds
+ * across all workers; 0 = off): the caller then samples the store gauges and
+ * passes them to metrics_set_gauges.
  */
-void metrics_tick(struct store *st, const struct cfg *c);
+int metrics_tick(int sample_interval);
+
+/* Stores a sample of the store gauges (MG_COUNT values), or records a failed sample when values is NULL. */
+void metrics_set_gauges(const uint64_t *values);
 
 /*
  * Renders the Prometheus text exposition into a new buffer (*out, length

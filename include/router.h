@@ -1,4 +1,4 @@
-/* Route table: method + path pattern → handler. */
+/* The route table: method + path pattern → handler. Matches; calls nothing. */
 #ifndef SESSIOND_ROUTER_H
 #define SESSIOND_ROUTER_H
 
@@ -10,17 +10,43 @@ struct app;
 
 typedef void (*route_fn)(struct app *app, struct req *r, const char *arg);
 
-/*
- * Dispatches r: finds the route for its path and method, and calls its
- * handler with the decoded {param} of the path (or NULL). Sends 404 or 405
- * (with Allow) itself when nothing matches.
- */
-void router_dispatch(struct app *app, struct req *r);
+struct route {
+	const char *method;
+	const char *pattern;    /* "{}" matches one path segment, "{uuid}" one that is a UUID */
+	const char *name;       /* for logs and metrics */
+	route_fn fn;
+	int guarded;            /* authenticates: subject to the brute-force guard */
+};
+
+#define ROUTER_ARG_MAX 256   /* largest decoded {param}, NUL included */
+#define ROUTER_ALLOW_MAX 64  /* the Allow header's value */
+
+struct route_match {
+	const struct route *route;   /* NULL when nothing matched both path and method */
+	const char *arg;             /* the decoded {param} (in argbuf), or NULL */
+	char argbuf[ROUTER_ARG_MAX];
+	char allow[ROUTER_ALLOW_MAX]; /* without a route: the methods the path has ("" = no such path) */
+};
 
 /*
- * The name of route i of the table, then of the pseudo-routes the router sets
- * itself ("method_not_allowed", "not_found"); NULL past the end. The fixed
- * set of route labels for logs and metrics.
+ * Finds the route of method and path. Literal routes win over patterns, so
+ * /current/ never falls to /{uuid}/. A {uuid} argument is returned in lower
+ * case, so ids compare equal however the client spelled them. Returns
+ * m->route, or NULL with m->allow naming the path's methods (405) or empty (404).
+ */
+const struct route *router_match(const char *method, const char *path, struct route_match *m);
+
+/*
+ * Matches path against one pattern; a trailing slash is optional. A "{}"
+ * segment is percent-decoded into arg (cap bytes); a malformed escape or a
+ * decoded NUL fails the match. Returns 1 on a match. (For unit tests and router_match.)
+ */
+int router_match_pattern(const char *pattern, const char *path, char *arg, size_t cap);
+
+/*
+ * The name of route i of the table, then of the pseudo-routes the request
+ * layer sets ("method_not_allowed", "not_found"); NULL past the end. The
+ * fixed set of route labels for logs and metrics.
  */
 const char *router_route_name(size_t i);
 

@@ -9,17 +9,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdint.h>
+
 #include "jsonx.h"
+#include "statements.h"
 #include "store.h"
 #include "token.h"
 
-/* Column positions of the session row every statement returns (see SESSION_COLS). */
-enum sess_col {
-	SC_ID, SC_USER_ID, SC_EMAIL, SC_NAME, SC_PICTURE, SC_TENANT_ID, SC_TENANT_NAME,
-	SC_NEEDS_ONBOARDING, SC_ONBOARDING_COMPLETED, SC_ONBOARDING_STEP, SC_PLAN, SC_STATUS,
-	SC_DATA, SC_TYPE, SC_VERSION, SC_CREATED_AT, SC_UPDATED_AT, SC_LAST_ACTIVITY, SC_EXPIRES_AT,
-	SC_EXPIRES_EPOCH, SC_IP, SC_USER_AGENT, SC_CREATED_EPOCH, SC_ACTIVITY_EPOCH,
-	SC_NCOLS
+/* Column positions of the session row every statement returns (SESSION_COLUMNS in statements.h). */
+#define SC_ENUM(e, kind, p, c) e,
+enum sess_col { SESSION_COLUMNS(SC_ENUM, SC_ENUM, ) SC_NCOLS };
+#undef SC_ENUM
+
+/* The lookup statements' columns after the session row. */
+enum sess_lookup_col {
+	SL_EXPIRED = SC_NCOLS,   /* past expires_at or idle */
+	SL_TOUCH_DUE,            /* last_activity older than touch_interval */
+	SL_REVOKED               /* revoked (the authoritative lookup only) */
 };
 
 /* One session row; owns its PGresult. */
@@ -48,10 +54,10 @@ enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idl
 			   long touch_interval, struct session *out);
 
 /*
- * Records activity in the cache table only (no WAL); text[21] and *epoch get
+ * Records activity in the cache table only (no WAL); text (SQL_TS_LEN + 1 bytes) and *epoch get
  * the new value. STORE_NOT_FOUND when the cache row is gone.
  */
-enum store_err sess_touch(struct store *st, const unsigned char *hash, char *text, long long *epoch);
+enum store_err sess_touch(struct store *st, const unsigned char *hash, char text[SQL_TS_LEN + 1], long long *epoch);
 
 /* Marks the cached session expired: drops its cache row and logs an 'expired' event. */
 enum store_err sess_expire(struct store *st, const unsigned char *hash, const char *ip);
@@ -116,6 +122,9 @@ void sess_collect_invalidations(struct store *st, int64_t now_ms);
 
 /* Copies cached last_activity values into the authoritative table (one worker at a time). */
 enum store_err sess_flush_activity(struct store *st, long *flushed);
+
+/* Samples the store gauges for /metrics/ into out[n], in the metrics_sample statement's column order. */
+enum store_err sess_sample_gauges(struct store *st, uint64_t *out, size_t n);
 
 /*
  * Renders the session object of SPEC §2 into b. With private_fields, also

@@ -169,6 +169,30 @@ std_claims() {
 		"$ISSUER" "$AUDIENCE" "$1" $((now + 3600)) "$now" "${2:+,$2}"
 }
 
+# create SUB [BODY] [curl args...]: POST /create/ with a fresh JWT for SUB
+# (std_claims plus the members in $CREATE_CLAIMS, curl arguments from the
+# CREATE_ARGS array, where {sub} stands for SUB). Sets TOKEN and SID (empty
+# when no session was created), STATUS, BODY and JWT; then calls on_create
+# when the test file defines it.
+CREATE_CLAIMS=
+CREATE_ARGS=()
+create() {
+	local sub=$1 body=${2:-'{}'} args=()
+	shift
+	[ $# -gt 0 ] && shift
+	for a in "${CREATE_ARGS[@]}"; do args+=("${a//\{sub\}/$sub}"); done
+	JWT=$(mint_jwt "$(std_claims "$sub" "$CREATE_CLAIMS")")
+	req POST /api/sessions/create/ -H "Authorization: Bearer $JWT" -H 'Content-Type: application/json' \
+		"${args[@]}" -d "$body" "$@"
+	TOKEN=$(jq_body '.session_token // empty')
+	SID=$(jq_body '.session.id // empty')
+	if declare -F on_create >/dev/null; then on_create "$sub"; fi
+	return 0
+}
+
+# as TOKEN METHOD PATH [curl args...]: a request authenticated with Authorization: Session.
+as() { local t=$1 m=$2 p=$3; shift 3; req "$m" "$p" -H "Authorization: Session $t" "$@"; }
+
 # The master's worker processes (not its cache listener, named sessiond-cache).
 worker_pids() {
 	local m

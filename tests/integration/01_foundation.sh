@@ -94,7 +94,8 @@ done
 [ -z "$missing" ] && pass "every key is documented in sessiond.conf.example" || fail "keys missing from the example:$missing"
 extra=$(sed -n 's/^#\? \?\([a-z_]*\) = .*/\1/p' "$example" | while read -r k; do grep -q "^| \`$k\`" "$VAR/ref.md" || echo "$k"; done)
 [ -z "$extra" ] && pass "the example names no unknown key" || fail "unknown keys in the example: $extra"
-out=$(env -u SESSIOND_CONF_EXTRA "$BUILD/sessiond" --check-config --config "$example" 2>&1)
+# (Its jwks_file is the production path; --check-config loads the keys, so point it at the stack's.)
+out=$(env -u SESSIOND_CONF_EXTRA SESSIOND_JWKS_FILE="$KEYS/jwks.json" "$BUILD/sessiond" --check-config --config "$example" 2>&1)
 [ $? -eq 0 ] && pass "the example passes --check-config" || fail "example: $out"
 if grep -Fqf "$VAR/ref.md" "$TOP/README.md" && [ "$(grep -Fxc -f "$VAR/ref.md" "$TOP/README.md")" -eq "$(wc -l <"$VAR/ref.md")" ]; then
 	pass "README configuration reference matches the key table"

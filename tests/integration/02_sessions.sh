@@ -10,15 +10,8 @@ TOKENS=$VAR/tokens.txt   # every token and JWT this test saw, checked against lo
 : >"$TOKENS"
 keep() { printf '%s\n' "$1" >>"$TOKENS"; }
 
-create() { # sub [body] [extra curl args]: sets TOKEN (and STATUS/BODY)
-	local jwt
-	jwt=$(mint_jwt "$(std_claims "$1" '"email":"ada@example.com","name":"Ada","picture":"https://p/a.png","org_id":"t-1","org_name":"Acme"')")
-	keep "$jwt"
-	req POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' -d "${2:-{\}}" "${@:3}"
-	TOKEN=$(jq_body '.session_token // empty')
-	[ -n "$TOKEN" ] && keep "$TOKEN"
-}
-as() { local t=$1 m=$2 p=$3; shift 3; req "$m" "$p" -H "Authorization: Session $t" "$@"; }
+CREATE_CLAIMS='"email":"ada@example.com","name":"Ada","picture":"https://p/a.png","org_id":"t-1","org_name":"Acme"'
+on_create() { keep "$JWT"; if [ -n "$TOKEN" ]; then keep "$TOKEN"; fi; }
 json() { printf '%s' "$1"; }
 
 # --- the happy path, in the order a frontend uses it -------------------------------------

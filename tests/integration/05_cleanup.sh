@@ -8,7 +8,9 @@ stack_up "cleanup_grace = 3600
 event_retention_days = 30"
 
 CLEANUP=$BUILD/cleanup_sessions
-LOCK_KEY=7462091834
+LOCK_KEY=$(sed -n 's/^#define LOCK_KEY_CLEANUP "\([0-9]*\)"$/\1/p' "$TOP/include/locks.h")
+# The key the workers' activity flush takes, as compiled into sessiond's SQL.
+FLUSH_KEY=$(strings "$BUILD/sessiond" | sed -n 's/.*pg_try_advisory_xact_lock(\([0-9]*\)).*/\1/p' | head -1)
 
 # run_cleanup [args...]: sets OUT (stdout), ERR (stderr), RC.
 run_cleanup() {
@@ -131,9 +133,24 @@ expect_rc 0 "a dry run does not need the lock"
 psql_q "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $LOCK_KEY % 4294967296" >/dev/null
 wait "$holder" 2>/dev/null
 
+# --- an activity flush in progress does not lock cleanup out (one key per purpose) --------------------
+[[ "$LOCK_KEY" =~ ^[0-9]+$ && "$FLUSH_KEY" =~ ^[0-9]+$ ]] && pass "cleanup key $LOCK_KEY and flush key $FLUSH_KEY found" ||
+	fail "lock keys: cleanup '$LOCK_KEY', flush '$FLUSH_KEY'"
+"${as_pg[@]}" psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX \
+	-c "BEGIN" -c "SELECT pg_advisory_xact_lock($FLUSH_KEY)" -c "SELECT pg_sleep(30)" >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 1 100); do
+	[ "$(psql_q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = $FLUSH_KEY % 4294967296")" = 1 ] && break
+	sleep 0.05
+done
+
 # --- the real run deletes exactly the dead rows --------------------------------------------------------
 run_cleanup --batch-size 777
 expect_rc 0 "real run succeeds"
+[ "$(psql_q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = $FLUSH_KEY % 4294967296")" = 1 ] &&
+	pass "the real run ran while an activity flush held its lock" || fail "the flush lock holder was gone during the run"
+psql_q "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $FLUSH_KEY % 4294967296" >/dev/null
+wait "$holder" 2>/dev/null
 expect_fact mode delete "real run says so"
 for k in sessions_expired sessions_revoked cache_rows events oldest_expiry; do
 	[ "$(fact $k)" = "$(sed -n "s/^cleanup $k=//p" <<<"$dry_out")" ] && pass "real run deleted what the dry run announced: $k=$(fact $k)" ||

@@ -32,15 +32,7 @@ expect_delta() {
 	b=$(val "$M1" "$1")
 	if [ "$((b - a))" -eq "$2" ]; then pass "$1 +$2"; else fail "$1: moved by $((b - a)), want $2 ($a -> $b)"; fi
 }
-create() { # sub: sets TOKEN, SID
-	local jwt
-	jwt=$(mint_jwt "$(std_claims "$1")")
-	req POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' -d '{}'
-	TOKEN=$(jq_body '.session_token // empty')
-	SID=$(jq_body '.session.id // empty')
-	[ "$STATUS" = 201 ] || fail "create $1: $STATUS $BODY"
-}
-as() { local t=$1 m=$2 p=$3; shift 3; req "$m" "$p" -H "Authorization: Session $t" "$@"; }
+on_create() { [ "$STATUS" = 201 ] || fail "create $1: $STATUS $BODY"; }
 get_current() { as "$1" GET /api/sessions/current/; [ "$STATUS" = "${2:-200}" ] || fail "GET current: $STATUS, want ${2:-200}"; }
 
 [ "$(worker_pids | wc -l)" -eq 4 ] && pass "4 workers running" || fail "workers: $(worker_pids | wc -l)"

@@ -9,14 +9,6 @@ auth_fail_limit = 0
 max_sessions_per_user = 3
 touch_interval = 60"
 
-create() { # sub: sets TOKEN, SID
-	local jwt
-	jwt=$(mint_jwt "$(std_claims "$1")")
-	req POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' -d '{}'
-	TOKEN=$(jq_body '.session_token // empty')
-	SID=$(jq_body '.session.id // empty')
-}
-as() { local t=$1 m=$2 p=$3; shift 3; req "$m" "$p" -H "Authorization: Session $t" "$@"; }
 metric() { curl -s "$BASE/api/sessions/metrics/" | awk -v n="$1" '$1 == n { print $2 }'; }
 # hammer TOKEN PATH N: N parallel GETs (spread over the workers); prints the distinct statuses.
 hammer() {

@@ -16,14 +16,6 @@ export SESSIOND_TEST_LCACHE_FAULT_DIR=$FD
 sessiond_restart || { fail "sessiond restarted with the fault hook armed"; exit 1; }
 LOG=$VAR/log/sessiond.log
 
-create() { # sub: sets TOKEN, SID
-	local jwt
-	jwt=$(mint_jwt "$(std_claims "$1")")
-	req POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' -d '{}'
-	TOKEN=$(jq_body '.session_token // empty')
-	SID=$(jq_body '.session.id // empty')
-}
-as() { local t=$1 m=$2 p=$3; shift 3; req "$m" "$p" -H "Authorization: Session $t" "$@"; }
 metric() { curl -s -m 3 "$BASE/api/sessions/metrics/" | awk -v n="$1" '$1 == n { print $2 }'; }
 # hammer TOKEN PATH N: N parallel GETs, each given 3 s; prints the distinct statuses (000: no answer in time).
 # (Waits for its own curls only: sessiond_restart made sessiond a child of this shell.)

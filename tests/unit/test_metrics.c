@@ -1,6 +1,7 @@
 /* Unit tests for app/metrics.c: no-ops without a region; labels, buckets and rendering with one. */
 #include "metrics.h"
 #include "check.h"
+#include "router.h"
 #include "shm.h"
 
 #include <stdlib.h>
@@ -46,6 +47,7 @@ int main(void)
 
 	memset(&c, 0, sizeof(c));
 	c.shm_file = (char *)"";
+	metrics_set_route_names(router_route_name);
 	CHECK(shm_setup(&c, err, sizeof(err)) == 0);
 	metrics_worker_start();
 	metrics_add(MC_SESSIONS_CREATED, 2);
