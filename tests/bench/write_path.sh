@@ -7,6 +7,7 @@
 #   W4 sessiond POST /create/, 8 workers, same connections
 #   W5 sessiond GET /current/, 8 workers, same connections
 #   W6 sessiond GET /current/, 2 workers, same connections
+#   W7 pgbench: the UPDATE, then pg_notify() in a transaction of its own (sessiond's write and ring)
 # Ratios: W3 and W4 against W1 (goal >= 0.7, PATCH p99 <= 3x its p50), W5 against W6 (goal >= 0.95).
 # Uses bench.sh's SECS, ROUNDS, VAR, CONF, BASE, PGSOCK and its wrk scripts.
 
@@ -54,12 +55,15 @@ mkdir -p "$VAR/pgb"
 psql_q "CREATE TABLE IF NOT EXISTS bench_rows (id int PRIMARY KEY, v bigint NOT NULL DEFAULT 0);
 	INSERT INTO bench_rows (id) SELECT g FROM generate_series(1, 10000) g ON CONFLICT DO NOTHING" >/dev/null
 printf '\\set id random(1, 10000)\nUPDATE bench_rows SET v = v + 1 WHERE id = :id;\n' >"$VAR/pgb/update.sql"
+printf '\\set id random(1, 10000)\nUPDATE bench_rows SET v = v + 1 WHERE id = :id;\nSELECT pg_notify('"'"'bench'"'"', '"'"''"'"');\n' \
+	>"$VAR/pgb/update_ring.sql"
 printf '\\set id random(1, 10000)\nBEGIN;\nUPDATE bench_rows SET v = v + 1 WHERE id = :id;\nSELECT pg_notify('"'"'bench'"'"', '"'"''"'"');\nEND;\n' \
 	>"$VAR/pgb/update_notify.sql"
 
 wnames=("pgbench one-row UPDATE, 8 clients" "pgbench UPDATE + pg_notify in the transaction, 8 clients"
 	"sessiond PATCH /current/, 8 workers" "sessiond POST /create/, 8 workers"
-	"sessiond GET /current/, 8 workers" "sessiond GET /current/, 2 workers")
+	"sessiond GET /current/, 8 workers" "sessiond GET /current/, 2 workers"
+	"pgbench UPDATE, then pg_notify() in its own transaction, 8 clients")
 declare -A WRPS WP50 WP99
 keep_best() { # case rps p50 p99
 	if [ -z "${WRPS[$1]:-}" ] || [ "$(echo "$2 > ${WRPS[$1]}" | bc)" = 1 ]; then
@@ -69,6 +73,7 @@ keep_best() { # case rps p50 p99
 for r in $(seq 1 "$ROUNDS"); do
 	read -r rps p50 p99 <<<"$(pgbench_tps 8 "$VAR/pgb/update.sql")"; keep_best 0 "$rps" "$p50" "$p99"
 	read -r rps p50 p99 <<<"$(pgbench_tps 8 "$VAR/pgb/update_notify.sql")"; keep_best 1 "$rps" "$p50" "$p99"
+	read -r rps p50 p99 <<<"$(pgbench_tps 8 "$VAR/pgb/update_ring.sql")"; keep_best 6 "$rps" "$p50" "$p99"
 	with_workers 8 || break
 	read -r rps p50 p99 _ <<<"$(wrk_case "$VAR/patch.lua")"; keep_best 2 "$rps" "$p50" "$p99"
 	read -r rps p50 p99 _ <<<"$(wrk_case "$VAR/create.lua")"; keep_best 3 "$rps" "$p50" "$p99"
@@ -79,10 +84,10 @@ done
 printf '\nWrite path and worker count: %s connections to sessiond, pgbench 8 clients, %ss x %s rounds (best round shown)\n\n' \
 	"$WCONNS" "$SECS" "$ROUNDS"
 printf '| # | case | req/s (tps) | p50 ms | p99 ms | ratio |\n|---|---|---|---|---|---|\n'
-for c in 0 1 2 3 4 5; do
+for c in 0 1 2 3 4 5 6; do
 	case $c in
 	0) ratio="1.00 (reference)" ;;
-	1 | 2 | 3) ratio="$(echo "scale=2; ${WRPS[$c]:-0} / ${WRPS[0]:-1}" | bc) x W1" ;;
+	1 | 2 | 3 | 6) ratio="$(echo "scale=2; ${WRPS[$c]:-0} / ${WRPS[0]:-1}" | bc) x W1" ;;
 	4) ratio="$(echo "scale=2; ${WRPS[4]:-0} / ${WRPS[5]:-1}" | bc) x W6" ;;
 	5) ratio="1.00 (reference for W5)" ;;
 	esac
