@@ -1,13 +1,16 @@
 # sessiond — GNU make. Objects and binaries go to build/ (out of tree).
-#   make                 build sessiond and cleanup_sessions
+#   make                 build sessiond, cleanup_sessions and sessionctl
 #   make test            unit + integration tests over a real PostgreSQL and nginx
 #   make run             local stack: PostgreSQL under ./var, sessiond, nginx on 127.0.0.1:8080
 #   make SANITIZE=address,undefined test
 #   make V=1             show full command lines
 #   make install PREFIX=/usr/local DESTDIR=   binaries, sql/, examples, man pages
 #   make man             regenerate man/sessiond.conf.5 from the key table
+#   make deb             build/deb/sessiond_<version>_<arch>.deb (dpkg-buildpackage on a copy of the tree)
+#   make deb-test        build, lint, install, smoke-test and purge the package (root)
 
-VERSION  := 0.1.0
+# The version has one home, debian/changelog (dpkg reads it there); no tool needed to read it here.
+VERSION  := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 BUILD    ?= build
@@ -19,13 +22,17 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libjwt only for the unit test that shows why jwtv does not use it.
 TEST_LIBS  := $(shell pkg-config --libs libjwt 2>/dev/null)
 PG_INC     := $(shell pg_config --includedir 2>/dev/null)
+# libcurl only for the JWKS fetcher (app/jwks_fetch.c): linked into sessiond
+# and the tests, not into cleanup_sessions, which never reaches that module.
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null)
 
 # CFLAGS is the user's (optimisation, debug): `make CFLAGS=-O0` replaces only
 # that. What the build needs is in REQ_CFLAGS, always added.
 CFLAGS   ?= -O2 -g
 REQ_CFLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -fno-strict-aliasing -D_GNU_SOURCE -DSESSIOND_VERSION='"$(VERSION)"' -DSESSIOND_SQL_DIR='"$(PREFIX)/share/sessiond/sql"' \
-            -Iinclude $(PKG_CFLAGS) $(if $(PG_INC),-I$(PG_INC))
+            -Iinclude $(PKG_CFLAGS) $(CURL_CFLAGS) $(if $(PG_INC),-I$(PG_INC))
 REQ_LDFLAGS :=
 LDLIBS   += -lfcgi $(PKG_LIBS)
 
@@ -42,9 +49,9 @@ else
 Q := @
 endif
 
-# Every app/*.c except the two program entry points forms the core library that
+# Every app/*.c except the three program entry points forms the core library that
 # the programs and the unit tests link against.
-MAINS     := app/main.c app/cleanup_main.c
+MAINS     := app/main.c app/cleanup_main.c app/sessionctl_main.c
 LIB_SRCS  := $(filter-out $(MAINS),$(wildcard app/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libsessiond.a
@@ -53,16 +60,16 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
 
-PROGS := $(BUILD)/sessiond $(if $(wildcard app/cleanup_main.c),$(BUILD)/cleanup_sessions)
+PROGS := $(BUILD)/sessiond $(BUILD)/cleanup_sessions $(BUILD)/sessionctl
 
-.PHONY: all test unit run start stop install clean setup tools check-config man
+.PHONY: all test unit run start stop install clean setup tools check-config man deb deb-test
 .SECONDARY:
 all: $(PROGS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
@@ -81,19 +88,23 @@ FORCE:
 
 $(BUILD)/sessiond: $(BUILD)/app/main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 
 $(BUILD)/cleanup_sessions: $(BUILD)/app/cleanup_main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/sessionctl: $(BUILD)/app/sessionctl_main.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 
 tools: $(TOOL_BINS)
 
@@ -143,6 +154,26 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# dpkg-buildpackage writes its results next to the tree it builds, so it builds
+# a copy under build/deb/src and nothing lands outside this checkout. The
+# make variables of this invocation (BUILD, SANITIZE...) must not reach the
+# package's own build, hence env -u MAKEFLAGS.
+DEB_DIR := build/deb
+DEB_SRC := $(DEB_DIR)/src/sessiond-$(VERSION)
+deb:
+	$(Q)rm -rf $(DEB_DIR) && mkdir -p $(DEB_SRC)
+	$(Q)tar --exclude=./build --exclude='./build-*' --exclude=./var --exclude=./.git -cf - . | tar -xf - -C $(DEB_SRC)
+	$(Q)cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	    DEB_BUILD_OPTIONS="nocheck noddebs parallel=2 $(DEB_BUILD_OPTIONS)" \
+	    dpkg-buildpackage -us -uc -b >../../build.log 2>&1 || { tail -30 ../../build.log; exit 1; }
+	$(Q)mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/src/*.changes $(DEB_DIR)/
+	$(Q)rm -rf $(DEB_DIR)/src
+	@ls $(DEB_DIR)/*.deb
+
+# tests/integration/15_deb.sh: builds (make deb), lints, installs, runs and purges the package.
+deb-test: setup all tools
+	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) TESTS=15_deb tests/run
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

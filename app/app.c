@@ -8,7 +8,9 @@
 
 #include "clientaddr.h"
 #include "guard.h"
+#include "jwks_fetch.h"
 #include "jwtv.h"
+#include "keyset.h"
 #include "lcache.h"
 #include "log.h"
 #include "metrics.h"
@@ -17,40 +19,6 @@
 #include "token.h"
 
 #include <openssl/crypto.h>
-
-static void jwks_options(const struct cfg *c, struct jwtv_options *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->jwks_file = c->jwks_file;
-	o->issuer = c->jwt_issuer;
-	o->audience = c->jwt_audience;
-	o->algorithms = c->jwt_algorithms;
-	o->leeway = c->jwt_leeway;
-	o->claim_email = c->claim_email;
-	o->claim_name = c->claim_name;
-	o->claim_picture = c->claim_picture;
-	o->claim_tenant_id = c->claim_tenant_id;
-	o->claim_tenant_name = c->claim_tenant_name;
-}
-
-/* (Re)builds the JWT verifier from the JWKS file. Keeps the old one when the new file is unusable. */
-static void load_jwks(struct app *a)
-{
-	struct jwtv_options o;
-	char err[256], q[300];
-	struct jwtv *v;
-
-	jwks_options(a->cfg, &o);
-	v = jwtv_new(&o, err, sizeof(err));
-	if (v == NULL) {
-		log_error("event=jwks_load_failed file=%s error=%s", a->cfg->jwks_file, log_quote(err, q, sizeof(q)));
-		return;
-	}
-	if (a->jwt)
-		jwtv_free(a->jwt);
-	a->jwt = v;
-	log_debug("event=jwks_loaded keys=%zu", jwtv_key_count(v));
-}
 
 #define SERVICE_KEY_MIN 16
 
@@ -108,14 +76,18 @@ int app_check_keys(const struct cfg *c, FILE *out, FILE *errout)
 	long n;
 	int rc = 0;
 
-	jwks_options(c, &o);
-	v = jwtv_new(&o, err, sizeof(err));
-	if (v == NULL) {
+	if (jwks_url_mode(c)) {
+		/* Fetched (not installed) or from the cached copy; none is not an error: sessiond starts and fetches. */
+		jwks_check(c, out);
+	} else if ((v = (keyset_options(c, &o), jwtv_new(&o, err, sizeof(err)))) == NULL) {
 		fprintf(errout, "sessiond: cannot load the JWKS: %s\n", err);
 		rc = -1;
 	} else {
 		fprintf(out, "jwks: %zu key%s from %s\n", jwtv_key_count(v), jwtv_key_count(v) == 1 ? "" : "s",
 			c->jwks_file);
+		fprintf(out, "jwks: kids %s\n", jwtv_info(v)->kids);
+		if (jwtv_info(v)->nskipped > 0)
+			fprintf(out, "jwks: skipped %s\n", jwtv_info(v)->skipped);
 		jwtv_free(v);
 	}
 	if (c->service_key_file[0] == '\0') {
@@ -137,7 +109,8 @@ int app_worker_init(struct app *a, struct cfg *c)
 	memset(a, 0, sizeof(*a));
 	a->cfg = c;
 	store_init(&a->store, c);
-	load_jwks(a);
+	jwks_tick(c);	/* workers = 1 in URL mode: fetch before serving */
+	keyset_load(a);
 	load_service_key(a);
 	/* Connect now so the first request does not pay for it; failure is not fatal. */
 	(void)store_ensure(&a->store);
@@ -148,15 +121,10 @@ int app_worker_init(struct app *a, struct cfg *c)
 
 void app_tick(struct app *a)
 {
-	char err[256], q[300];
 	time_t now = time(NULL);
 
-	if (a->jwt == NULL) {
-		load_jwks(a);
-	} else if (jwtv_refresh(a->jwt, err, sizeof(err)) < 0) {
-		/* jwtv keeps the old keys and reports a broken file once per change. */
-		log_warn("event=jwks_reload_failed error=%s", log_quote(err, q, sizeof(q)));
-	}
+	jwks_tick(a->cfg);
+	keyset_refresh(a);
 	if (now >= a->next_flush) {
 		long n = 0;
 
@@ -180,7 +148,9 @@ void app_tick(struct app *a)
 void app_reload(struct app *a)
 {
 	log_info("event=reload");
-	load_jwks(a);
+	jwks_hup(a->cfg);
+	jwks_tick(a->cfg);
+	keyset_load(a);
 	load_service_key(a);
 }
 

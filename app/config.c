@@ -228,6 +228,41 @@ static int load_env(struct cfg *c, char *err, size_t errlen)
 	return 0;
 }
 
+int cfg_jwks_url(const struct cfg *c, char *buf, size_t n)
+{
+	size_t len = strlen(c->jwt_issuer);
+	int w;
+
+	if (c->jwks_url[0] != '\0')
+		w = snprintf(buf, n, "%s", c->jwks_url);
+	else	/* Auth0's layout; the issuer ends with a slash there, add one when it does not */
+		w = snprintf(buf, n, "%s%s.well-known/jwks.json", c->jwt_issuer,
+			     len > 0 && c->jwt_issuer[len - 1] == '/' ? "" : "/");
+	return w < 0 || (size_t)w >= n ? -1 : 0;
+}
+
+/*
+ * https:// anywhere; plain http:// only to a loopback host (the tests' own
+ * server): keys fetched over plain HTTP from the network could be forged.
+ */
+static int url_allowed(const char *url)
+{
+	static const char *const loopback[] = { "127.0.0.1", "localhost", "[::1]" };
+
+	if (strncasecmp(url, "https://", 8) == 0)
+		return url[8] != '\0' && url[8] != '/';
+	if (strncasecmp(url, "http://", 7) != 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		size_t l = strlen(loopback[i]);
+
+		if (strncasecmp(url + 7, loopback[i], l) == 0 &&
+		    (url[7 + l] == ':' || url[7 + l] == '/' || url[7 + l] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
 /* Refuses combinations a browser or the product would reject. */
 static int validate(const struct cfg *c, char *err, size_t errlen)
 {
@@ -278,6 +313,27 @@ static int validate(const struct cfg *c, char *err, size_t errlen)
 		while (*p == ',' || *p == ' ')
 			p++;
 	}
+	if (c->jwks_file[0] != '\0' && c->jwks_url[0] != '\0') {
+		fail(err, errlen, "%s: set jwks_file (file mode, no fetching) or jwks_url, not both", where);
+		return -1;
+	}
+	if (c->jwks_file[0] == '\0') {
+		char url[1024];
+
+		if (cfg_jwks_url(c, url, sizeof(url)) != 0) {
+			fail(err, errlen, "%s: the JWKS URL is too long", where);
+			return -1;
+		}
+		if (!url_allowed(url)) {
+			fail(err, errlen, "%s: the JWKS URL %s must be https:// (http:// only to a loopback "
+			     "address); set jwks_url, or jwks_file for file mode", where, url);
+			return -1;
+		}
+		if (c->jwks_cache_file[0] == '\0') {
+			fail(err, errlen, "%s: jwks_cache_file must be set when the JWKS is fetched", where);
+			return -1;
+		}
+	}
 	if (c->session_ttl > c->max_lifetime) {
 		fail(err, errlen, "%s: session_ttl (%ld) exceeds max_lifetime (%ld)", where,
 		     c->session_ttl, c->max_lifetime);
@@ -290,7 +346,7 @@ static int validate(const struct cfg *c, char *err, size_t errlen)
 	return 0;
 }
 
-int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
+static int load_all(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < cfg_nkeys; i++)
@@ -320,6 +376,14 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
+{
+	if (load_all(c, path, err, errlen) == 0)
+		return 0;
+	cfg_free(c);   /* nothing half-loaded outlives a failure */
+	return -1;
 }
 
 void cfg_free(struct cfg *c)

@@ -83,6 +83,8 @@ struct jwtv {
 	struct key *keys;
 	size_t nkeys;
 	struct fsig seen;  /* file identity of the last load attempt */
+	struct jwtv_jwks_info info;   /* of the keys in use */
+	time_t loaded_mtime;          /* mtime of the file the keys in use came from */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -316,37 +318,116 @@ out:
 	return rc;
 }
 
-/* One JWK → k. Returns 0 when usable, -1 when it must be skipped. */
-static int jwk_parse(json_object *jwk, const struct key *have, size_t nhave, struct key *k)
+/*
+ * One JWK → k. Returns NULL when usable, else the reason it is skipped (a
+ * static string). *kidp points at its kid (inside jwk) when it has one.
+ */
+static const char *jwk_parse(json_object *jwk, const struct key *have, size_t nhave, struct key *k,
+			     const char **kidp)
 {
 	const char *kid, *n, *e, *alg;
 	size_t kidlen, nlen, elen, alglen, i;
 	json_object *tmp;
 
 	memset(k, 0, sizeof(*k));
+	*kidp = NULL;
 	if (!json_object_is_type(jwk, json_type_object))
-		return -1;
-	if (!json_object_object_get_ex(jwk, "kty", &tmp) || !str_eq(tmp, "RSA"))
-		return -1;
-	if (json_object_object_get_ex(jwk, "use", &tmp) && !str_eq(tmp, "sig"))
-		return -1;
+		return "not_an_object";
 	kid = get_str(jwk, "kid", &kidlen);
+	if (kid != NULL && kidlen > 0 && memchr(kid, '\0', kidlen) == NULL)
+		*kidp = kid;
+	if (!json_object_object_get_ex(jwk, "kty", &tmp) || !str_eq(tmp, "RSA"))
+		return "kty_not_rsa";
+	if (json_object_object_get_ex(jwk, "use", &tmp) && !str_eq(tmp, "sig"))
+		return "use_not_sig";
 	n = get_str(jwk, "n", &nlen);
 	e = get_str(jwk, "e", &elen);
-	if (kid == NULL || kidlen == 0 || n == NULL || e == NULL)
-		return -1;
+	if (kid == NULL || kidlen == 0)
+		return "no_kid";
+	if (n == NULL || e == NULL)
+		return "no_n_or_e";
 	for (i = 0; i < nhave; i++)	/* a duplicate kid is ambiguous: first wins */
 		if (strcmp(have[i].kid, kid) == 0)
-			return -1;
+			return "duplicate_kid";
 	if (json_object_object_get_ex(jwk, "alg", &tmp)) {
 		alg = get_str(jwk, "alg", &alglen);
 		if (alg == NULL || (k->alg = alg_bit(alg, alglen)) == 0)
-			return -1;	/* a key for some other algorithm */
+			return "unsupported_alg";	/* a key for some other algorithm */
 	}
 	if (jwk_to_pkey(n, nlen, e, elen, k) != 0)
-		return -1;
+		return "bad_rsa_key";
 	k->kid = xstrndup(kid, kidlen);
-	return 0;
+	return NULL;
+}
+
+/* Appends "sep item" to a NUL-terminated list of capacity cap, ending it with "..." when full. */
+static void list_add(char *list, size_t cap, const char *item, const char *suffix)
+{
+	size_t used = strlen(list), need = strlen(item) + (suffix ? strlen(suffix) : 0) + (used ? 1 : 0);
+
+	if (used >= 3 && strcmp(list + used - 3, "...") == 0)
+		return;
+	if (used + need + 4 > cap) {
+		if (used + 4 <= cap)
+			memcpy(list + used, "...", 4);
+		return;
+	}
+	snprintf(list + used, cap - used, "%s%s%s", used ? "," : "", item, suffix ? suffix : "");
+}
+
+/*
+ * Parses a whole JWKS document. On success returns 0 with the usable keys in
+ * *keysp and *nkeysp (caller frees with keys_free) and what was found in *info;
+ * on failure -1 with a message (prefixed by what) in err.
+ */
+static int parse_doc(const char *buf, size_t len, const char *what, struct key **keysp, size_t *nkeysp,
+		     struct jwtv_jwks_info *info, char *err, size_t errlen)
+{
+	json_object *root, *arr;
+	struct key *keys = NULL;
+	size_t nkeys = 0, n, i;
+	int rc = -1;
+
+	memset(info, 0, sizeof(*info));
+	root = parse_json(buf, len);
+	if (root == NULL || !json_object_is_type(root, json_type_object)) {
+		seterr(err, errlen, "%s: not a JSON object", what);
+		goto out;
+	}
+	if (!json_object_object_get_ex(root, "keys", &arr) || !json_object_is_type(arr, json_type_array)) {
+		seterr(err, errlen, "%s: no \"keys\" array", what);
+		goto out;
+	}
+	n = json_object_array_length(arr);
+	keys = xmalloc(sizeof(*keys) * (n ? n : 1));
+	for (i = 0; i < n; i++) {
+		const char *kid, *why;
+		char item[96];
+
+		why = jwk_parse(json_object_array_get_idx(arr, i), keys, nkeys, &keys[nkeys], &kid);
+		if (why == NULL) {
+			list_add(info->kids, sizeof(info->kids), keys[nkeys].kid, NULL);
+			nkeys++;
+			continue;
+		}
+		info->nskipped++;
+		snprintf(item, sizeof(item), "%.64s:", kid ? kid : "(none)");
+		list_add(info->skipped, sizeof(info->skipped), item, why);
+	}
+	if (nkeys == 0) {
+		seterr(err, errlen, "%s: no usable RSA signing key (%zu skipped)", what, info->nskipped);
+		goto out;
+	}
+	info->nkeys = nkeys;
+	*keysp = keys;
+	*nkeysp = nkeys;
+	keys = NULL;
+	nkeys = 0;
+	rc = 0;
+out:
+	keys_free(keys, nkeys);
+	json_object_put(root);
+	return rc;
 }
 
 static void fsig_from_stat(struct fsig *f, const struct stat *st)
@@ -377,10 +458,10 @@ static int fsig_eq(const struct fsig *a, const struct fsig *b)
 static int jwks_load(struct jwtv *v, char *err, size_t errlen)
 {
 	struct stat st;
-	char *buf = NULL;
-	size_t got = 0, nkeys = 0, nskipped = 0, i, n;
-	json_object *root = NULL, *arr;
+	char *buf = NULL, what[300];
+	size_t got = 0, nkeys = 0;
 	struct key *keys = NULL;
+	struct jwtv_jwks_info info;
 	int fd, rc = -1;
 
 	fd = open(v->jwks_file, O_RDONLY | O_CLOEXEC);
@@ -418,37 +499,19 @@ static int jwks_load(struct jwtv *v, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	root = parse_json(buf, got);
-	if (root == NULL || !json_object_is_type(root, json_type_object)) {
-		seterr(err, errlen, "jwks_file %s: not a JSON object", v->jwks_file);
+	snprintf(what, sizeof(what), "jwks_file %s", v->jwks_file);
+	if (parse_doc(buf, got, what, &keys, &nkeys, &info, err, errlen) != 0)
 		goto out;
-	}
-	if (!json_object_object_get_ex(root, "keys", &arr) || !json_object_is_type(arr, json_type_array)) {
-		seterr(err, errlen, "jwks_file %s: no \"keys\" array", v->jwks_file);
-		goto out;
-	}
-	n = json_object_array_length(arr);
-	keys = xmalloc(sizeof(*keys) * (n ? n : 1));
-	for (i = 0; i < n; i++) {
-		if (jwk_parse(json_object_array_get_idx(arr, i), keys, nkeys, &keys[nkeys]) == 0)
-			nkeys++;
-		else
-			nskipped++;
-	}
-	if (nkeys == 0) {
-		seterr(err, errlen, "jwks_file %s: no usable RSA signing key (%zu skipped)",
-		       v->jwks_file, nskipped);
-		goto out;
-	}
 	keys_free(v->keys, v->nkeys);
 	v->keys = keys;
 	v->nkeys = nkeys;
+	v->info = info;
+	v->loaded_mtime = st.st_mtim.tv_sec;
 	keys = NULL;
 	nkeys = 0;
 	rc = 0;
 out:
 	keys_free(keys, nkeys);
-	json_object_put(root);
 	free(buf);
 	close(fd);
 	return rc;
@@ -684,6 +747,8 @@ enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t 
 	json_object *hdr = NULL, *pl = NULL;
 	const struct key *k = NULL;
 	unsigned bit = 0;
+	size_t ndots;
+	int badchar = 0;
 	enum jwtv_err rc;
 
 	if (out != NULL)
@@ -694,21 +759,27 @@ enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t 
 		return JWTV_NO_KEYS;
 	if (token == NULL || len == 0)
 		return JWTV_MALFORMED;
-	/* Exactly three segments over the base64url alphabet. */
+	/*
+	 * Exactly three segments over the base64url alphabet. No dot at all (an
+	 * opaque access token) or five segments (a JWE) is a token of another
+	 * kind, which Auth0 issues when the login named no API audience.
+	 */
 	dot1 = dot2 = NULL;
+	ndots = 0;
 	for (i = 0; i < len; i++) {
 		if (token[i] == '.') {
+			ndots++;
 			if (dot1 == NULL)
 				dot1 = token + i;
 			else if (dot2 == NULL)
 				dot2 = token + i;
-			else
-				return JWTV_MALFORMED;
 		} else if (b64url_value((unsigned char)token[i]) < 0) {
-			return JWTV_MALFORMED;
+			badchar = 1;
 		}
 	}
-	if (dot2 == NULL || dot1 == token || dot2 == dot1 + 1)
+	if (ndots == 0 || ndots == 4)
+		return JWTV_NOT_JWS;
+	if (badchar || ndots != 2 || dot1 == token || dot2 == dot1 + 1)
 		return JWTV_MALFORMED;
 	hraw = jwt_b64_decode(token, (size_t)(dot1 - token), &hlen);
 	praw = jwt_b64_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen);
@@ -778,8 +849,38 @@ const char *jwtv_reason(enum jwtv_err e)
 	case JWTV_BAD_AUDIENCE: return "bad_audience";
 	case JWTV_MISSING_SUB: return "missing_sub";
 	case JWTV_NO_KEYS: return "no_keys";
+	case JWTV_NOT_JWS: return "not_jws";
 	}
 	return "unknown";
+}
+
+/* Returns 0 with the usable keys' kids in *info, or -1 with a message in err. */
+int jwtv_jwks_check(const char *buf, size_t len, struct jwtv_jwks_info *info, char *err, size_t errlen)
+{
+	struct key *keys = NULL;
+	size_t nkeys = 0;
+
+	if (len > JWKS_MAX_BYTES) {
+		memset(info, 0, sizeof(*info));
+		seterr(err, errlen, "JWKS larger than %d bytes", JWKS_MAX_BYTES);
+		return -1;
+	}
+	if (parse_doc(buf, len, "JWKS", &keys, &nkeys, info, err, errlen) != 0)
+		return -1;
+	keys_free(keys, nkeys);
+	return 0;
+}
+
+/* What the keys in use were loaded from; NULL-safe (then NULL). */
+const struct jwtv_jwks_info *jwtv_info(const struct jwtv *v)
+{
+	return v != NULL ? &v->info : NULL;
+}
+
+/* The mtime of the file the keys in use were read from (0 for NULL). */
+time_t jwtv_loaded_mtime(const struct jwtv *v)
+{
+	return v != NULL ? v->loaded_mtime : 0;
 }
 
 /* Returns the number of usable keys currently loaded. */

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "config.h"
+#include "jwks_fetch.h"
 #include "lcache.h"
 #include "log.h"
 #include "metrics.h"
@@ -118,7 +119,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	metrics_set_route_names(router_route_name);
-	if (shm_setup(&cfg, err, sizeof(err)) != 0) {
+	if (shm_setup(&cfg, err, sizeof(err)) != 0 || jwks_setup(&cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sessiond: %s\n", err);
 		cfg_free(&cfg);
 		return 1;

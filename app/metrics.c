@@ -50,6 +50,7 @@ static const struct {
 	{ "bearer", "expired", "expired" }, { "bearer", "not_yet_valid", "not_yet_valid" },
 	{ "bearer", "bad_issuer", "bad_issuer" }, { "bearer", "bad_audience", "bad_audience" },
 	{ "bearer", "missing_sub", "missing_sub" }, { "bearer", "no_keys", "no_keys" },
+	{ "bearer", "not_jws", "not_jws" },
 	{ "bearer", NULL, "other" },
 	{ "service", "service_key", "invalid_key" }, { "service", NULL, "other" },
 	{ "other", NULL, "other" },
@@ -58,6 +59,7 @@ static const struct {
 
 static const char *const revoke_reasons[MR_COUNT] = { "logout", "revoke", "invalidate_all", "session_limit" };
 static const char *const store_kinds[MS_COUNT] = { "query", "unavailable", "connect" };
+static const char *const jwks_results[MJ_COUNT] = { "ok", "network", "tls", "http_status", "too_large", "invalid" };
 
 /* The route label names, told once at start-up (metrics_set_route_names). */
 static metrics_route_name_fn route_name;
@@ -80,6 +82,9 @@ struct metrics_shm {
 	uint64_t sample_tried;
 	uint64_t store_up;
 	uint64_t workers[WORKER_SLOTS];   /* pid << 32 | last heartbeat (unix seconds, 32 bits) */
+	uint64_t jwks_fetches[MJ_COUNT];
+	uint64_t jwks_keys;
+	uint64_t jwks_loaded_at;    /* unix seconds; 0 = no key set */
 };
 
 static_assert(sizeof(struct metrics_shm) <= METRICS_BYTES, "metrics layout exceeds METRICS_BYTES");
@@ -195,6 +200,24 @@ void metrics_request(const char *route, int status, double seconds)
 	ADD(&m->requests[ri][status_index(status)], 1);
 	ADD(&m->req_bucket[ri][b], 1);
 	ADD(&m->req_sum_ns[ri], ns);
+}
+
+void metrics_jwks_fetch(enum metrics_jwks_result r)
+{
+	struct metrics_shm *m = M();
+
+	if (m && r < MJ_COUNT)
+		ADD(&m->jwks_fetches[r], 1);
+}
+
+void metrics_jwks_keys(size_t nkeys, int64_t loaded_at)
+{
+	struct metrics_shm *m = M();
+
+	if (m == NULL)
+		return;
+	STORE(&m->jwks_keys, (uint64_t)nkeys);
+	STORE(&m->jwks_loaded_at, loaded_at > 0 ? (uint64_t)loaded_at : 0);
 }
 
 void metrics_session_ended(const char *created_epoch)
@@ -473,6 +496,19 @@ int metrics_render(char **out, size_t *len)
 	scalar(f, "sessiond_cache_misses_total", "counter",
 	       "Session lookups that read through to the sessions table (unknown tokens included).",
 	       LOAD(&m->counters[MC_CACHE_MISSES]));
+	family(f, "sessiond_jwks_fetches_total", "counter", "JWKS fetches from the issuer, by result.");
+	for (int i = 0; i < MJ_COUNT; i++)
+		fprintf(f, "sessiond_jwks_fetches_total{result=\"%s\"} %" PRIu64 "\n", jwks_results[i],
+			LOAD(&m->jwks_fetches[i]));
+	scalar(f, "sessiond_jwks_keys", "gauge", "Usable signing keys in the key set in use (0 = none).",
+	       LOAD(&m->jwks_keys));
+	if (LOAD(&m->jwks_loaded_at) != 0) {
+		uint64_t at = LOAD(&m->jwks_loaded_at);
+
+		scalar(f, "sessiond_jwks_age_seconds", "gauge",
+		       "Seconds since the key set in use was fetched (file mode: since the file was written).",
+		       now > at ? now - at : 0);
+	}
 	render_gauges(f, m);
 done:
 	if (fclose(f) != 0) {

@@ -12,7 +12,9 @@
 
 #include "auth.h"
 #include "authhdr.h"
+#include "jwks_fetch.h"
 #include "jwtv.h"
+#include "keyset.h"
 #include "lcache.h"
 #include "log.h"
 #include "metrics.h"
@@ -195,7 +197,14 @@ static int read_fields(struct req *r, struct json_object *body, int allow_type, 
 
 static int load_verifier(struct app *a, struct req *r)
 {
-	/* app_tick retries loading the JWKS every second; no reload per request. */
+	/*
+	 * app_tick retries loading the JWKS every second; no reload per request,
+	 * except that in URL mode a create without keys asks the fetcher first.
+	 */
+	if (a->jwt == NULL)
+		keyset_refresh(a);	/* the fetcher may have installed keys since the last tick */
+	if (a->jwt == NULL && jwks_kid_miss(a->cfg))
+		keyset_refresh(a);
 	if (a->jwt == NULL) {
 		http_error(r, ERR_UNAVAILABLE, "auth_unavailable", "token verification keys are not available");
 		return -1;
@@ -213,7 +222,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	struct fields f;
 	struct sess_new n;
 	struct session s = { 0 };
-	char tok[TOKEN_LEN + 1], msg[96];
+	char tok[TOKEN_LEN + 1], msg[400];
 	unsigned char hash[TOKEN_HASH_LEN];
 	struct jsonx_buf b = { 0 };
 	enum store_err err;
@@ -229,6 +238,25 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	if (load_verifier(a, r) != 0)
 		return;
 	jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
+	if (jerr == JWTV_UNKNOWN_KID && jwks_url_mode(a->cfg)) {
+		/*
+		 * Perhaps a key rotation: first the key file another request may
+		 * have had fetched already (a stat), then a fetch of the issuer's
+		 * JWKS, waited for briefly, so the first login with a new key succeeds.
+		 */
+		keyset_refresh(a);
+		jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
+		if (jerr == JWTV_UNKNOWN_KID && jwks_kid_miss(a->cfg)) {
+			keyset_refresh(a);
+			jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
+		}
+	}
+	if (jerr == JWTV_NOT_JWS) {
+		snprintf(msg, sizeof(msg), "the bearer token is not a signed JWT; request an access token for the API audience %s",
+			 a->cfg->jwt_audience);
+		auth_reject(a, r, "Bearer error=\"invalid_token\"", "token_not_jws", msg, jwtv_reason(jerr));
+		goto out;
+	}
 	if (jerr != JWTV_OK) {
 		snprintf(msg, sizeof(msg), "the access token was rejected (%s)", jwtv_reason(jerr));
 		auth_reject(a, r, "Bearer error=\"invalid_token\"", "invalid_token", msg, jwtv_reason(jerr));

@@ -28,6 +28,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "jwks_fetch.h"
 #include "lcache.h"
 #include "listener.h"
 #include "log.h"
@@ -282,8 +283,10 @@ struct slot {
 	double backoff;
 };
 
-/* Forks a worker, or with listener set the per-host cache's invalidation listener. */
-static pid_t spawn(struct cfg *c, int lfd, struct slot *s, pid_t master, int listener)
+enum role { ROLE_WORKER, ROLE_LISTENER, ROLE_FETCHER };
+
+/* Forks a worker, the per-host cache's invalidation listener, or the JWKS fetcher. */
+static pid_t spawn(struct cfg *c, int lfd, struct slot *s, pid_t master, enum role role)
 {
 	pid_t pid = fork();
 
@@ -302,7 +305,7 @@ static pid_t spawn(struct cfg *c, int lfd, struct slot *s, pid_t master, int lis
 		sigemptyset(&none);
 		sigaddset(&none, SIGCHLD);
 		sigprocmask(SIG_UNBLOCK, &none, NULL);
-		if (listener) {
+		if (role == ROLE_LISTENER) {
 			sigemptyset(&none);
 			sigaddset(&none, SIGTERM);
 			sigaddset(&none, SIGINT);
@@ -311,12 +314,18 @@ static pid_t spawn(struct cfg *c, int lfd, struct slot *s, pid_t master, int lis
 			prctl(PR_SET_NAME, "sessiond-cache");   /* tells it apart from the workers in ps */
 			_exit(listener_main(c));
 		}
+		if (role == ROLE_FETCHER) {
+			close(lfd);
+			prctl(PR_SET_NAME, "sessiond-jwks");
+			_exit(jwks_fetcher_main(c));
+		}
 		_exit(worker_main(c, lfd));
 	}
 	s->pid = pid;
 	s->started = now_s();
 	s->respawn_at = 0;
-	log_info("event=%s_started worker_pid=%d", listener ? "cache_listener" : "worker", (int)pid);
+	log_info("event=%s_started worker_pid=%d",
+		 role == ROLE_LISTENER ? "cache_listener" : role == ROLE_FETCHER ? "jwks_fetcher" : "worker", (int)pid);
 	return pid;
 }
 
@@ -330,12 +339,19 @@ static void describe_status(int status, char *buf, size_t n)
 		snprintf(buf, n, "status=%d", status);
 }
 
+static enum role slot_role(int i, int listener, int fetcher)
+{
+	return i == listener ? ROLE_LISTENER : i == fetcher ? ROLE_FETCHER : ROLE_WORKER;
+}
+
 static int master_main(struct cfg *c, int lfd)
 {
 	int nworkers = (int)c->workers;
 	/* One more slot for the cache listener when the per-host cache is on. */
 	int listener = lcache_usable_setup() ? nworkers : -1;
-	int nslots = nworkers + (listener >= 0);
+	/* And one for the JWKS fetcher when the keys come from a URL. */
+	int fetcher = jwks_fetcher_wanted(c) ? nworkers + (listener >= 0) : -1;
+	int nslots = nworkers + (listener >= 0) + (fetcher >= 0);
 	struct slot *slots = calloc((size_t)nslots, sizeof(*slots));
 	sigset_t set;
 	pid_t self = getpid();
@@ -353,7 +369,7 @@ static int master_main(struct cfg *c, int lfd)
 	signal(SIGPIPE, SIG_IGN);
 	log_info("event=master_start workers=%d", nworkers);
 	for (int i = 0; i < nslots; i++)
-		spawn(c, lfd, &slots[i], self, i == listener);
+		spawn(c, lfd, &slots[i], self, slot_role(i, listener, fetcher));
 
 	for (;;) {
 		siginfo_t info;
@@ -413,7 +429,8 @@ static int master_main(struct cfg *c, int lfd)
 		for (int i = 0; i < nslots; i++) {
 			if (slots[i].pid > 0)
 				alive++;
-			else if (!stopping && now >= slots[i].respawn_at && spawn(c, lfd, &slots[i], self, i == listener) > 0)
+			else if (!stopping && now >= slots[i].respawn_at &&
+				 spawn(c, lfd, &slots[i], self, slot_role(i, listener, fetcher)) > 0)
 				alive++;
 		}
 		if (stopping && alive == 0)

@@ -34,7 +34,13 @@
 	X(BOOL, cookie_secure, "on", 0, 1, NULL, "Secure attribute; turn off only for plain-http local development") \
 	X(ENUM, cookie_samesite, "Lax", 0, 0, "Lax,Strict,None", "SameSite attribute") \
 	X(STR,  allowed_origins, "", 0, 0, NULL, "comma-separated origins allowed for cookie-authenticated writes (CSRF check)") \
-	X(STR,  jwks_file, "/etc/sessiond/jwks.json", 0, 0, NULL, "JWKS JSON of the Auth0 tenant; re-read when it changes or on SIGHUP") \
+	X(STR,  jwks_file, "", 0, 0, NULL, "file mode (hosts without outbound access): JWKS JSON file of the Auth0 tenant, re-read when it changes or on SIGHUP; empty = fetch the keys from jwks_url") \
+	X(STR,  jwks_url, "", 0, 0, NULL, "HTTPS URL of the JWKS; empty = <jwt_issuer>.well-known/jwks.json (Auth0's layout); not used with jwks_file") \
+	X(STR,  jwks_ca_file, "", 0, 0, NULL, "PEM file of the CA(s) that verify the JWKS server; empty = the system CA store") \
+	X(STR,  jwks_cache_file, "/var/lib/sessiond/jwks.json", 0, 0, NULL, "the last good fetched JWKS, replaced atomically; workers read it, and a restart while the issuer is unreachable starts from it") \
+	X(INT,  jwks_refresh_interval, "600", 5, 86400, NULL, "seconds between scheduled JWKS fetches (a shorter Cache-Control max-age wins, down to jwks_min_refetch_interval); /health/ says stale after twice this without a successful fetch") \
+	X(INT,  jwks_min_refetch_interval, "30", 1, 3600, NULL, "least seconds between JWKS fetches caused by tokens with an unknown kid (per host); also the retry delay after a failed fetch") \
+	X(INT,  jwks_fetch_timeout, "10", 1, 120, NULL, "seconds one JWKS fetch may take in total, connection included") \
 	X(STR,  jwt_issuer, "", 0, 0, NULL, "required iss, e.g. https://TENANT.auth0.com/") \
 	X(STR,  jwt_audience, "", 0, 0, NULL, "aud that must be present (the Auth0 API identifier)") \
 	X(STR,  jwt_algorithms, "RS256", 0, 0, NULL, "comma-separated accepted algorithms (RS256, RS384, RS512); none and HS* are always refused") \
@@ -95,8 +101,8 @@ extern const size_t cfg_nkeys;
 /*
  * Loads defaults, then the file at path (NULL: $SESSIOND_CONFIG, else
  * CFG_DEFAULT_PATH when it exists), then SESSIOND_<KEY> environment overrides,
- * then cross-key checks. Returns 0, or -1 with "file:line: message" in err.
- * Free with cfg_free().
+ * then cross-key checks. Returns 0 (free with cfg_free()), or -1 with
+ * "file:line: message" in err and nothing left to free.
  */
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen);
 
@@ -108,6 +114,12 @@ void cfg_free(struct cfg *c);
 
 /* Writes the effective configuration as key = value lines (secrets masked). */
 void cfg_dump(const struct cfg *c, FILE *out);
+
+/*
+ * The URL the JWKS is fetched from: jwks_url, else <jwt_issuer>.well-known/jwks.json.
+ * Meaningful only when jwks_file is empty (URL mode). Returns 0, or -1 when it does not fit in buf.
+ */
+int cfg_jwks_url(const struct cfg *c, char *buf, size_t n);
 
 /* Writes the Markdown reference table generated from CFG_KEYS. */
 void cfg_reference(FILE *out);

@@ -27,7 +27,15 @@ struct jwtv_identity {        /* all malloc'd strings, NULL when absent */
 enum jwtv_err {
 	JWTV_OK = 0, JWTV_MALFORMED, JWTV_TOO_LARGE, JWTV_BAD_ALG, JWTV_UNKNOWN_KID,
 	JWTV_BAD_SIGNATURE, JWTV_EXPIRED, JWTV_NOT_YET_VALID, JWTV_BAD_ISSUER,
-	JWTV_BAD_AUDIENCE, JWTV_MISSING_SUB, JWTV_NO_KEYS
+	JWTV_BAD_AUDIENCE, JWTV_MISSING_SUB, JWTV_NO_KEYS,
+	JWTV_NOT_JWS       /* not a signed JWT at all: an opaque string or a JWE (five segments) */
+};
+
+/* What a JWKS document holds: the usable keys' kids and the skipped keys with their reasons. */
+struct jwtv_jwks_info {
+	size_t nkeys, nskipped;
+	char kids[512];      /* usable kids, comma-separated, ending "..." when cut */
+	char skipped[512];   /* "kid:reason" per skipped key, comma-separated ("(none)" without a kid) */
 };
 
 #define JWTV_MAX_TOKEN 8192
@@ -52,6 +60,18 @@ void jwtv_identity_free(struct jwtv_identity *id);
 const char *jwtv_reason(enum jwtv_err e);
 
 size_t jwtv_key_count(const struct jwtv *v);
+
+/*
+ * Checks a whole JWKS document buf[0..len) as jwtv_new would load it (each key
+ * checked, at least one usable). Returns 0 with *info filled, or -1 with a message in err.
+ */
+int jwtv_jwks_check(const char *buf, size_t len, struct jwtv_jwks_info *info, char *err, size_t errlen);
+
+/* The kids and skipped keys of the keys in use (owned by v); NULL for NULL. */
+const struct jwtv_jwks_info *jwtv_info(const struct jwtv *v);
+
+/* The mtime of the file the keys in use were read from: the age of the key set. 0 for NULL. */
+time_t jwtv_loaded_mtime(const struct jwtv *v);
 
 void jwtv_free(struct jwtv *v);
 

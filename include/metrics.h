@@ -45,6 +45,17 @@ enum metrics_store_err {
 	MS_COUNT
 };
 
+/* Outcome of one JWKS fetch (label result of sessiond_jwks_fetches_total). */
+enum metrics_jwks_result {
+	MJ_OK,            /* fetched, valid, installed */
+	MJ_NETWORK,       /* connection refused, DNS, timeout, reset */
+	MJ_TLS,           /* certificate or host name not verified, handshake failed */
+	MJ_HTTP_STATUS,   /* an answer other than 200 */
+	MJ_TOO_LARGE,     /* the body exceeded the size cap */
+	MJ_INVALID,       /* not JSON, or no usable key */
+	MJ_COUNT
+};
+
 /* Sampled store gauges, in the column order of the metrics_sample statement. */
 enum metrics_gauge {
 	MG_LIVE, MG_SESSIONS_ROWS, MG_SESSIONS_BYTES, MG_CACHE_ROWS, MG_CACHE_BYTES, MG_EVENTS_ROWS, MG_EVENTS_BYTES,
@@ -65,6 +76,12 @@ void metrics_add(enum metrics_counter c, uint64_t n);
 
 /* Counts n sessions revoked for reason why (n <= 0 counts nothing). */
 void metrics_revoked(enum metrics_revoke why, long n);
+
+/* Counts one JWKS fetch with its outcome. */
+void metrics_jwks_fetch(enum metrics_jwks_result r);
+
+/* The key set in use: its number of usable keys and the unix time it was fetched (file: written). */
+void metrics_jwks_keys(size_t nkeys, int64_t loaded_at);
 
 /* Counts one store failure of kind. */
 void metrics_store_error(enum metrics_store_err kind);

@@ -193,11 +193,11 @@ create() {
 # as TOKEN METHOD PATH [curl args...]: a request authenticated with Authorization: Session.
 as() { local t=$1 m=$2 p=$3; shift 3; req "$m" "$p" -H "Authorization: Session $t" "$@"; }
 
-# The master's worker processes (not its cache listener, named sessiond-cache).
+# The master's worker processes (not its cache listener sessiond-cache, nor its JWKS fetcher sessiond-jwks).
 worker_pids() {
 	local m
 	m=$(cat "$VAR/run/sessiond.pid")
-	comm -23 <(pgrep -P "$m" | sort) <(pgrep -P "$m" -x sessiond-cache | sort)
+	comm -23 <(pgrep -P "$m" | sort) <(pgrep -P "$m" -x 'sessiond-(cache|jwks)' | sort)
 }
 listener_pid() { pgrep -P "$(cat "$VAR/run/sessiond.pid")" -x sessiond-cache; }
 

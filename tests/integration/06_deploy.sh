@@ -321,8 +321,8 @@ make -C "$TOP" --no-print-directory BUILD="$ob" PREFIX=/usr "$ob/app/main.o" 2>&
 	fail "(e) an unchanged PREFIX rebuilt main.o again" || pass "(e) an unchanged PREFIX rebuilds nothing"
 rm -rf "$ob"
 P=$inst/usr/local
-expected="sbin/sessiond sbin/sessiond-spawn-fcgi
-share/man/man8/sessiond.8 share/man/man8/cleanup_sessions.8 share/man/man5/sessiond.conf.5
+expected="sbin/sessiond sbin/sessiond-spawn-fcgi sbin/sessionctl
+share/man/man8/sessiond.8 share/man/man8/cleanup_sessions.8 share/man/man8/sessionctl.8 share/man/man8/sessiond-spawn-fcgi.8 share/man/man5/sessiond.conf.5
 share/doc/sessiond/README.md share/doc/sessiond/examples/spawn-fcgi.conf"
 for f in "$TOP"/sql/*.sql; do expected="$expected share/sessiond/sql/$(basename "$f")"; done
 for f in $(cd "$TOP/conf" && find . -type f | sed 's|^\./||'); do expected="$expected share/doc/sessiond/examples/$f"; done

@@ -408,8 +408,8 @@ static void test_keys_and_algs(struct jwtv *v)
 static void test_malformed(struct jwtv *v)
 {
 	static const char *const bad[] = {
-		"", "abc", ".", "..", "...", "a.b", "a.b.c", "a.b.c.d", "eyJ.eyJ.",
-		"eyJhbGciOiJSUzI1NiJ9", "eyJhbGciOiJSUzI1NiJ9.e30",
+		"", ".", "..", "...", "a.b", "a.b.c", "a.b.c.d", "eyJ.eyJ.",
+		"eyJhbGciOiJSUzI1NiJ9.e30",
 		"eyJhbGciOiJSUzI1NiJ9.e30.AA.AA",		/* 4 segments */
 		"eyJhbGciOiJSUzI1NiJ9..AAAA",		/* empty payload */
 		".e30.AAAA",				/* empty header */
@@ -440,6 +440,12 @@ static void test_malformed(struct jwtv *v)
 	}
 	CHECK_MSG(all, "garbage strings are malformed or bad_alg");
 	CHECK(verify_str(v, "a.b.c.d", NULL) == JWTV_MALFORMED);
+	/* Not a JWS at all: an opaque access token, a JWE (five segments). */
+	CHECK(verify_str(v, "Xk3nq0b2R7cT9LmYh5dW1sVa8uPz", NULL) == JWTV_NOT_JWS);
+	CHECK(verify_str(v, "abc", NULL) == JWTV_NOT_JWS);
+	CHECK(verify_str(v, "eyJhbGciOiJSUzI1NiJ9", NULL) == JWTV_NOT_JWS);
+	CHECK(verify_str(v, "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aXY.Y3Q.dGFn", NULL) == JWTV_NOT_JWS);
+	CHECK(verify_str(v, "a.b.c.d.e.f", NULL) == JWTV_MALFORMED);
 	CHECK(verify_str(v, "eyJhbGciOiJSUzI1NiJ9.e30", NULL) == JWTV_MALFORMED);
 	CHECK(verify_str(v, "eyJhbGc=iOiJSUzI1NiJ9.e30.AAAA", NULL) == JWTV_MALFORMED);
 	CHECK(jwtv_verify(v, "a\0b.c.d", 7, now, &(struct jwtv_identity){ 0 }) == JWTV_MALFORMED);
@@ -483,6 +489,9 @@ static void test_malformed(struct jwtv *v)
 		memset(big, 'A', JWTV_MAX_TOKEN + 1);
 		big[JWTV_MAX_TOKEN + 1] = '\0';
 		CHECK(verify_str(v, big, NULL) == JWTV_TOO_LARGE);
+		CHECK(jwtv_verify(v, big, JWTV_MAX_TOKEN, now, &id) == JWTV_NOT_JWS);	/* no dot: opaque */
+		big[100] = '.';
+		big[200] = '.';
 		CHECK(jwtv_verify(v, big, JWTV_MAX_TOKEN, now, &id) == JWTV_MALFORMED);
 		CHECK(jwtv_verify(v, big, (size_t)-1, now, &id) == JWTV_TOO_LARGE);
 		free(big);
@@ -599,6 +608,29 @@ static void test_new_errors(void)
 	CHECK(jwtv_new(&o, err, sizeof(err)) == NULL);
 }
 
+/* jwtv_jwks_check and the load report: kids of usable keys, skipped keys with their reasons. */
+static void test_jwks_check(struct jwtv *v, const char *jwk1)
+{
+	struct jwtv_jwks_info info;
+	char err[256] = "", doc[4096];
+
+	CHECK_STR(jwtv_info(v)->kids, "k1,k1noalg");
+	CHECK(jwtv_info(v)->nskipped == 5);
+	CHECK_MSG(strstr(jwtv_info(v)->skipped, "small:bad_rsa_key") != NULL &&
+		  strstr(jwtv_info(v)->skipped, "enc1:use_not_sig") != NULL &&
+		  strstr(jwtv_info(v)->skipped, "ec:kty_not_rsa") != NULL &&
+		  strstr(jwtv_info(v)->skipped, "(none):not_an_object") != NULL,
+		  "skipped keys are reported with kid and reason");
+	CHECK(jwtv_loaded_mtime(v) > 0);
+	snprintf(doc, sizeof(doc), "{\"keys\":[%s,%s]}", jwk1, jwk1);
+	CHECK(jwtv_jwks_check(doc, strlen(doc), &info, err, sizeof(err)) == 0 && info.nkeys == 1 &&
+	      strcmp(info.skipped, "k1:duplicate_kid") == 0);
+	CHECK(jwtv_jwks_check("{\"keys\":[]}", 11, &info, err, sizeof(err)) == -1 &&
+	      strstr(err, "no usable") != NULL);
+	CHECK(jwtv_jwks_check("<html>", 6, &info, err, sizeof(err)) == -1 && strstr(err, "not a JSON") != NULL);
+	CHECK(jwtv_jwks_check("{\"keys\":{}}", 11, &info, err, sizeof(err)) == -1);
+}
+
 static void test_reasons(void)
 {
 	int i, j, distinct = 1;
@@ -607,8 +639,9 @@ static void test_reasons(void)
 	CHECK_STR(jwtv_reason(JWTV_BAD_SIGNATURE), "bad_signature");
 	CHECK_STR(jwtv_reason(JWTV_OK), "ok");
 	CHECK_STR(jwtv_reason((enum jwtv_err)99), "unknown");
-	for (i = JWTV_OK; i <= JWTV_NO_KEYS; i++)
-		for (j = i + 1; j <= JWTV_NO_KEYS; j++)
+	CHECK_STR(jwtv_reason(JWTV_NOT_JWS), "not_jws");
+	for (i = JWTV_OK; i <= JWTV_NOT_JWS; i++)
+		for (j = i + 1; j <= JWTV_NOT_JWS; j++)
 			if (strcmp(jwtv_reason((enum jwtv_err)i), jwtv_reason((enum jwtv_err)j)) == 0 ||
 			    strcmp(jwtv_reason((enum jwtv_err)i), "unknown") == 0)
 				distinct = 0;
@@ -669,6 +702,7 @@ int main(void)
 	test_malformed(v);
 	test_new_errors();
 	test_reasons();
+	test_jwks_check(v, jwk1);
 	jwtv_free(v);
 	test_refresh(jwk1);
 

@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# Keys from the issuer's URL (issue 14), over real TLS on loopback: the test
+# makes its own CAs and server certificates, serves a JWKS it rewrites from
+# its own nginx with ssl, and signs tokens with keys it makes. sessiond is
+# configured with only jwt_issuer (the test server), jwt_audience and
+# jwks_ca_file. Covered: start without keys ("missing"), first fetch,
+# --check-config, rotation with exactly one fetch, key removal, bad answers
+# (500, garbage, 10 MiB, a server that never answers) keep the old keys,
+# TLS verification (another CA, another host name), a burst of 1,000 random
+# kids (rate limit, wait bound), tokens that are not a JWS, the issuer down
+# with a restart from the cached file, and "stale".
+. "$(dirname "$0")/../lib.sh"
+
+MIN_REFETCH=2
+# The test's identity provider: files under $IDP, nginx with ssl on a free port.
+base=$TOP/build/itest
+mkdir -p "$base"
+if [ "$(id -u)" -eq 0 ] && ! runuser -u nobody -- test -x "$base" 2>/dev/null; then
+	base=/var/tmp/sessiond-itest
+	mkdir -p "$base"
+	chmod 755 "$base"
+fi
+IDP=$(mktemp -d "$base/12_jwks-idp.XXXXXX")
+chmod 755 "$IDP"
+mkdir -p "$IDP/www/.well-known" "$IDP/keys" "$IDP/tmp" "$IDP/certs"
+IDP_PORT=$(free_port)
+ISS="https://127.0.0.1:$IDP_PORT/"
+DOC=$IDP/www/.well-known/jwks.json
+ACCESS=$IDP/access.log
+
+idp_conf() {
+	local user=""
+	[ "$(id -u)" -eq 0 ] && user="user www-data;"
+	cat >"$IDP/nginx.conf" <<CONF
+$user
+worker_processes 1;
+pid $IDP/nginx.pid;
+error_log $IDP/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log $ACCESS;
+    client_body_temp_path $IDP/tmp/body;
+    fastcgi_temp_path $IDP/tmp/fastcgi;
+    proxy_temp_path $IDP/tmp/proxy;
+    uwsgi_temp_path $IDP/tmp/uwsgi;
+    scgi_temp_path $IDP/tmp/scgi;
+    server {
+        listen 127.0.0.1:$IDP_PORT ssl;
+        ssl_certificate $IDP/certs/server.pem;
+        ssl_certificate_key $IDP/certs/server.key;
+        root $IDP/www;
+        location = /.well-known/jwks.json {
+            default_type application/json;
+            if (-f $IDP/www/fail500) { return 500; }
+        }
+    }
+}
+CONF
+}
+idp_start() { nginx -p "$IDP" -c "$IDP/nginx.conf" 2>>"$IDP/start.log"; }
+idp_stop() {
+	local pid
+	[ -f "$IDP/nginx.pid" ] || return 0
+	pid=$(cat "$IDP/nginx.pid")
+	kill -CONT "$pid" $(pgrep -P "$pid") 2>/dev/null
+	kill -TERM "$pid" 2>/dev/null
+	for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	rm -f "$IDP/nginx.pid"
+}
+idp_reload() { # new certificate: wait until the old worker is gone
+	local pid old
+	pid=$(cat "$IDP/nginx.pid")
+	old=$(pgrep -P "$pid")
+	kill -HUP "$pid"
+	for _ in $(seq 1 50); do
+		[ -n "$(pgrep -P "$pid")" ] && [ "$(pgrep -P "$pid")" != "$old" ] && break
+		sleep 0.1
+	done
+}
+use_cert() { cp "$IDP/certs/$1.pem" "$IDP/certs/server.pem"; cp "$IDP/certs/$1.key" "$IDP/certs/server.key"; }
+fetched_since() { [ "$(fetches)" -gt "$1" ]; }
+fetches() { cat "$ACCESS" 2>/dev/null | awk '/GET \/\.well-known\/jwks\.json/ { n++ } END { print n + 0 }'; }
+publish() { # KID...: the served JWKS holds these keys (written atomically, like a CDN would switch)
+	local args=() k
+	for k in "$@"; do args+=("$k=$IDP/keys/$k.pub.pem"); done
+	"$MINT" jwks --out "$DOC.new" "${args[@]}" && chmod 644 "$DOC.new" && mv "$DOC.new" "$DOC"
+}
+
+# A CA and its server certificates (SAN IP:127.0.0.1, or a DNS name the URL does not use).
+mkca() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$IDP/certs/$1.key" -out "$IDP/certs/$1.pem" -days 2 -subj "/CN=$1" 2>/dev/null; }
+mkcert() { # name ca san
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$IDP/certs/$1.key" -out "$IDP/certs/$1.csr" -subj "/CN=$1" 2>/dev/null &&
+		openssl x509 -req -in "$IDP/certs/$1.csr" -CA "$IDP/certs/$2.pem" -CAkey "$IDP/certs/$2.key" -CAcreateserial \
+			-out "$IDP/certs/$1.pem" -days 2 -extfile <(printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$3") 2>/dev/null
+}
+mkca ca && mkca otherca &&
+	mkcert good ca "IP:127.0.0.1" && mkcert wronghost ca "DNS:idp.example.com" && mkcert foreign otherca "IP:127.0.0.1" ||
+	{ fail "openssl made the test CAs and certificates"; exit 1; }
+chmod 644 "$IDP"/certs/*
+use_cert good
+for k in k1 k2 k9; do "$MINT" keygen --out "$IDP/keys" --kid "$k" >/dev/null || { fail "keygen $k"; exit 1; }; done
+idp_conf
+
+echo "# t=${SECONDS}s: certificates and keys made"
+# Nothing but issuer, audience and the private CA (plus test timings).
+stack_up "jwks_file =
+jwt_issuer = $ISS
+jwks_ca_file = $IDP/certs/ca.pem
+jwks_cache_file = $IDP/jwks-cache.json
+jwks_min_refetch_interval = $MIN_REFETCH
+jwks_refresh_interval = 60
+jwks_fetch_timeout = 2
+auth_fail_limit = 0"
+trap 'idp_stop; stack_down; rm -rf "$IDP"' EXIT
+ISSUER=$ISS
+echo "# t=${SECONDS}s: stack up"
+LOG=$VAR/log/sessiond.log
+MASTER=$(cat "$VAR/run/sessiond.pid")
+
+mint() { # kid [sub]: a token signed by kid's key for this issuer and audience
+	local jwt
+	jwt=$("$MINT" sign --key "$IDP/keys/$1.key.pem" --kid "$1" --claims-json "$(std_claims "${2:-auth0|jwks}")") || return
+	secret_note "$jwt"
+	printf '%s\n' "$jwt"
+}
+create_jwt() { req POST /api/sessions/create/ -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d '{}'; }
+health_jwks() { curl -s "$BASE/api/sessions/health/" | jq -r '.jwks'; }
+metric() { curl -s "$BASE/api/sessions/metrics/" | awk -v n="$1" '$1 == n { print $2 }'; }
+fetch_count() { metric "sessiond_jwks_fetches_total{result=\"$1\"}"; }
+wait_until() { # timeout_s cmd...: polls every 0.1 s
+	local t=$1
+	shift
+	for _ in $(seq 1 $((t * 10))); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+jwks_is() { [ "$(health_jwks)" = "$1" ]; }
+count_is() { [ "$(fetch_count "$1")" -ge "$2" ]; }
+status_is() { create_jwt "$2"; [ "$STATUS" = "$1" ]; }
+# A fetch of kind result was counted (forced by SIGHUP to the master, which passes it to the fetcher).
+hup_expect() { # result desc
+	local before
+	before=$(fetch_count "$1")
+	kill -HUP "$MASTER"
+	if wait_until 6 count_is "$1" $((before + 1)); then pass "$2: counted as result=$1"; else fail "$2: result=$1 stayed at $before"; fi
+}
+
+echo "# t=${SECONDS}s"
+# --- no keys yet and the issuer unreachable: sessiond starts, says "missing" --------------------------
+[ "$(pgrep -P "$MASTER" -x sessiond-jwks | wc -l)" = 1 ] && pass "one fetcher process (sessiond-jwks) per host" || fail "fetchers: $(pgrep -P "$MASTER" -x sessiond-jwks | wc -l)"
+req GET /api/sessions/health/
+expect_status 200 "health without keys"
+expect_json .jwks missing "health: jwks missing before any key was fetched"
+K1=$(mint k1)
+create_jwt "$K1"
+expect_error 503 auth_unavailable "create without keys: 503, not a crash or a 401"
+wait_until 5 grep -q 'event=jwks_fetch_failed .*result=network' "$LOG" && pass "the failed fetch is logged with its reason" || fail "no jwks_fetch_failed result=network"
+
+echo "# t=${SECONDS}s"
+# --- 1. the issuer comes up: keys fetched, create succeeds, --check-config lists the kid ----------------
+publish k1
+idp_start || { fail "the test's TLS server started: $(cat "$IDP/start.log")"; exit 1; }
+wait_until 10 jwks_is ok && pass "health: jwks ok once the issuer answers (retry after a failure)" || fail "jwks: $(health_jwks)"
+create_jwt "$K1"
+expect_status 201 "create with only jwt_issuer, jwt_audience and jwks_ca_file configured"
+grep -q 'event=jwks_keys .*kids=k1' "$LOG" && pass "the key set's kids are logged" || fail "no jwks_keys line"
+grep -q '"kid":"k1"' "$IDP/jwks-cache.json" && pass "the fetched JWKS is kept in jwks_cache_file" || fail "cache file"
+out=$("$BUILD/sessiond" --check-config --config "$CONF" 2>&1)
+grep -qx "jwks: 1 key from https://127.0.0.1:$IDP_PORT/.well-known/jwks.json" <<<"$out" && grep -qx "jwks: kids k1" <<<"$out" &&
+	pass "--check-config fetches the JWKS and lists the kid" || fail "--check-config: $(grep jwks <<<"$out")"
+[ "$(metric sessiond_jwks_keys)" = 1 ] && pass "metric sessiond_jwks_keys = 1" || fail "sessiond_jwks_keys $(metric sessiond_jwks_keys)"
+age=$(metric sessiond_jwks_age_seconds)
+[ -n "$age" ] && [ "$age" -lt 30 ] && pass "metric sessiond_jwks_age_seconds ($age)" || fail "sessiond_jwks_age_seconds '$age'"
+
+echo "# t=${SECONDS}s"
+# --- 2. rotation: a new kid verifies on first use after exactly one fetch; a removed kid stops --------
+sleep $MIN_REFETCH.2
+publish k1 k2
+n0=$(fetches)
+K2=$(mint k2)
+create_jwt "$K2"
+expect_status 201 "the first create with the new kid succeeds (no restart, no SIGHUP)"
+[ "$(fetches)" = $((n0 + 1)) ] && pass "exactly one fetch for the new kid" || fail "fetches: $n0 -> $(fetches)"
+publish k2
+n0=$(fetches)
+kill -HUP "$MASTER"
+wait_until 5 fetched_since "$n0" && pass "SIGHUP forces a refetch" || fail "no fetch after SIGHUP"
+wait_until 5 status_is 401 "$K1"
+expect_error 401 invalid_token "after the next fetch, a token with the removed kid is rejected"
+[[ "$(jq_body .error.message)" == *unknown_kid* ]] && pass "... as unknown_kid" || fail "message: $(jq_body .error.message)"
+create_jwt "$K2"
+expect_status 201 "the kept key still verifies"
+
+echo "# t=${SECONDS}s"
+# --- tokens that are not a signed JWT ----------------------------------------------------------------
+create_jwt "Xk3nq0b2R7cT9LmYh5dW1sVa8uPzQ2"
+expect_error 401 token_not_jws "an opaque access token"
+[[ "$(jq_body .error.message)" == *"$AUDIENCE"* ]] && pass "the message says to request an access token for jwt_audience" || fail "message: $(jq_body .error.message)"
+create_jwt "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aXZhaXZhaXZh.Y2lwaGVydGV4dA.dGFndGFndGFn"
+expect_error 401 token_not_jws "a JWE (five segments)"
+
+echo "# t=${SECONDS}s"
+# --- 4. bad answers keep the old keys ------------------------------------------------------------------
+touch "$IDP/www/fail500"
+hup_expect http_status "an HTTP 500"
+rm -f "$IDP/www/fail500"
+create_jwt "$K2"
+expect_status 201 "after the 500 the old keys still verify"
+printf '<html>oops</html>' >"$DOC"
+hup_expect invalid "a body that is not JSON"
+printf '{"keys":[{"kty":"EC","kid":"e1","crv":"P-256","x":"AA","y":"AA"}]}' >"$DOC"
+hup_expect invalid "a JWKS without a usable key"
+{ printf '{"keys":['; head -c $((10 * 1024 * 1024)) /dev/zero | tr '\0' ' '; printf ']}'; } >"$DOC"
+hup_expect too_large "a 10 MiB body"
+create_jwt "$K2"
+expect_status 201 "after garbage and 10 MiB the old keys still verify"
+grep -q 'event=jwks_fetch_failed .*result=too_large' "$LOG" && pass "the too-large body is logged" || fail "no too_large log"
+publish k2
+hup_expect ok "a good JWKS again"
+# A server that accepts (the kernel completes the handshake into the backlog) and never answers.
+pid=$(cat "$IDP/nginx.pid")
+sleep $MIN_REFETCH.2
+before=$(fetch_count network)
+kill -STOP "$pid" $(pgrep -P "$pid")
+K9=$(mint k9)
+read -r STATUS t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST -H "Authorization: Bearer $K9" \
+	-H 'Content-Type: application/json' -d '{}' "$BASE/api/sessions/create/")
+expect_status 401 "an unknown kid while the issuer hangs"
+awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t < 2.5) }' && pass "the worker waited for the fetch and was released at the bound (${t}s, bound 1 s)" || fail "took ${t}s"
+wait_until 6 count_is network $((before + 1)) && pass "the hanging fetch ends at jwks_fetch_timeout (result=network)" || fail "no timeout counted"
+kill -CONT "$pid" $(pgrep -P "$pid")
+create_jwt "$K2"
+expect_status 201 "after the hang the old keys still verify"
+
+echo "# t=${SECONDS}s"
+# --- 5. TLS is verified: another CA, another host name ------------------------------------------------
+use_cert foreign
+idp_reload
+hup_expect tls "a certificate from another CA"
+grep -q 'event=jwks_fetch_failed .*result=tls' "$LOG" && pass "the refused certificate is logged" || fail "no tls log"
+create_jwt "$K2"
+expect_status 201 "after the foreign certificate the old keys still verify"
+use_cert good
+idp_reload
+hup_expect ok "the right certificate again"
+grep -q 'event=jwks_fetch_recovered' "$LOG" && pass "recovery is logged" || fail "no jwks_fetch_recovered"
+use_cert wronghost
+idp_reload
+hup_expect tls "a certificate for another host name"
+[ "$(grep -c 'event=jwks_fetch_failed .*result=tls' "$LOG")" -ge 2 ] && pass "the host-name mismatch is logged" || fail "second tls failure not logged"
+create_jwt "$K2"
+expect_status 201 "after the wrong host name the old keys still verify"
+use_cert good
+idp_reload
+hup_expect ok "fetching again"
+
+echo "# t=${SECONDS}s"
+# --- 6. 1,000 creates with random unknown kids in a burst ---------------------------------------------
+# Tokens with random kids (rejected before the signature is looked at), built by one jq.
+seed=$RANDOM$RANDOM
+pl=$(std_claims "auth0|burst" | basenc --base64url | tr -d '=\n')
+cfgf=$VAR/burst.curl
+jq -rn --arg s "$seed" 'range(1000) | {alg: "RS256", typ: "JWT", kid: "r\($s)x\(.)"} | tojson | @base64' |
+	tr '+/' '-_' | tr -d '=' | while read -r h; do
+	printf 'next\nurl = "%s/api/sessions/create/"\nrequest = "POST"\nheader = "Authorization: Bearer %s.%s.AAAA"\nheader = "Content-Type: application/json"\ndata = "{}"\noutput = "/dev/null"\nwrite-out = "%%{http_code} %%{time_total}\\n"\n' "$BASE" "$h" "$pl"
+done | tail -n +2 >"$cfgf"   # "next" between the requests, not before the first
+sleep $MIN_REFETCH.2
+n0=$(fetches)
+uk0=$(metric 'sessiond_auth_failures_total{scheme="bearer",reason="unknown_kid"}')
+t0=$(date +%s.%N)
+curl -s --no-progress-meter --parallel --parallel-max 32 -K "$cfgf" >"$VAR/burst.out"
+t1=$(date +%s.%N)
+n1=$(fetches)
+total=$(wc -l <"$VAR/burst.out")
+n401=$(grep -c '^401 ' "$VAR/burst.out")
+slowest=$(awk '{ print $2 }' "$VAR/burst.out" | sort -g | tail -1)
+allowed=$(awk -v a="$t0" -v b="$t1" -v m=$MIN_REFETCH 'BEGIN { print int((b - a) / m) + 1 }')
+[ "$total" = 1000 ] && [ "$n401" = 1000 ] && pass "1,000 random kids: every one answered 401" || fail "burst: $total answers, $n401 × 401"
+uk1=$(metric 'sessiond_auth_failures_total{scheme="bearer",reason="unknown_kid"}')
+[ $((uk1 - uk0)) = 1000 ] && pass "... all counted as unknown_kid" || fail "unknown_kid moved by $((uk1 - uk0))"
+[ $((n1 - n0)) -ge 1 ] && [ $((n1 - n0)) -le "$allowed" ] &&
+	pass "... caused $((n1 - n0)) fetch(es), at most one per jwks_min_refetch_interval (allowed $allowed in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s)" ||
+	fail "burst caused $((n1 - n0)) fetches, allowed $allowed"
+awk -v t="$slowest" 'BEGIN { exit !(t < 2.5) }' && pass "... the slowest answered in ${slowest}s (wait bound 1 s)" || fail "slowest burst answer ${slowest}s"
+
+echo "# t=${SECONDS}s"
+# --- workers = 1 (mod_fcgid: no master, no fetcher process): the process fetches for itself -----------
+# Straight to a one-worker sessiond over FastCGI with cgi-fcgi (no web server involved).
+ALT=$VAR/run/alt.sock
+SESSIOND_LISTEN=$ALT SESSIOND_WORKERS=1 SESSIOND_JWKS_CACHE_FILE=$IDP/alt-cache.json \
+	"$BUILD/sessiond" --config "$CONF" </dev/null >>"$VAR/log/sessiond-alt.log" 2>&1 &
+alt=$!
+fcgi() { # method uri [jwt]: prints the response head and body
+	printf '{}' | env -i REQUEST_METHOD="$1" REQUEST_URI="$2" CONTENT_TYPE=application/json CONTENT_LENGTH=2 \
+		${3:+HTTP_AUTHORIZATION="Bearer $3"} REMOTE_ADDR=127.0.0.1 cgi-fcgi -bind -connect "$ALT" 2>/dev/null
+}
+wait_until 10 test -S "$ALT"
+out=$(fcgi GET /api/sessions/health/)
+grep -q '"jwks":"ok"' <<<"$out" && pass "workers = 1: keys fetched in-process at start" || fail "workers = 1 health: $out"
+[ -z "$(pgrep -P "$alt")" ] && pass "workers = 1: no helper process" || fail "workers = 1 has children: $(pgrep -P "$alt")"
+out=$(fcgi POST /api/sessions/create/ "$K2")
+secret_note "$(sed -n 's/.*"session_token":"\([^"]*\)".*/\1/p' <<<"$out")"
+grep -q '^Status: 201' <<<"$out" && pass "workers = 1: create verifies with the fetched key" || fail "workers = 1 create: $(head -1 <<<"$out")"
+publish k2 k9
+sleep $MIN_REFETCH.2
+n0=$(fetches)
+out=$(fcgi POST /api/sessions/create/ "$K9")
+secret_note "$(sed -n 's/.*"session_token":"\([^"]*\)".*/\1/p' <<<"$out")"
+grep -q '^Status: 201' <<<"$out" && [ "$(fetches)" = $((n0 + 1)) ] &&
+	pass "workers = 1: a new kid is fetched in-process on first use (one fetch)" || fail "workers = 1 rotation: $(head -1 <<<"$out"), fetches $n0 -> $(fetches)"
+kill -TERM "$alt"
+wait "$alt" 2>/dev/null
+
+echo "# t=${SECONDS}s"
+# --- 3. the issuer down: old keys keep working; a restart starts from the cached file; "stale" -----------
+idp_stop
+create_jwt "$K2"
+expect_status 201 "issuer down: the fetched keys keep working"
+printf 'jwks_refresh_interval = 5\n' >>"$CONF"   # stale after 10 s without a successful fetch
+sessiond_restart && pass "sessiond restarts while the issuer is unreachable" || fail "restart"
+MASTER=$(cat "$VAR/run/sessiond.pid")
+create_jwt "$K2"
+expect_status 201 "after the restart, tokens verify with the keys from jwks_cache_file"
+out=$("$BUILD/sessiond" --check-config --config "$CONF" 2>&1)
+grep -q "jwks: cannot fetch https://127.0.0.1:$IDP_PORT/.well-known/jwks.json: " <<<"$out" &&
+	grep -qx "jwks: 1 key from the cached copy $IDP/jwks-cache.json" <<<"$out" && grep -qx "jwks: kids k2" <<<"$out" &&
+	pass "--check-config falls back to the cached copy and lists its kid" || fail "--check-config: $(grep jwks <<<"$out")"
+wait_until 15 jwks_is stale && pass "health: jwks stale after twice jwks_refresh_interval without a successful fetch" || fail "jwks: $(health_jwks)"
+req GET /api/sessions/health/
+expect_status 200 "a stale key set does not fail the health check (the store is up)"
+create_jwt "$K2"
+expect_status 201 "stale keys still verify"
