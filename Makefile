@@ -62,7 +62,7 @@ TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
 
 PROGS := $(BUILD)/sessiond $(BUILD)/cleanup_sessions $(BUILD)/sessionctl
 
-.PHONY: all test unit run start stop install clean setup tools check-config man deb deb-test
+.PHONY: all test unit run start stop install clean setup setup-run tools check-config man deb deb-test
 .SECONDARY:
 all: $(PROGS)
 
@@ -108,9 +108,13 @@ $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 
 tools: $(TOOL_BINS)
 
-# Installs missing Debian packages (needs root; a no-op when all are present).
+# Installs missing Debian packages (needs root; a no-op when all are present):
+# everything for the tests, or (setup-run) only what building and running needs.
 setup:
 	$(Q)scripts/setup-deps
+
+setup-run:
+	$(Q)scripts/setup-deps --run
 
 unit: $(PROGS) $(UNIT_BINS)
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/run --unit-only $(UNIT_BINS)
@@ -119,10 +123,10 @@ test: setup
 	$(Q)$(MAKE) --no-print-directory all tools $(UNIT_BINS)
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/run $(UNIT_BINS)
 
-run: setup all tools
+run: setup-run all tools
 	$(Q)scripts/stack run
 
-start: setup all tools
+start: setup-run all tools
 	$(Q)scripts/stack start
 
 stop:
@@ -191,3 +195,4 @@ valgrind: setup all tools
 .PHONY: bench
 bench: setup all tools
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/bench.sh
+	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/scale.sh

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clientaddr.h"
+#include "cors.h"
 #include "guard.h"
 #include "jwks_fetch.h"
 #include "jwtv.h"
@@ -177,7 +178,11 @@ static void dispatch(struct app *a, struct req *r)
 	const struct route *rt = router_match(r->method, r->path, &m);
 
 	if (rt == NULL) {
-		if (m.allow[0]) {
+		if (m.allow[0] && strcmp(r->method, "OPTIONS") == 0) {
+			/* OPTIONS on any route: its methods, and the CORS preflight answer for a listed origin. */
+			r->route = "preflight";
+			cors_preflight(a->cfg, r, m.allow);
+		} else if (m.allow[0]) {
 			r->route = "method_not_allowed";
 			http_add_header(r, "Allow", m.allow);
 			http_error(r, ERR_METHOD, "method_not_allowed", "method not allowed on this route");
@@ -206,6 +211,8 @@ int app_handle(struct app *a, FCGX_Request *f)
 	r.client_addr = clientaddr_resolve(r.remote_addr, r.forwarded_for, a->cfg->trusted_proxies, r.client_ip,
 					   sizeof(r.client_ip));
 	log_set_request(r.id);
+	/* Added first, so every answer (errors too) is readable by a listed origin. */
+	cors_response(a->cfg, &r);
 	dispatch(a, &r);
 	if (!r.responded)
 		http_error(&r, ERR_INTERNAL, "internal_error", "no response");

@@ -22,23 +22,43 @@ void auth_store_error(struct req *r, enum store_err err)
 		http_error(r, ERR_INTERNAL, "internal_error", "internal error");
 }
 
+/*
+ * What a failed authentication is. A guess counts toward the brute-force
+ * limit; a stale tab (expired, revoked, rotated or cleaned-up session) or a
+ * validly signed token with an unusable claim does not. No credentials at all
+ * (an anonymous visitor, every auth_request hit on a public page) writes no
+ * audit row. Any other reason is a guess.
+ */
+static const struct {
+	const char *reason;
+	int guess, audit;
+} reject_kinds[] = {
+	{ "missing", 0, 0 }, { "missing_bearer", 0, 0 }, { "expired", 0, 1 },
+	{ "revoked", 0, 1 }, { "rotated", 0, 1 },	{ "bad_claim", 0, 1 },
+};
+
 void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
 		 const char *reason)
 {
 	const char *addr = r->client_addr;
+	const char *route = r->route ? r->route : "none";
+	int guess = 1, audit = 1, write = 0;
+	long failures = 0, events = 0;
 
-	long n = 0;
-
-	/*
-	 * Guesses count toward the brute-force limit; a missing token, an expired
-	 * or a revoked session (a stale tab, not an attack) do not.
-	 */
-	if (strcmp(reason, "missing") && strcmp(reason, "missing_bearer") && strcmp(reason, "expired") &&
-	    strcmp(reason, "revoked"))
-		n = guard_fail(addr, a->cfg->auth_fail_window, time(NULL));
-	log_info("event=auth_failed route=%s reason=%s addr=%s window_failures=%ld", r->route ? r->route : "none",
-		 reason, addr ? addr : "-", n);
-	sess_auth_failed(&a->store, addr, reason, r->route ? r->route : "none");
+	for (size_t i = 0; i < sizeof(reject_kinds) / sizeof(reject_kinds[0]); i++)
+		if (strcmp(reason, reject_kinds[i].reason) == 0) {
+			guess = reject_kinds[i].guess;
+			audit = reject_kinds[i].audit;
+			break;
+		}
+	if (audit)
+		write = guard_note(addr, guess, a->cfg->auth_fail_limit, a->cfg->auth_fail_window, time(NULL),
+				   &failures, &events);
+	log_info("event=auth_failed route=%s reason=%s addr=%s window_failures=%ld", route, reason,
+		 addr ? addr : "-", failures);
+	/* The audit trail gets O(1) rows per address and window; the metrics count every failure. */
+	if (write)
+		sess_auth_failed(&a->store, addr, reason, route, events);
 	metrics_auth_failure(scheme, reason);
 	http_add_header(r, "WWW-Authenticate", scheme);
 	http_error(r, ERR_UNAUTHORIZED, code, message);
@@ -51,6 +71,66 @@ void auth_release(struct auth *au)
 	OPENSSL_cleanse(au->token, sizeof(au->token));
 }
 
+/* At most this many same-name cookies are tried: each costs a lookup. */
+#define COOKIE_CANDIDATES 4
+
+/* 1 when hash names a live session (quietly: nothing is counted, touched or answered). */
+static int cookie_live(struct app *a, const unsigned char *hash)
+{
+	struct lc_entry e;
+	struct session s;
+	time_t now = time(NULL);
+	int live;
+
+	if (lcache_get(hash, a->cfg->local_cache_ttl, now, &e) &&
+	    (a->cfg->idle_timeout == 0 || now - e.last_activity < a->cfg->idle_timeout))
+		return 1;
+	if (sess_lookup(&a->store, hash, a->cfg->idle_timeout, a->cfg->touch_interval, &s) != STORE_OK)
+		return 0;
+	live = !s.revoked && !s.expired;
+	sess_release(&s);
+	return live;
+}
+
+/*
+ * The session cookie to use. Several cookies of our name arrive when another
+ * path or a parent domain set one too (a stale one can shadow the live one):
+ * the first of up to COOKIE_CANDIDATES well-formed ones that names a live
+ * session, else the first, whose failure is then reported as usual.
+ */
+static int pick_cookie(struct app *a, const char *header, const char **tok, size_t *len)
+{
+	const char *cur = header, *v, *first = NULL;
+	size_t n, first_len = 0;
+	int seen = 0;
+
+	while (seen < COOKIE_CANDIDATES && cookie_next(&cur, a->cfg->cookie_name, &v, &n)) {
+		unsigned char h[TOKEN_HASH_LEN];
+
+		if (seen++ == 0) {
+			first = v;
+			first_len = n;
+			continue;
+		}
+		if (seen == 2 && token_shape_ok(first, first_len)) {
+			token_hash(first, first_len, h);
+			if (cookie_live(a, h))
+				break;
+		}
+		if (token_shape_ok(v, n)) {
+			token_hash(v, n, h);
+			if (cookie_live(a, h)) {
+				*tok = v;
+				*len = n;
+				return 1;
+			}
+		}
+	}
+	*tok = first;
+	*len = first_len;
+	return first != NULL;
+}
+
 /* Finds the request's token (a Session header wins, then the cookie) and checks its shape. 0, or -1 after 401. */
 static int take_token(struct app *a, struct req *r, struct auth *out)
 {
@@ -60,13 +140,17 @@ static int take_token(struct app *a, struct req *r, struct auth *out)
 	memset(out, 0, sizeof(*out));
 	if (authhdr_param(r->authorization, "Session", &tok, &len)) {
 		out->by_cookie = 0;
-	} else if (r->authorization && strncasecmp(r->authorization, "Session", 7) == 0 &&
-		   (r->authorization[7] == ' ' || r->authorization[7] == '\t') &&
-		   r->authorization[8 + strspn(r->authorization + 8, " \t")] != '\0') {
-		/* A Session header with an unparseable token: never fall back to a cookie. */
-		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "malformed");
+	} else if (authhdr_is_scheme(r->authorization, "Session")) {
+		/* A Session header, empty or unparseable: never fall back to a cookie. */
+		const char *p = r->authorization + strspn(r->authorization, " \t") + 7; /* past "Session" */
+
+		if (p[strspn(p, " \t")] == '\0')
+			auth_reject(a, r, "Session", "missing_credentials",
+				    "the Authorization: Session header carries no token", "missing");
+		else
+			auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "malformed");
 		return -1;
-	} else if (cookie_get(r->cookie, a->cfg->cookie_name, &tok, &len)) {
+	} else if (pick_cookie(a, r->cookie, &tok, &len)) {
 		out->by_cookie = 1;
 	} else {
 		auth_reject(a, r, "Session", "missing_credentials",
@@ -92,7 +176,19 @@ static int lookup_store(struct app *a, struct req *r, struct auth *out)
 
 	err = sess_lookup(&a->store, out->hash, a->cfg->idle_timeout, a->cfg->touch_interval, &out->s);
 	if (err == STORE_NOT_FOUND) {
-		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "unknown");
+		char why[16];
+
+		/* A session cleanup deleted (or a rotated token) answers as before, and is no guess. */
+		err = sess_gone(&a->store, out->hash, why, sizeof(why));
+		if (err == STORE_OK && strcmp(why, "expired") == 0)
+			auth_reject(a, r, "Session", "session_expired", "the session has expired", "expired");
+		else if (err == STORE_OK)
+			auth_reject(a, r, "Session", "invalid_session", "the session token is invalid",
+				    strcmp(why, "rotated") == 0 ? "rotated" : "revoked");
+		else if (err == STORE_NOT_FOUND)
+			auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "unknown");
+		else
+			auth_store_error(r, err);
 		auth_release(out);
 		return -1;
 	}
@@ -238,10 +334,16 @@ int auth_csrf(struct app *a, struct req *r, const struct auth *au)
 
 	if (!au->by_cookie)
 		return 0;
+	/*
+	 * A CORS origin is trusted too: it can read the X-CSRF-Token header
+	 * anyway, so refusing its Origin would protect nothing.
+	 */
 	if (r->origin)
-		ok = origin_allowed(r->origin, 0, a->cfg->allowed_origins);
+		ok = origin_allowed(r->origin, 0, a->cfg->allowed_origins) ||
+		     origin_allowed(r->origin, 0, a->cfg->cors_allowed_origins);
 	else if (r->referer)
-		ok = origin_allowed(r->referer, 1, a->cfg->allowed_origins);
+		ok = origin_allowed(r->referer, 1, a->cfg->allowed_origins) ||
+		     origin_allowed(r->referer, 1, a->cfg->cors_allowed_origins);
 	if (!ok && r->csrf_token) {
 		auth_csrf_token(au->token, want);
 		ok = strlen(r->csrf_token) == TOKEN_LEN && ct_equal(r->csrf_token, want, TOKEN_LEN);

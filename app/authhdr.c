@@ -52,18 +52,35 @@ int authhdr_param(const char *header, const char *scheme, const char **param, si
 	return 1;
 }
 
+int authhdr_is_scheme(const char *header, const char *scheme)
+{
+	size_t slen;
+
+	if (header == NULL || scheme == NULL || (slen = strlen(scheme)) == 0)
+		return 0;
+	while (is_ows(*header))
+		header++;
+	return strncasecmp(header, scheme, slen) == 0 && (header[slen] == '\0' || is_ows(header[slen]));
+}
+
 /* 1 and *val and *len set to the first cookie named name, else 0. */
 int cookie_get(const char *header, const char *name, const char **val, size_t *len)
+{
+	return cookie_next(&header, name, val, len);
+}
+
+/* 1 and *val, *len set to the next cookie named name from *cursor (then moved past it), else 0. */
+int cookie_next(const char **cursor, const char *name, const char **val, size_t *len)
 {
 	const char *p;
 	size_t nlen;
 
-	if (header == NULL || name == NULL || val == NULL || len == NULL)
+	if (cursor == NULL || *cursor == NULL || name == NULL || val == NULL || len == NULL)
 		return 0;
 	nlen = strlen(name);
 	if (nlen == 0)
 		return 0;
-	for (p = header; *p != '\0';) {
+	for (p = *cursor; *p != '\0';) {
 		const char *ns, *ne, *vs, *ve;
 
 		while (is_ows(*p) || *p == ';')
@@ -96,6 +113,7 @@ int cookie_get(const char *header, const char *name, const char **val, size_t *l
 		}
 		*val = vs;
 		*len = (size_t)(ve - vs);
+		*cursor = p;
 		return 1;
 	}
 	return 0;

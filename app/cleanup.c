@@ -15,7 +15,8 @@
  */
 static const char SQL_CUTOFFS[] =
 	"SELECT to_char((date_trunc('second', now()) - make_interval(secs => $1::int)) AT TIME ZONE 'UTC', " SQL_TS_FORMAT "),"
-	"       to_char((date_trunc('second', now()) - make_interval(days => $2::int)) AT TIME ZONE 'UTC', " SQL_TS_FORMAT ")";
+	"       to_char((date_trunc('second', now()) - make_interval(days => $2::int)) AT TIME ZONE 'UTC', " SQL_TS_FORMAT "),"
+	"       to_char((date_trunc('second', now()) - make_interval(secs => $3::int)) AT TIME ZONE 'UTC', " SQL_TS_FORMAT ")";
 
 /*
  * A session goes when it expired or was revoked at or before the cutoff. It
@@ -38,14 +39,24 @@ static const char SQL_CUTOFFS[] =
 	"       count(*) " \
 	"FROM gone"
 
+/*
+ * A batch picks the oldest rows (an init plan over the time index), then
+ * locks them in id order through the primary key, the one order every
+ * statement locking several sessions rows uses (sql/006_lock_order.sql).
+ * The outer re-check of the time (a row changed meanwhile is left alone) is
+ * written so that it cannot use the time index: with stale statistics the
+ * planner would otherwise walk every dead row there, filtering on the ids.
+ */
 static const char SQL_BATCH_EXPIRED[] =
-	"WITH doomed AS (SELECT id FROM sessions WHERE expires_at <= $1::timestamptz "
-	"                ORDER BY expires_at LIMIT $2::int FOR UPDATE SKIP LOCKED), "
+	"WITH doomed AS (SELECT id FROM sessions WHERE id = ANY (ARRAY(SELECT id FROM sessions "
+	"                WHERE expires_at <= $1::timestamptz ORDER BY expires_at LIMIT $2::int)) "
+	"                AND (expires_at <= $1::timestamptz) IS TRUE ORDER BY id FOR UPDATE SKIP LOCKED), "
 	BATCH_TAIL;
 
 static const char SQL_BATCH_REVOKED[] =
-	"WITH doomed AS (SELECT id FROM sessions WHERE revoked_at <= $1::timestamptz "
-	"                ORDER BY revoked_at LIMIT $2::int FOR UPDATE SKIP LOCKED), "
+	"WITH doomed AS (SELECT id FROM sessions WHERE id = ANY (ARRAY(SELECT id FROM sessions "
+	"                WHERE revoked_at <= $1::timestamptz ORDER BY revoked_at LIMIT $2::int)) "
+	"                AND (revoked_at <= $1::timestamptz) IS TRUE ORDER BY id FOR UPDATE SKIP LOCKED), "
 	BATCH_TAIL;
 
 /*
@@ -64,6 +75,15 @@ static const char SQL_BATCH_EVENTS[] =
 	"                ORDER BY occurred_at LIMIT $2::int FOR UPDATE SKIP LOCKED) "
 	"DELETE FROM session_events e USING doomed d WHERE e.id = d.id";
 
+/*
+ * Records of gone tokens (migration 005) outlive every cookie of their token:
+ * they go max_lifetime after the later of their session's expiry and deletion.
+ */
+static const char SQL_BATCH_GONE[] =
+	"WITH doomed AS (SELECT token_hash FROM gone_tokens WHERE keep_from < $1::timestamptz "
+	"                ORDER BY keep_from LIMIT $2::int FOR UPDATE SKIP LOCKED) "
+	"DELETE FROM gone_tokens g USING doomed d WHERE g.token_hash = d.token_hash";
+
 /* The dry run: the same predicates, counted in one read-only snapshot. */
 static const char SQL_COUNT_SESSIONS[] =
 	"SELECT count(*) FILTER (WHERE revoked_at IS NULL OR revoked_at > $1::timestamptz), "
@@ -78,6 +98,9 @@ static const char SQL_COUNT_CACHE[] =
 
 static const char SQL_COUNT_EVENTS[] =
 	"SELECT count(*) FROM session_events WHERE occurred_at < $1::timestamptz";
+
+static const char SQL_COUNT_GONE[] =
+	"SELECT count(*) FROM gone_tokens WHERE keep_from < $1::timestamptz";
 
 /* --verbose: sessions in use, and dead ones kept for the grace period. */
 static const char SQL_COUNT_LIVE[] =
@@ -277,7 +300,7 @@ static void end_snapshot(PGconn *conn)
 
 static int dry_run(PGconn *conn, const struct cleanup_opts *o, struct cleanup_stats *st, char *err, size_t errlen)
 {
-	const char *p1[1] = { st->cutoff }, *p2[1] = { st->event_cutoff };
+	const char *p1[1] = { st->cutoff }, *p2[1] = { st->event_cutoff }, *p3[1] = { st->gone_cutoff };
 	PGresult *res;
 	int rc = -1;
 
@@ -299,6 +322,11 @@ static int dry_run(PGconn *conn, const struct cleanup_opts *o, struct cleanup_st
 	if (res == NULL)
 		goto out;
 	st->events = num(res, 0, 0);
+	PQclear(res);
+	res = run(conn, "counting gone tokens", SQL_COUNT_GONE, 1, p3, PGRES_TUPLES_OK, err, errlen);
+	if (res == NULL)
+		goto out;
+	st->gone_tokens = num(res, 0, 0);
 	PQclear(res);
 	if (o->verbose && count_live(conn, st, err, errlen) != 0)
 		goto out;
@@ -330,8 +358,8 @@ enum cleanup_result cleanup_lock(PGconn *conn, char *err, size_t errlen)
 enum cleanup_result cleanup_run(PGconn *conn, const struct cfg *c, const struct cleanup_opts *o,
 				struct cleanup_stats *st, char *err, size_t errlen)
 {
-	char grace[24], days[24], limit[24];
-	const char *params[2] = { grace, days };
+	char grace[24], days[24], limit[24], life[24];
+	const char *params[3] = { grace, days, life };
 	long long t0 = now_ms(), t1;
 	PGresult *res;
 
@@ -340,14 +368,16 @@ enum cleanup_result cleanup_run(PGconn *conn, const struct cfg *c, const struct 
 	snprintf(grace, sizeof(grace), "%ld", c->cleanup_grace);
 	snprintf(days, sizeof(days), "%ld", c->event_retention_days);
 	snprintf(limit, sizeof(limit), "%ld", o->batch_size);
+	snprintf(life, sizeof(life), "%ld", c->max_lifetime);
 
 	PQclear(run(conn, "application_name", "SELECT set_config('application_name', 'cleanup_sessions', false)",
 		    0, NULL, PGRES_TUPLES_OK, err, errlen));
-	res = run(conn, "computing cutoffs", SQL_CUTOFFS, 2, params, PGRES_TUPLES_OK, err, errlen);
+	res = run(conn, "computing cutoffs", SQL_CUTOFFS, 3, params, PGRES_TUPLES_OK, err, errlen);
 	if (res == NULL)
 		return CLEANUP_ERROR;
 	snprintf(st->cutoff, sizeof(st->cutoff), "%s", PQgetvalue(res, 0, 0));
 	snprintf(st->event_cutoff, sizeof(st->event_cutoff), "%s", PQgetvalue(res, 0, 1));
+	snprintf(st->gone_cutoff, sizeof(st->gone_cutoff), "%s", PQgetvalue(res, 0, 2));
 	PQclear(res);
 
 	if (o->dry_run) {
@@ -364,7 +394,9 @@ enum cleanup_result cleanup_run(PGconn *conn, const struct cfg *c, const struct 
 	t1 = now_ms();
 	st->sessions_ms = t1 - t0;
 	if (delete_rows(conn, o, st, "deleting old events", SQL_BATCH_EVENTS, st->event_cutoff, limit, &st->events,
-			err, errlen) != 0)
+			err, errlen) != 0 ||
+	    delete_rows(conn, o, st, "deleting old gone tokens", SQL_BATCH_GONE, st->gone_cutoff, limit,
+			&st->gone_tokens, err, errlen) != 0)
 		goto failed;
 	st->events_ms = now_ms() - t1;
 	if (o->verbose && !st->interrupted) {
@@ -394,6 +426,7 @@ void cleanup_report(FILE *out, const struct cleanup_opts *o, const struct cleanu
 	fprintf(out, "cleanup cache_rows=%lld\n", st->cache_rows);
 	fprintf(out, "cleanup oldest_expiry=%s\n", st->oldest_expiry[0] ? st->oldest_expiry : "none");
 	fprintf(out, "cleanup events=%lld\n", st->events);
+	fprintf(out, "cleanup gone_tokens=%lld\n", st->gone_tokens);
 	if (o->verbose) {
 		fprintf(out, "cleanup sessions_live=%lld\n", st->live);
 		fprintf(out, "cleanup sessions_in_grace=%lld\n", st->retained);

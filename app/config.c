@@ -263,6 +263,32 @@ static int url_allowed(const char *url)
 	return 0;
 }
 
+/* Each entry of an origin list is scheme://host[:port]: a path (even "/") or a wildcard never equals a browser's Origin. */
+static int check_origins(const char *key, const char *list, const char *where, char *err, size_t errlen)
+{
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ", \t");
+		const char *host = NULL, *end = p + n;
+
+		if (n > 0) {
+			if (strncmp(p, "https://", 8) == 0)
+				host = p + 8;
+			else if (strncmp(p, "http://", 7) == 0)
+				host = p + 7;
+			if (host == NULL || host >= end || memchr(host, '/', (size_t)(end - host)) ||
+			    memchr(host, '*', (size_t)(end - host))) {
+				fail(err, errlen, "%s: %s: '%.*s' is not an origin (scheme://host[:port], no path, no wildcard)",
+				     where, key, (int)(n > 200 ? 200 : n), p);
+				return -1;
+			}
+		}
+		p = end;
+		while (*p == ',' || *p == ' ' || *p == '\t')
+			p++;
+	}
+	return 0;
+}
+
 /* Refuses combinations a browser or the product would reject. */
 static int validate(const struct cfg *c, char *err, size_t errlen)
 {
@@ -296,6 +322,8 @@ static int validate(const struct cfg *c, char *err, size_t errlen)
 		fail(err, errlen, "%s: bad cookie_domain", where);
 		return -1;
 	}
+	if (check_origins("cors_allowed_origins", c->cors_allowed_origins, where, err, errlen) != 0)
+		return -1;
 	if (c->jwt_issuer[0] == '\0' || c->jwt_audience[0] == '\0') {
 		fail(err, errlen, "%s: jwt_issuer and jwt_audience must be set", where);
 		return -1;
@@ -337,6 +365,13 @@ static int validate(const struct cfg *c, char *err, size_t errlen)
 	if (c->session_ttl > c->max_lifetime) {
 		fail(err, errlen, "%s: session_ttl (%ld) exceeds max_lifetime (%ld)", where,
 		     c->session_ttl, c->max_lifetime);
+		return -1;
+	}
+	/* Activity is recorded at most once per touch_interval: a session in use must not look idle meanwhile. */
+	if (c->idle_timeout > 0 && c->idle_timeout <= c->touch_interval) {
+		fail(err, errlen, "%s: idle_timeout (%ld) must be greater than touch_interval (%ld): activity is "
+		     "recorded at most once per touch_interval, so sessions in use would expire; "
+		     "lower touch_interval or raise idle_timeout", where, c->idle_timeout, c->touch_interval);
 		return -1;
 	}
 	if (c->database_url[0] == '\0') {

@@ -50,6 +50,7 @@ static struct guard_slot *find(struct shm_region *r, const char *addr, long wind
 		snprintf(victim->addr, sizeof(victim->addr), "%s", addr);
 		victim->window_start = now;
 		victim->failures = 0;
+		victim->events = 0;
 	}
 	return victim;
 }
@@ -70,18 +71,25 @@ long guard_blocked(const char *addr, long limit, long window, time_t now)
 	return left > 0 ? left : 0;
 }
 
-long guard_fail(const char *addr, long window, time_t now)
+int guard_note(const char *addr, int guess, long limit, long window, time_t now, long *failures, long *events)
 {
 	struct shm_region *r = shm_get();
 	struct guard_slot *s;
-	long n = 0;
+	int write = 1;
 
+	*failures = *events = 0;
 	if (r == NULL)
-		return 0;
+		return 1;
 	shm_lock(r);
 	s = find(r, addr ? addr : "unknown", window, now, 1);
-	if (s)
-		n = ++s->failures;
+	if (s) {
+		if (guess)
+			s->failures++;
+		s->events++;
+		*failures = s->failures;
+		*events = s->events;
+		write = s->events == 1 || (guess && limit > 0 && s->failures == (uint32_t)limit);
+	}
 	shm_unlock(r);
-	return n;
+	return write;
 }

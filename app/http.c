@@ -184,12 +184,17 @@ int http_read_body(struct req *r, long max_bytes)
 struct json_object *http_body_object(struct req *r)
 {
 	struct json_object *obj = NULL;
+	char field[64], msg[160];
 
 	if (r->body == NULL || r->body_len == 0)
 		return json_object_new_object();
-	switch (jsonx_parse(r->body, r->body_len, JSON_MAX_DEPTH, 1, &obj)) {
+	switch (jsonx_parse_named(r->body, r->body_len, JSON_MAX_DEPTH, 1, &obj, field, sizeof(field))) {
 	case JSONX_OK:
 		return obj;
+	case JSONX_NUL:
+		snprintf(msg, sizeof(msg), "%s: must not contain NUL characters (\\u0000)", field[0] ? field : "body");
+		http_error(r, ERR_BAD_REQUEST, "invalid_field", msg);
+		return NULL;
 	case JSONX_TOO_DEEP:
 		http_error(r, ERR_BAD_JSON, "invalid_json", "JSON nested too deeply");
 		return NULL;
@@ -202,18 +207,25 @@ struct json_object *http_body_object(struct req *r)
 	}
 }
 
-void http_add_header(struct req *r, const char *name, const char *value)
+int http_add_header(struct req *r, const char *name, const char *value)
 {
 	int n;
 
-	if (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
-		return;
+	if (value == NULL || strpbrk(name, "\r\n") || strpbrk(value, "\r\n")) {
+		log_error("event=header_refused name=%s reason=line_break", name);
+		r->header_failed = 1;
+		return -1;
+	}
 	n = snprintf(r->extra_headers + r->extra_len, sizeof(r->extra_headers) - r->extra_len,
 		     "%s: %s\r\n", name, value);
-	if (n > 0 && r->extra_len + (size_t)n < sizeof(r->extra_headers))
-		r->extra_len += (size_t)n;
-	else
+	if (n < 0 || r->extra_len + (size_t)n >= sizeof(r->extra_headers)) {
 		r->extra_headers[r->extra_len] = '\0';
+		log_error("event=header_refused name=%s reason=too_long bytes=%zu", name, strlen(value));
+		r->header_failed = 1;
+		return -1;
+	}
+	r->extra_len += (size_t)n;
+	return 0;
 }
 
 void http_send_raw(struct req *r, int status, const char *content_type, const char *body, size_t len)
@@ -223,6 +235,17 @@ void http_send_raw(struct req *r, int status, const char *content_type, const ch
 
 	if (r->responded)
 		return;
+	if (r->header_failed && status < 500) {
+		/* The response would lack a header it promised (see http_add_header): say so instead. */
+		static const char err[] = "{\"error\":{\"code\":\"internal_error\",\"message\":\"internal error\"}}";
+
+		r->extra_len = 0;
+		r->extra_headers[0] = '\0';
+		status = 500;
+		content_type = "application/json; charset=utf-8";
+		body = err;
+		len = sizeof(err) - 1;
+	}
 	r->responded = 1;
 	r->status = status;
 	n = snprintf(head, sizeof(head),

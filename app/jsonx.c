@@ -15,6 +15,8 @@
 struct scan {
 	const unsigned char *p, *end;
 	int max_depth;
+	const unsigned char *member;    /* opening quote of the top-level member's key being scanned, or NULL */
+	const unsigned char *nul_member; /* that key when an escaped NUL was found */
 };
 
 static int is_ws(unsigned char c)
@@ -92,6 +94,11 @@ static enum jsonx_err scan_string(struct scan *s)
 				for (i = 2; i < 6; i++)
 					if (!is_hex(s->p[i]))
 						return JSONX_SYNTAX;
+				/* json-c cuts keys at a NUL and PostgreSQL refuses it in jsonb: refuse it here. */
+				if (memcmp(s->p + 2, "0000", 4) == 0) {
+					s->nul_member = s->member;
+					return JSONX_NUL;
+				}
 				s->p += 6;
 			} else if (strchr("\"\\/bfnrt", c) != NULL && c != '\0') {
 				s->p += 2;
@@ -194,6 +201,8 @@ static enum jsonx_err scan_container(struct scan *s, int depth)
 		if (close == '}') {
 			if (s->p >= s->end || *s->p != '"')
 				return JSONX_SYNTAX;
+			if (depth == 1)
+				s->member = s->p;
 			if ((e = scan_string(s)) != JSONX_OK)
 				return e;
 			skip_ws(s);
@@ -268,8 +277,31 @@ static int numbers_finite(struct json_object *obj)
 	}
 }
 
-/* JSONX_OK with a new reference in *out (caller puts), or an error with *out NULL. */
+/* Copies the raw text of the JSON string literal at q (its opening quote) into field, truncated to cap. */
+static void raw_key(const unsigned char *q, const unsigned char *end, char *field, size_t cap)
+{
+	size_t n = 0;
+
+	if (cap == 0)
+		return;
+	for (q++; q < end && *q != '"' && n + 1 < cap; q++) {
+		if (*q == '\\' && q + 1 < end && n + 2 < cap)
+			field[n++] = (char)*q++;
+		else if (*q == '\\')
+			break;
+		field[n++] = *q < 0x80 ? (char)*q : '?'; /* keeps the text ASCII whatever the cut */
+	}
+	field[n] = '\0';
+}
+
 enum jsonx_err jsonx_parse(const char *buf, size_t len, int max_depth, int require_object, struct json_object **out)
+{
+	return jsonx_parse_named(buf, len, max_depth, require_object, out, NULL, 0);
+}
+
+/* JSONX_OK with a new reference in *out (caller puts), or an error with *out NULL. */
+enum jsonx_err jsonx_parse_named(const char *buf, size_t len, int max_depth, int require_object,
+				 struct json_object **out, char *field, size_t cap)
 {
 	struct scan s;
 	struct json_tokener *tok = NULL;
@@ -286,9 +318,15 @@ enum jsonx_err jsonx_parse(const char *buf, size_t len, int max_depth, int requi
 	s.p = (const unsigned char *)buf;
 	s.end = s.p + len;
 	s.max_depth = max_depth;
+	s.member = s.nul_member = NULL;
+	if (field && cap)
+		field[0] = '\0';
 	skip_ws(&s);
-	if ((err = scan_value(&s, 0)) != JSONX_OK)
+	if ((err = scan_value(&s, 0)) != JSONX_OK) {
+		if (err == JSONX_NUL && s.nul_member && field)
+			raw_key(s.nul_member, s.end, field, cap);
 		return err;
+	}
 	skip_ws(&s);
 	if (s.p != s.end)
 		return JSONX_SYNTAX;

@@ -729,6 +729,46 @@ static enum jwtv_err check_claims(const struct jwtv *v, json_object *pl, time_t 
 	return JWTV_OK;
 }
 
+/* 1 when claim name is absent, not a string (not copied), or a string fit to copy: at most max bytes, no control characters, and for a header visible ASCII only. */
+static int claim_ok(json_object *pl, const char *name, size_t max, int header)
+{
+	json_object *c;
+	const unsigned char *s;
+	int n;
+
+	if (name == NULL || name[0] == '\0' || !json_object_object_get_ex(pl, name, &c) ||
+	    !json_object_is_type(c, json_type_string))
+		return 1;
+	s = (const unsigned char *)json_object_get_string(c);
+	n = json_object_get_string_len(c);
+	if (s == NULL || n < 0 || (size_t)n > max)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] == 0x7f || (header && (s[i] == ' ' || s[i] >= 0x80)))
+			return 0;
+	return 1;
+}
+
+/* The identity claims sessiond copies: JWTV_OK, or JWTV_BAD_CLAIM naming the first refused one. */
+static enum jwtv_err check_identity(const struct jwtv *v, json_object *pl, const char **bad)
+{
+	const struct { const char *name; size_t max; int header; } c[] = {
+		{ "sub", JWTV_HEADER_CLAIM_MAX, 1 },
+		{ v->claim_tenant_id, JWTV_HEADER_CLAIM_MAX, 1 },
+		{ v->claim_email, JWTV_TEXT_CLAIM_MAX, 0 },
+		{ v->claim_name, JWTV_TEXT_CLAIM_MAX, 0 },
+		{ v->claim_tenant_name, JWTV_TEXT_CLAIM_MAX, 0 },
+		{ v->claim_picture, JWTV_URL_CLAIM_MAX, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (!claim_ok(pl, c[i].name, c[i].max, c[i].header)) {
+			*bad = c[i].name;
+			return JWTV_BAD_CLAIM;
+		}
+	return JWTV_OK;
+}
+
 static char *claim_dup(json_object *pl, const char *name)
 {
 	size_t n;
@@ -804,6 +844,8 @@ enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t 
 		goto out;
 	if ((rc = check_claims(v, pl, now)) != JWTV_OK)
 		goto out;
+	if ((rc = check_identity(v, pl, &out->bad_claim)) != JWTV_OK)
+		goto out;
 	out->sub = claim_dup(pl, "sub");
 	out->email = claim_dup(pl, v->claim_email);
 	out->name = claim_dup(pl, v->claim_name);
@@ -849,6 +891,7 @@ const char *jwtv_reason(enum jwtv_err e)
 	case JWTV_BAD_AUDIENCE: return "bad_audience";
 	case JWTV_MISSING_SUB: return "missing_sub";
 	case JWTV_NO_KEYS: return "no_keys";
+	case JWTV_BAD_CLAIM: return "bad_claim";
 	case JWTV_NOT_JWS: return "not_jws";
 	}
 	return "unknown";

@@ -24,7 +24,7 @@ static const struct route routes[] = {
 
 const char *router_route_name(size_t i)
 {
-	static const char *const pseudo[] = { "method_not_allowed", "not_found" };
+	static const char *const pseudo[] = { "method_not_allowed", "not_found", "preflight" };
 	size_t n = sizeof(routes) / sizeof(routes[0]);
 
 	if (i < n)

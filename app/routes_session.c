@@ -258,7 +258,11 @@ void route_create(struct app *a, struct req *r, const char *arg)
 		goto out;
 	}
 	if (jerr != JWTV_OK) {
-		snprintf(msg, sizeof(msg), "the access token was rejected (%s)", jwtv_reason(jerr));
+		if (jerr == JWTV_BAD_CLAIM)
+			snprintf(msg, sizeof(msg), "the access token was rejected (bad_claim: %.48s is too long or holds "
+				 "characters it may not)", id.bad_claim);
+		else
+			snprintf(msg, sizeof(msg), "the access token was rejected (%s)", jwtv_reason(jerr));
 		auth_reject(a, r, "Bearer error=\"invalid_token\"", "invalid_token", msg, jwtv_reason(jerr));
 		goto out;
 	}
@@ -470,7 +474,9 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 	metrics_revoked(MR_LOGOUT, n);
 	metrics_session_ended(sess_get(&au.s, SC_CREATED_EPOCH));
 	route_clear_cookie(a, r);
-	http_add_header(r, "Clear-Site-Data", "\"cookies\"");
+	/* Clear-Site-Data clears every cookie of the origin, not only ours: only when the operator asks. */
+	if (a->cfg->logout_clear_site_data)
+		http_add_header(r, "Clear-Site-Data", "\"cookies\"");
 	http_send_raw(r, 200, "application/json; charset=utf-8", "{\"message\":\"Logged out\"}", 24);
 out:
 	auth_release(&au);

@@ -120,7 +120,9 @@ void route_invalidate_all(struct app *a, struct req *r, const char *arg)
 	metrics_revoked(MR_INVALIDATE_ALL, n);
 	if (!keep) {
 		route_clear_cookie(a, r);
-		http_add_header(r, "Clear-Site-Data", "\"cookies\"");
+		/* Clear-Site-Data clears every cookie of the origin, not only ours: only when the operator asks. */
+		if (a->cfg->logout_clear_site_data)
+			http_add_header(r, "Clear-Site-Data", "\"cookies\"");
 	}
 	snprintf(out_json, sizeof(out_json), "{\"message\":\"%s\",\"count\":%ld}",
 		 keep ? "All other sessions revoked" : "All sessions revoked", n);

@@ -81,6 +81,22 @@ enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idl
 	return STORE_OK;
 }
 
+enum store_err sess_gone(struct store *st, const unsigned char *hash, char *reason, size_t n)
+{
+	const char *params[1] = { (const char *)hash };
+	int lengths[1] = { TOKEN_HASH_LEN }, formats[1] = { 1 };
+	enum store_err err;
+	PGresult *res = store_exec(st, "sess_gone", 1, params, lengths, formats, &err);
+
+	if (res == NULL)
+		return err;
+	err = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
+	if (err == STORE_OK)
+		snprintf(reason, n, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return err;
+}
+
 enum store_err sess_touch(struct store *st, const unsigned char *hash, char text[SQL_TS_LEN + 1], long long *epoch)
 {
 	const char *params[1] = { (const char *)hash };
@@ -298,12 +314,14 @@ enum store_err sess_set_billing(struct store *st, const char *user_id, const cha
 	return STORE_OK;
 }
 
-void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route)
+void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route, long window_failures)
 {
-	const char *params[3] = { ip, reason, route };
+	char n[24];
+	const char *params[4] = { ip, reason, route, n };
 	enum store_err err;
 
-	PQclear(store_exec(st, "event_auth_failed", 3, params, NULL, NULL, &err));
+	snprintf(n, sizeof(n), "%ld", window_failures);
+	PQclear(store_exec(st, "event_auth_failed", 4, params, NULL, NULL, &err));
 }
 
 void sess_collect_invalidations(struct store *st, int64_t now_ms)

@@ -58,6 +58,9 @@ const struct statement statements[] = {
 	  "UPDATE session_cache SET last_activity = now() WHERE token_hash = $1 "
 	  "RETURNING " COL_TS("", "last_activity") ", extract(epoch FROM last_activity)::int8", 1 },
 
+	/* A token no session holds any more: was it one (revoked, expired, rotated) before cleanup? $1 hash. */
+	{ "sess_gone", "SELECT reason FROM gone_tokens WHERE token_hash = $1", 1 },
+
 	{ "sess_expire",
 	  "WITH d AS (DELETE FROM session_cache WHERE token_hash = $1 RETURNING id, user_id) "
 	  "INSERT INTO session_events (event, session_id, user_id, ip_address) "
@@ -136,17 +139,25 @@ const struct statement statements[] = {
 
 	{ "sess_revoke", "SELECT sessiond_revoke($1, $2::uuid, $3::uuid, $4, $5::inet)", 0 },
 
+	/* Sampled by the guard: the first failure per address and window, and the one reaching the limit. */
 	{ "event_auth_failed",
 	  "INSERT INTO session_events (event, ip_address, detail) "
-	  "VALUES ('auth_failed', $1::inet, jsonb_build_object('reason', $2::text, 'route', $3::text))", 0 },
+	  "VALUES ('auth_failed', $1::inet, jsonb_build_object('reason', $2::text, 'route', $3::text, "
+	  "'window_failures', $4::int))", 0 },
 
-	/* One worker at a time (advisory xact lock) copies touched activity to sessions. */
+	/*
+	 * One worker at a time (advisory xact lock) copies touched activity to
+	 * sessions, locking the sessions rows in id order first, like every
+	 * statement that locks several (sql/006_lock_order.sql).
+	 */
 	{ "flush_activity",
 	  "WITH l AS (SELECT pg_try_advisory_xact_lock(" LOCK_KEY_FLUSH ") AS got), "
 	  "d AS (SELECT c.token_hash, c.id, c.last_activity FROM session_cache c, l "
 	  "      WHERE l.got AND c.last_activity > c.flushed_activity LIMIT 5000), "
-	  "u AS (UPDATE sessions s SET last_activity = d.last_activity FROM d "
-	  "      WHERE s.id = d.id AND s.last_activity < d.last_activity RETURNING s.id) "
+	  "k AS (SELECT s.id, d.last_activity FROM sessions s JOIN d ON s.id = d.id "
+	  "      WHERE s.last_activity < d.last_activity ORDER BY s.id FOR UPDATE OF s), "
+	  "u AS (UPDATE sessions s SET last_activity = k.last_activity FROM k "
+	  "      WHERE s.id = k.id AND s.last_activity < k.last_activity RETURNING s.id) "
 	  "UPDATE session_cache c SET flushed_activity = d.last_activity FROM d "
 	  "WHERE c.token_hash = d.token_hash", 1 },
 

@@ -42,6 +42,8 @@ struct cleanup_stats {
 	long long revoked;            /* sessions deleted (or to delete) because they were revoked */
 	long long cache_rows;         /* session_cache rows deleted (or to delete) */
 	long long events;             /* session_events rows deleted (or to delete) */
+	char gone_cutoff[40];         /* gone_tokens records kept from before this go */
+	long long gone_tokens;        /* gone_tokens records deleted (or to delete) */
 	char oldest_expiry[40];       /* smallest expires_at among those sessions, or "none" */
 	long long batches;            /* delete statements run (0 in a dry run) */
 	int interrupted;              /* stopped early by a signal */

@@ -24,16 +24,18 @@
 	X(INT,  idle_timeout, "0", 0, 31536000, NULL, "seconds without activity after which a session expires; 0 = off") \
 	X(INT,  max_lifetime, "604800", 60, 315360000, NULL, "no refresh extends a session past created_at + this many seconds") \
 	X(INT,  max_extend_hours, "168", 1, 8760, NULL, "largest hours value POST /refresh/ accepts") \
-	X(INT,  touch_interval, "60", 0, 86400, NULL, "last_activity is written at most once per this many seconds per session (cache table only)") \
+	X(INT,  touch_interval, "60", 0, 86400, NULL, "last_activity is written at most once per this many seconds per session (cache table only); must be below idle_timeout when that is on") \
 	X(INT,  activity_flush_interval, "60", 1, 86400, NULL, "seconds between copies of cached last_activity into the authoritative table") \
 	X(INT,  max_sessions_per_user, "0", 0, 100000, NULL, "creating one more revokes the least recently active; 0 = unlimited") \
 	X(INT,  max_session_data_bytes, "8192", 16, 1048576, NULL, "largest serialized session_data after a merge") \
 	X(STR,  cookie_name, "__Host-session_token", 0, 0, NULL, "cookie carrying the session token") \
 	X(BOOL, set_cookie, "on", 0, 1, NULL, "send Set-Cookie on create/rotate and clear it on logout") \
+	X(BOOL, logout_clear_site_data, "off", 0, 1, NULL, "logout (and invalidate-all of the current session) also sends Clear-Site-Data with cookies, which deletes every cookie of the site, other applications' on the same host too; the session cookie is cleared with Max-Age=0 either way") \
 	X(STR,  cookie_domain, "", 0, 0, NULL, "Domain attribute (not allowed with a __Host- cookie name)") \
 	X(BOOL, cookie_secure, "on", 0, 1, NULL, "Secure attribute; turn off only for plain-http local development") \
 	X(ENUM, cookie_samesite, "Lax", 0, 0, "Lax,Strict,None", "SameSite attribute") \
 	X(STR,  allowed_origins, "", 0, 0, NULL, "comma-separated origins allowed for cookie-authenticated writes (CSRF check)") \
+	X(STR,  cors_allowed_origins, "", 0, 0, NULL, "comma-separated origins (scheme://host[:port]) that may call the API from a browser with credentials (CORS); they are trusted for the CSRF check too; empty = same-origin only") \
 	X(STR,  jwks_file, "", 0, 0, NULL, "file mode (hosts without outbound access): JWKS JSON file of the Auth0 tenant, re-read when it changes or on SIGHUP; empty = fetch the keys from jwks_url") \
 	X(STR,  jwks_url, "", 0, 0, NULL, "HTTPS URL of the JWKS; empty = <jwt_issuer>.well-known/jwks.json (Auth0's layout); not used with jwks_file") \
 	X(STR,  jwks_ca_file, "", 0, 0, NULL, "PEM file of the CA(s) that verify the JWKS server; empty = the system CA store") \

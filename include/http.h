@@ -62,6 +62,7 @@ struct req {
 	size_t extra_len;
 	int responded;
 	int bodyless;               /* errors carry no body (auth_request) */
+	int header_failed;          /* a header could not be written: the response becomes a 500 */
 	const char *route;          /* route name, for logs and metrics */
 };
 
@@ -83,8 +84,13 @@ int http_read_body(struct req *r, long max_bytes);
  */
 struct json_object *http_body_object(struct req *r);
 
-/* Adds a response header line; name and value must not contain CR/LF. */
-void http_add_header(struct req *r, const char *name, const char *value);
+/*
+ * Adds a response header line. A name or value with CR/LF, or no room left,
+ * is refused: -1, logged, and the response is then sent as a 500
+ * internal_error instead (a missing header, e.g. /auth/'s X-Session-User,
+ * must never pass silently). 0 on success.
+ */
+int http_add_header(struct req *r, const char *name, const char *value);
 
 /* Sends status with a JSON body (obj may be NULL for an empty body). Does not take obj's reference. */
 void http_send_json(struct req *r, int status, struct json_object *obj);

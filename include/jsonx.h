@@ -16,10 +16,14 @@
 /* Upper bound applied to jsonx_parse's max_depth (keeps json-c's recursive serializer and free safe). */
 #define JSONX_DEPTH_CAP 1000
 
-enum jsonx_err { JSONX_OK = 0, JSONX_SYNTAX, JSONX_TOO_DEEP, JSONX_NOT_OBJECT };
+enum jsonx_err { JSONX_OK = 0, JSONX_SYNTAX, JSONX_TOO_DEEP, JSONX_NOT_OBJECT, JSONX_NUL };
 
-/* Parses buf[0..len) strictly: exactly one RFC 8259 value with optional surrounding whitespace (space, tab, CR, LF); no NUL bytes, no control characters in strings, valid UTF-8 (no overlongs, surrogates or > U+10FFFF), no NaN/Infinity/single quotes/leading zeros/trailing commas, and no number json-c cannot hold (an integer outside [-2^63, 2^64-1] or a value overflowing a double), all JSONX_SYNTAX. Container nesting as counted by jsonx_depth above max_depth (clamped to 0..JSONX_DEPTH_CAP) is JSONX_TOO_DEEP. When require_object, a non-object is JSONX_NOT_OBJECT. On JSONX_OK *out holds a new reference (NULL for the literal null; caller json_object_put); otherwise *out is NULL. */
+/* Parses buf[0..len) strictly: exactly one RFC 8259 value with optional surrounding whitespace (space, tab, CR, LF); no NUL bytes, no control characters in strings, valid UTF-8 (no overlongs, surrogates or > U+10FFFF), no NaN/Infinity/single quotes/leading zeros/trailing commas, and no number json-c cannot hold (an integer outside [-2^63, 2^64-1] or a value overflowing a double), all JSONX_SYNTAX. Container nesting as counted by jsonx_depth above max_depth (clamped to 0..JSONX_DEPTH_CAP) is JSONX_TOO_DEEP. An escaped NUL (\\u0000) in any key or string is JSONX_NUL (json-c would cut a key at it, PostgreSQL refuses it in jsonb). When require_object, a non-object is JSONX_NOT_OBJECT. On JSONX_OK *out holds a new reference (NULL for the literal null; caller json_object_put); otherwise *out is NULL. */
 enum jsonx_err jsonx_parse(const char *buf, size_t len, int max_depth, int require_object, struct json_object **out);
+
+/* jsonx_parse that, on JSONX_NUL, also names the top-level object member holding the NUL: the raw text of its key (escapes as written, truncated to cap - 1 bytes) in field, or "" when the NUL is not inside a member of a top-level object. field may be NULL. */
+enum jsonx_err jsonx_parse_named(const char *buf, size_t len, int max_depth, int require_object,
+				 struct json_object **out, char *field, size_t cap);
 
 /* RFC 7396 JSON Merge Patch: returns a NEW value = target merged with patch (neither is modified; caller puts the result). A non-object patch replaces the target (deep copy); null values in an object patch delete keys; nested objects merge recursively; a non-object target under an object patch starts as {}. target may be NULL (absent or null). Returns NULL on allocation failure, and also when patch itself is NULL (JSON null), because the merged result is then null: callers that must tell the two apart check patch first. */
 struct json_object *jsonx_merge_patch(struct json_object *target, struct json_object *patch);

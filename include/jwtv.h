@@ -22,12 +22,22 @@ struct jwtv_options {
 
 struct jwtv_identity {        /* all malloc'd strings, NULL when absent */
 	char *sub, *email, *name, *picture, *tenant_id, *tenant_name;
+	const char *bad_claim;      /* on JWTV_BAD_CLAIM: the refused claim's name (owned by the verifier) */
 };
+
+/*
+ * Identity claims are copied into response headers (sub, tenant id: visible
+ * ASCII, no spaces) and session JSON (the others: no control characters).
+ * Longer or other values are JWTV_BAD_CLAIM, never truncated.
+ */
+#define JWTV_HEADER_CLAIM_MAX 255
+#define JWTV_TEXT_CLAIM_MAX 1024
+#define JWTV_URL_CLAIM_MAX 2048
 
 enum jwtv_err {
 	JWTV_OK = 0, JWTV_MALFORMED, JWTV_TOO_LARGE, JWTV_BAD_ALG, JWTV_UNKNOWN_KID,
 	JWTV_BAD_SIGNATURE, JWTV_EXPIRED, JWTV_NOT_YET_VALID, JWTV_BAD_ISSUER,
-	JWTV_BAD_AUDIENCE, JWTV_MISSING_SUB, JWTV_NO_KEYS,
+	JWTV_BAD_AUDIENCE, JWTV_MISSING_SUB, JWTV_NO_KEYS, JWTV_BAD_CLAIM,
 	JWTV_NOT_JWS       /* not a signed JWT at all: an opaque string or a JWE (five segments) */
 };
 

@@ -45,7 +45,7 @@ int router_match_pattern(const char *pattern, const char *path, char *arg, size_
 
 /*
  * The name of route i of the table, then of the pseudo-routes the request
- * layer sets ("method_not_allowed", "not_found"); NULL past the end. The
+ * layer sets ("method_not_allowed", "not_found", "preflight"); NULL past the end. The
  * fixed set of route labels for logs and metrics.
  */
 const char *router_route_name(size_t i);

@@ -19,7 +19,8 @@
 struct guard_slot {
 	char addr[GUARD_ADDR_MAX];
 	int64_t window_start;   /* unix seconds; 0 = free */
-	uint32_t failures;
+	uint32_t failures;      /* guesses in the window (toward auth_fail_limit) */
+	uint32_t events;        /* every failed authentication in the window (bounds the audit rows) */
 };
 
 struct shm_region {

@@ -201,16 +201,30 @@ worker_pids() {
 }
 listener_pid() { pgrep -P "$(cat "$VAR/run/sessiond.pid")" -x sessiond-cache; }
 
-# seed_sessions FILE N USER_PREFIX: N fresh session tokens into FILE (one a
-# line) and their hashes into sessions (users USER_PREFIX0..499), for load tests.
+# seed_sessions FILE N USER_PREFIX [EXPIRES_SQL]: N fresh session tokens into
+# FILE (one a line) and their hashes into sessions (users USER_PREFIX0..499),
+# for load tests. The tokens are made inside PostgreSQL (32 bytes: SHA-256 of
+# two random UUIDs, base64url like sessiond's) and exported with COPY, so any
+# N works (nothing passes through a command line). EXPIRES_SQL defaults to
+# now() + 1 day.
 seed_sessions() {
-	local f=$1 n=$2 u=$3
-	for _ in $(seq 1 "$n"); do openssl rand 32 | basenc --base64url | tr -d '=\n'; echo; done >"$f"
-	psql_q "INSERT INTO sessions (id, token_hash, user_id, user_email, user_name, tenant_id, tenant_name, expires_at)
-		SELECT gen_random_uuid(), sha256(convert_to(tok, 'UTF8')), '$u' || (row_number() OVER ()) % 500,
-		       'ada@example.com', 'Ada', 't-1', 'Acme', now() + interval '1 day'
-		FROM unnest(string_to_array('$(paste -sd, "$f")', ',')) AS tok" >/dev/null
-	[ "$(psql_q "SELECT count(*) FROM sessions WHERE user_id LIKE '$u%'")" -ge "$n" ]
+	local f=$1 n=$2 u=$3 exp=${4:-"now() + interval '1 day'"}
+	local psql_cmd=(psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -v ON_ERROR_STOP=1 -f -)
+	[ "$(id -u)" -eq 0 ] && psql_cmd=(runuser -u postgres -- "${psql_cmd[@]}")
+	"${psql_cmd[@]}" >"$f" <<SQL || return 1
+BEGIN;
+CREATE TEMP TABLE seed_tok ON COMMIT DROP AS
+	SELECT i, translate(rtrim(encode(sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')),
+	                                 'base64'), '='), '+/', '-_') AS tok
+	FROM generate_series(1, $n) i;
+INSERT INTO sessions (id, token_hash, user_id, user_email, user_name, tenant_id, tenant_name, expires_at)
+	SELECT gen_random_uuid(), sha256(convert_to(tok, 'UTF8')), '$u' || i % 500,
+	       'ada@example.com', 'Ada', 't-1', 'Acme', $exp
+	FROM seed_tok;
+COPY (SELECT tok FROM seed_tok ORDER BY i) TO STDOUT;
+COMMIT;
+SQL
+	[ "$(wc -l <"$f")" -eq "$n" ] && [ "$(psql_q "SELECT count(*) FROM sessions WHERE user_id LIKE '$u%'")" -ge "$n" ]
 }
 
 # The largest worker's RSS in KiB, and its private part (RSS less the pages it
@@ -223,4 +237,14 @@ worker_private_kib() {
 		[ "$v" -gt "$best" ] && best=$v
 	done
 	echo "$best"
+}
+# worker_pss_kib: "PSS PSS_BEYOND_SHARED SHARED" of the worker with the largest
+# PSS, in KiB, from /proc/PID/smaps_rollup. PSS divides each shared page among
+# the processes mapping it; the shared region (per-host cache and counters,
+# anonymous shared memory) is its Pss_Shmem part, the rest is the worker's own.
+worker_pss_kib() {
+	local p
+	for p in $(worker_pids); do
+		awk '/^Pss:/ { t = $2 } /^Pss_Shmem:/ { s = $2 } END { print t, t - s, s }' "/proc/$p/smaps_rollup"
+	done | sort -n | tail -1
 }

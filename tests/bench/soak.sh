@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Soak: SOAK_REQUESTS (default 1,000,000) requests through nginx, a mix of
 # GET /current/ (88%), GET /auth/ (5%), PATCH /current/ (5%), POST /create/ (1%)
-# and POST /refresh/ (1%), in 10-second wrk chunks. Prints worker RSS (and
-# its private part) after every chunk, and the error count. Not part of make test.
+# and POST /refresh/ (1%), in 10-second wrk chunks. Prints, after every chunk,
+# the largest worker's RSS, its private part and its PSS (total, and beyond the
+# shared region: PSS - Pss_Shmem, see worker_pss_kib in tests/lib.sh), then the
+# error count. Not part of make test.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 TEST_NAME=soak
@@ -44,15 +46,15 @@ LUA
 
 pids0=$(worker_pids | paste -sd,)
 total=0; errors=0; chunk=0
-echo "chunk requests_total rss_kib private_kib"
-echo "0 0 $(worker_rss_kib) $(worker_private_kib)"
+echo "chunk requests_total rss_kib private_kib pss_kib pss_beyond_shared_kib shared_pss_kib"
+echo "0 0 $(worker_rss_kib) $(worker_private_kib) $(worker_pss_kib)"
 while [ "$total" -lt "$TARGET" ]; do
 	out=$(wrk -t2 -c8 -d10s -s "$VAR/soak.lua" "$BASE")
 	n=$(awk '/requests in/ { print $1 }' <<<"$out")
 	bad=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
 	sock=$(awk '/Socket errors/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")
 	total=$((total + n)); errors=$((errors + ${bad:-0} + ${sock:-0})); chunk=$((chunk + 1))
-	echo "$chunk $total $(worker_rss_kib) $(worker_private_kib)"
+	echo "$chunk $total $(worker_rss_kib) $(worker_private_kib) $(worker_pss_kib)"
 done
 [ "$(worker_pids | paste -sd,)" = "$pids0" ] && echo "workers: the same processes throughout (no crash)" || echo "workers changed: $pids0 -> $(worker_pids | paste -sd,)"
 echo "soak: $total requests, $errors errors (non-2xx or socket)"

@@ -58,6 +58,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cookie_get(part[0], "__Host-session_token", &p, &n))
 		check_within(part[0], p, n);
 	cookie_get(NULL, part[1], &p, &n);
+	{
+		/* Every same-name cookie, in order: each inside the header, the cursor always moving forward. */
+		const char *cur = part[0], *prev = part[0];
+		int k = 0;
+
+		while (cookie_next(&cur, part[1], &p, &n)) {
+			check_within(part[0], p, n);
+			if (cur <= prev || ++k > 100000)
+				abort();
+			prev = cur;
+		}
+	}
+	authhdr_is_scheme(part[0], part[1]);
 
 	origin_allowed(part[0], 0, part[2]);
 	origin_allowed(part[0], 1, part[2]);

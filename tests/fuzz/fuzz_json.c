@@ -3,8 +3,9 @@
  * require_object; the rest is split in two halves, each parsed, and when
  * both parse the second is merged into the first as an RFC 7396 patch.
  * Invariants: parse results respect max_depth, serializations re-parse,
- * merging never fails for a non-null patch, and jsonx_buf_str output is
- * valid JSON that decodes back to the string.
+ * merging never fails for a non-null patch, jsonx_buf_str output is valid
+ * JSON that decodes back to the string, and a refused NUL (\\u0000) is
+ * refused alike by jsonx_parse_named, whose member name stays in its buffer.
  *
  * clang -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Iinclude $(pkg-config --cflags json-c openssl) tests/fuzz/fuzz_json.c app/jsonx.c -o /tmp/fuzz_json $(pkg-config --libs json-c openssl)
  * /tmp/fuzz_json -max_total_time=20 tests/fuzz/corpus/json
@@ -28,6 +29,15 @@ static struct json_object *parse_checked(const char *buf, size_t len, int depth,
 	if (e != JSONX_OK) {
 		if (o != NULL)
 			abort();
+		if (e == JSONX_NUL) {
+			/* The named variant agrees, and the member name it writes stays inside its buffer. */
+			char field[8];
+
+			memset(field, 'x', sizeof(field));
+			if (jsonx_parse_named(buf, len, depth, req, &o, field, sizeof(field)) != JSONX_NUL || o != NULL ||
+			    memchr(field, '\0', sizeof(field)) == NULL)
+				abort();
+		}
 		return NULL;
 	}
 	if (jsonx_depth(o) > depth || (req && !json_object_is_type(o, json_type_object)))

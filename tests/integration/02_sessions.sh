@@ -52,7 +52,7 @@ expect_json 'has("session_token")' 'false' "plain refresh issues no token"
 as "$T1" DELETE /api/sessions/current/
 expect_status 200 "logout"
 expect_json '.message | length > 0' 'true' "logout message"
-expect_header Clear-Site-Data '^"cookies"$' "logout clears cookies"
+[ -z "$(header Clear-Site-Data)" ] && pass "no Clear-Site-Data by default (it would clear every cookie of the site)" || fail "Clear-Site-Data sent by default"
 expect_header Set-Cookie '^session_token=; Path=/; Max-Age=0' "logout expires the cookie"
 as "$T1" GET /api/sessions/current/
 expect_error 401 invalid_session "current after logout"

@@ -188,3 +188,109 @@ else
 	[ "$rc" = 1 ] && [[ "$out" == *"no configuration file was read"*"/etc/sessiond/sessiond.conf does not exist"* ]] &&
 		pass "without any configuration file sessiond says none was read" || fail "no config: rc=$rc $out"
 fi
+
+# --- item 9/16: scripts/stack status asks sessiond itself; make start notices a changed configuration ----------
+out=$("$TOP/scripts/stack" status 2>&1)
+rc=$?
+[ "$rc" = 0 ] && grep -q "^sessiond: running (pid $(master)), healthy on $SOCK$" <<<"$out" &&
+	pass "stack status: sessiond healthy on its socket" || fail "stack status: rc=$rc $out"
+mv "$SOCK" "$SOCK.away"
+out=$("$TOP/scripts/stack" status 2>&1)
+rc=$?
+[ "$rc" = 1 ] && grep -q "^sessiond: running (pid $(master)) but not healthy" <<<"$out" &&
+	pass "stack status: a running pid that does not answer is reported, exit 1" || fail "stack status without socket: rc=$rc $out"
+mv "$SOCK.away" "$SOCK"
+old=$(master)
+out=$(SESSIOND_WORKERS=3 "$TOP/scripts/stack" status 2>&1)
+[[ "$out" == *"restart needed"* ]] && pass "stack status says a changed configuration needs a restart" || fail "status with changed config: $out"
+SESSIOND_WORKERS=3 "$TOP/scripts/stack" start >"$VAR/restart.log" 2>&1
+new=$(master)
+[ "$new" != "$old" ] && kill -0 "$new" && ! kill -0 "$old" 2>/dev/null && grep -q 'configuration changed' "$VAR/restart.log" &&
+	pass "make start with a changed configuration restarts sessiond (and says so)" || fail "no restart: $old -> $new; $(cat "$VAR/restart.log")"
+[ "$(worker_pids | wc -l)" = 3 ] && pass "the new configuration is in effect (3 workers)" || fail "workers: $(worker_pids | wc -l)"
+"$TOP/scripts/stack" start >"$VAR/restart.log" 2>&1
+again=$(master)
+[ "$again" != "$new" ] && [ "$(worker_pids | wc -l)" = 2 ] && pass "and back to 2 workers" || fail "not restarted back: $(worker_pids | wc -l) workers"
+"$TOP/scripts/stack" start >"$VAR/restart.log" 2>&1
+[ "$(master)" = "$again" ] && ! grep -q 'configuration changed' "$VAR/restart.log" &&
+	pass "make start with an unchanged configuration leaves sessiond running" || fail "restarted without a change"
+req GET /api/sessions/health/
+expect_status 200 "healthy after the restarts"
+
+# --- item 16: SIGHUP's effect is documented identically in the README and sessiond(8) -------------------
+flat() { tr '\n' ' ' | sed -e 's/\\-/-/g' -e 's/  */ /g'; }
+sighup=$(sed -n '/^\.B SIGHUP$/,/^\.[TP]P$/p' "$TOP/man/sessiond.8" | sed '1d;$d' | flat | sed 's/ $//')
+[[ "$sighup" == "SIGHUP: "*"Nothing else is re-read"* ]] && [[ "$(flat <"$TOP/README.md")" == *"$sighup"* ]] &&
+	pass "SIGHUP: the README says word for word what sessiond(8) says" || fail "SIGHUP text differs: man: '$sighup'"
+# And it does what it says: a new service key file is used after SIGHUP, without a restart.
+restart_env SESSIOND_SERVICE_KEY_FILE="$VAR/service.key" || fail "restart with a service key"
+svc() { req PATCH "/api/sessions/internal/users/auth0%7Chup/" -H "Authorization: Service $1" -H 'Content-Type: application/json' -d '{"subscription_plan":"pro"}'; }
+svc "$skey"
+expect_status 200 "the service key read at start works"
+skey2=$(openssl rand -hex 24)
+secret_note "$skey2"
+printf '%s\n' "$skey2" >"$VAR/service.key"
+kill -HUP "$(master)"
+sleep 1.5
+for _ in 1 2 3 4; do svc "$skey"; [ "$STATUS" = 401 ] || break; done
+expect_error 401 invalid_service_key "after SIGHUP every worker refuses the old service key"
+for _ in 1 2 3 4; do svc "$skey2"; [ "$STATUS" = 200 ] || break; done
+expect_status 200 "after SIGHUP every worker accepts the new one"
+restart_env || fail "restart without the service key"
+
+# --- item 16: statements that lock several sessions rows lock them in id order ----------------------------
+# A row in the middle of a user's sessions is held by another transaction; the
+# statement under test then waits on it, holding exactly the rows before it in
+# id order (pgrowlocks shows which), never one after it.
+psql_q "CREATE EXTENSION IF NOT EXISTS pgrowlocks" >/dev/null
+if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); else as_pg=(); fi
+# lock_order_check USER DESC COMMAND...: runs COMMAND in the background while the user's 5th session by id is held.
+lock_order_check() {
+	local user=$1 desc=$2 ids mid want got holder bg waiting=0
+	shift 2
+	ids=$(psql_q "SELECT id FROM sessions WHERE user_id = '$user' AND revoked_at IS NULL ORDER BY id")
+	mid=$(sed -n 5p <<<"$ids")
+	"${as_pg[@]}" psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "BEGIN" \
+		-c "SELECT 1 FROM sessions WHERE id = '$mid' FOR UPDATE" -c "SELECT pg_sleep(25)" >/dev/null 2>&1 &
+	holder=$!
+	for _ in $(seq 1 100); do
+		[ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(25)%' AND state = 'active' AND pid <> pg_backend_pid()")" = 1 ] && break
+		sleep 0.05
+	done
+	"$@" &
+	bg=$!
+	for _ in $(seq 1 100); do
+		[ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sessiond' AND wait_event_type = 'Lock'")" -ge 1 ] && { waiting=1; break; }
+		sleep 0.05
+	done
+	want=$(psql_q "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM sessions WHERE user_id = '$user' AND id < '$mid' AND ${LOCK_ORDER_WANT:-true}")
+	got=$(psql_q "SELECT coalesce(string_agg(s.id::text, ',' ORDER BY s.id), '') FROM pgrowlocks('sessions') r
+		JOIN sessions s ON s.ctid = r.locked_row
+		WHERE s.user_id = '$user' AND s.id <> '$mid'
+		  AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'sessiond' AND a.pid = ANY (r.pids))")
+	psql_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(25)%' AND pid <> pg_backend_pid()" >/dev/null
+	wait "$holder" 2>/dev/null
+	wait "$bg" 2>/dev/null
+	[ "$waiting" = 1 ] && [ -n "$want" ] && [ "$got" = "$want" ] &&
+		pass "$desc locks the user's rows in id order (holds the $(tr -cd , <<<"$want," | wc -c) before the held row, none after)" ||
+		fail "$desc: waiting=$waiting; locked '$got', want '$want'"
+}
+# A loaded machine may be slow to look: give the waiting statements time (statement timeout 30 s).
+restart_env SESSIOND_DB_STATEMENT_TIMEOUT=30000 || fail "restart with a 30 s statement timeout"
+for i in $(seq 1 8); do create 'auth0|order'; done
+O1=$TOKEN
+LOCK_ORDER_WANT="id <> '$(psql_q "SELECT id FROM sessions WHERE token_hash = sha256(convert_to('$O1', 'UTF8'))")'" \
+	lock_order_check 'auth0|order' "invalidate-all (sessiond_revoke)" \
+	curl -s -o "$VAR/inv.out" -X POST -H "Authorization: Session $O1" -H 'Content-Type: application/json' -d '{"keep_current":true}' "$BASE/api/sessions/invalidate-all/"
+[ "$(psql_q "SELECT count(*) FROM sessions WHERE user_id = 'auth0|order' AND revoked_at IS NULL")" = 1 ] &&
+	pass "invalidate-all completed once the row was released" || fail "invalidate-all did not complete: $(cat "$VAR/inv.out")"
+
+# The activity flush: touched cache rows, flushed every second.
+restart_env SESSIOND_ACTIVITY_FLUSH_INTERVAL=1 SESSIOND_DB_STATEMENT_TIMEOUT=30000 || fail "restart with a 1 s flush"
+for i in $(seq 1 8); do create 'auth0|flush'; done
+# Touched only once the row is held, so the next flush (within a second) meets it.
+touch_flush() { psql_q "UPDATE session_cache SET flushed_activity = last_activity, last_activity = last_activity + interval '1 second' WHERE user_id = 'auth0|flush'" >/dev/null; }
+lock_order_check 'auth0|flush' "the activity flush" touch_flush
+[ "$(psql_q "SELECT count(*) FROM sessions s JOIN session_cache c USING (id) WHERE s.user_id = 'auth0|flush' AND s.last_activity = c.last_activity")" = 8 ] &&
+	pass "the flush copied every touched activity once the row was released" || fail "flush incomplete"
+restart_env || fail "restart with the default flush"

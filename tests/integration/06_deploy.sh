@@ -171,19 +171,19 @@ fi
 # ---- (c) Apache 2.4 + mod_fcgid with conf/apache/sessiond.conf ------------------------------
 APORT=$(free_port)
 A=$APACHE_DIR
-mkdir -p "$A/logs" "$A/fcgid" "$A/htdocs"
-[ "$ROOT" = 1 ] && chown www-data "$A/fcgid"
+mkdir -p "$A/logs" "$A/fcgid" "$A/htdocs" "$A/state"
+[ "$ROOT" = 1 ] && chown www-data "$A/fcgid" "$A/state"
 M=/usr/lib/apache2/modules
 apache_site() { # program
 	sed -e "s|/usr/local/sbin/sessiond|$1|" -e "s|/etc/sessiond/sessiond.conf|$CONF|" \
 	    -e "s|127.0.0.1:8080|127.0.0.1:$APORT|" -e "s|\${APACHE_LOG_DIR}|$A/logs|" \
+	    -e "s|/var/lib/sessiond-fcgid/|$A/state/|" \
 	    "$TOP/conf/apache/sessiond.conf" >"$A/site.conf"
 }
 cat >"$A/httpd.conf" <<CONF
 ServerRoot $A
 PidFile $A/httpd.pid
 Mutex file:$A default
-Listen 127.0.0.1:$APORT
 $([ "$ROOT" = 1 ] && printf 'User www-data\nGroup www-data\n')
 ServerName localhost
 ErrorLog $A/logs/error.log
@@ -224,6 +224,33 @@ grep -q 'event=request method=GET route=health status=200' "$A/logs/error.log" &
 ppid=$(pgrep -f "^$RBIN/sessiond\$" | head -1)
 [ -n "$ppid" ] && [ -z "$(pgrep -P "$ppid")" ] && pass "(c) sessiond does not fork under mod_fcgid" || fail "(c) sessiond process tree: $ppid"
 [ "$ROOT" = 1 ] && { [ "$(ps -o user= -p "$ppid")" = www-data ] && pass "(c) runs as Apache's user" || fail "(c) runs as $(ps -o user= -p "$ppid")"; }
+# Several mod_fcgid processes share one set of counters (the site's shm_file):
+# the metrics count every request whichever process served it, and the
+# brute-force guard counts every failure. Requests that wait (session_cache
+# locked for a moment) keep processes busy, so mod_fcgid starts more and the
+# failures below are spread over several processes.
+metric() { curl -s "$BASE/api/sessions/metrics/" | awk -v k="$1" '$1 == k { print $2 }'; }
+if [ "$ROOT" = 1 ]; then as_pg=(runuser -u postgres --); else as_pg=(); fi
+k='sessiond_requests_total{route="current_get",status="401"}'
+before=$(metric "$k")
+limit=$(sed -n 's/^auth_fail_limit = //p' <("$BUILD/sessiond" --config "$CONF" --check-config 2>/dev/null))
+bogus=$(printf 'A%.0s' $(seq 1 43))   # well-formed, unknown: looked up in PostgreSQL
+"${as_pg[@]}" psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "BEGIN" \
+	-c "LOCK TABLE session_cache IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(3)" >/dev/null 2>&1 &
+lockpid=$!
+sleep 0.5
+codes=$(seq 1 $((limit + 5)) | xargs -P 8 -I{} curl -s -o /dev/null -m 20 -w '%{http_code}\n' --interface 127.0.0.3 \
+	-H "Authorization: Session $bogus" "$BASE/api/sessions/current/" | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
+wait "$lockpid"
+after=$(metric "$k")
+nproc_fcgid=$(pgrep -f "^$RBIN/sessiond\$" | wc -l)
+served_by=$(grep 'event=auth_failed .*addr=127.0.0.3' "$A/logs/error.log" | sed -n 's/.* pid=\([0-9]*\) .*/\1/p' | sort -u | wc -l)
+[ "$served_by" -ge 2 ] && pass "(c) the failures were served by $served_by sessiond processes ($nproc_fcgid running)" ||
+	fail "(c) the failures were served by $served_by process(es) ($nproc_fcgid running)"
+[ "$codes" = "401:$limit 429:5 " ] && pass "(c) the guard counts failures across processes: $codes" ||
+	fail "(c) guard across processes: $codes (want 401:$limit 429:5)"
+[ -n "$before" ] && [ $((after - before)) = "$limit" ] &&
+	pass "(c) metrics count the $limit 401s of every process" || fail "(c) metrics across processes: $before -> $after (want +$limit)"
 # Only the refused metrics request from 127.0.0.2 may log a denial (no PATH_INFO lookups).
 ! grep -h 'AH01630' "$A/logs/"*.log | grep -vq 'client 127.0.0.2:' && pass "(c) no access-denied noise in Apache's logs" || fail "(c) AH01630 in logs: $(grep -h AH01630 "$A/logs/"*.log | head -1)"
 apache_stop
@@ -307,6 +334,21 @@ nginx -p "$N" -c "$N/nginx.conf" -s stop 2>/dev/null
 inst=$VAR/install
 make -C "$TOP" --no-print-directory install DESTDIR="$inst" PREFIX=/usr/local BUILD="$BUILD" >"$VAR/install.log" 2>&1 &&
 	pass "(e) make install DESTDIR= PREFIX=/usr/local" || fail "(e) make install: $(tail -5 "$VAR/install.log")"
+# make run/start install only what building and running need; make test everything.
+runset=$("$TOP/scripts/setup-deps" --list --run)
+fullset=$("$TOP/scripts/setup-deps" --list)
+heavy=""
+for p in clang valgrind prometheus apache2 libapache2-mod-fcgid wrk spawn-fcgi pgbouncer jq; do
+	grep -qx "$p" <<<"$runset" && heavy="$heavy $p"
+	grep -qx "$p" <<<"$fullset" || heavy="$heavy (not in the full set: $p)"
+done
+[ -z "$heavy" ] && [ -z "$(comm -23 <(sort <<<"$runset") <(sort <<<"$fullset"))" ] &&
+	pass "(e) setup-deps --run lists only build and run packages, a subset of the full set" || fail "(e) setup-deps sets:$heavy"
+for t in run start; do
+	dry=$(make -C "$TOP" --no-print-directory -n "$t" 2>/dev/null)
+	grep -q 'scripts/setup-deps --run$' <<<"$dry" && ! grep -q 'scripts/setup-deps$' <<<"$dry" &&
+		pass "(e) make $t installs the run set only" || fail "(e) make $t does not use setup-deps --run"
+done
 # The user's CFLAGS replace only the optimisation flags, never what the build needs (-Iinclude, -W...).
 ob=$VAR/objs
 make -C "$TOP" --no-print-directory BUILD="$ob" CFLAGS=-O0 "$ob/app/token.o" >"$VAR/cflags.log" 2>&1 &&

@@ -132,3 +132,16 @@ for _ in $(seq 1 5); do hammer "$H" /api/sessions/current/ 40 >/dev/null; done
 lsn1=$(psql_q "SELECT pg_current_wal_lsn()")
 wal=$(psql_q "SELECT pg_wal_lsn_diff('$lsn1', '$lsn0')")
 [ "${wal%.*}" -lt 2000 ] && pass "200 cached reads wrote ${wal%.*} bytes of WAL" || fail "cached reads wrote $wal bytes of WAL"
+
+# --- more sessions than the cache holds (and the load tests' seeding helper) --------------------------------
+seed_sessions "$VAR/many.txt" 20000 'auth0|many' && pass "seed_sessions: 20,000 sessions seeded" || fail "seed_sessions failed for 20,000"
+[ "$(sort -u "$VAR/many.txt" | grep -c -E '^[A-Za-z0-9_-]{43}$')" = 20000 ] &&
+	pass "seed_sessions: 20,000 distinct 43-character base64url tokens" || fail "seed_sessions: bad token file"
+# Line k of the file is the session of user auth0|many<k % 500>: read a spread of them,
+# far more distinct sessions than the per-host cache has slots.
+bad=0
+for k in 1 2 4096 4097 9999 20000 $(shuf -i 1-20000 -n 34); do
+	req GET /api/sessions/current/ -H "Authorization: Session $(sed -n "${k}p" "$VAR/many.txt")"
+	[ "$STATUS" = 200 ] && [ "$(jq_body '.user.id')" = "auth0|many$((k % 500))" ] || { bad=$((bad + 1)); echo "token $k: $STATUS ${BODY:0:120}"; }
+done
+[ "$bad" = 0 ] && pass "40 of 20,000 seeded sessions each read as its own user" || fail "$bad of 40 seeded sessions read wrong"

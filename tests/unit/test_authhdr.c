@@ -121,6 +121,50 @@ static void test_cookie(void)
 	}
 }
 
+/* Every cookie named name, in order, joined with '|' (static string). */
+static const char *cookies_of(const char *header, const char *name)
+{
+	static char buf[256];
+	const char *cur = header, *v;
+	size_t n, used = 0;
+	int k = 0;
+
+	buf[0] = '\0';
+	while (cookie_next(&cur, name, &v, &n)) {
+		if (v < header || v + n > header + strlen(header) || used + n + 2 > sizeof buf)
+			return "<out of range>";
+		if (k++)
+			buf[used++] = '|';
+		memcpy(buf + used, v, n);
+		used += n;
+		buf[used] = '\0';
+	}
+	return buf;
+}
+
+static void test_cookie_next_and_scheme(void)
+{
+	const char *cur = NULL, *v;
+	size_t n;
+
+	CHECK_STR(cookies_of("session_token=a; other=x; session_token=b;session_token=\"c\"", "session_token"), "a|b|c");
+	CHECK_STR(cookies_of("session_token=a", "session_token"), "a");
+	CHECK_STR(cookies_of("xsession_token=a; session_tokenx=b; session_token", "session_token"), "");
+	CHECK_STR(cookies_of("session_token=; session_token=z", "session_token"), "|z");
+	CHECK(cookie_next(&cur, "session_token", &v, &n) == 0);
+	CHECK(cookie_next(NULL, "session_token", &v, &n) == 0);
+
+	CHECK(authhdr_is_scheme("Session", "Session") == 1);
+	CHECK(authhdr_is_scheme("Session ", "Session") == 1);
+	CHECK(authhdr_is_scheme("  session\t", "Session") == 1);
+	CHECK(authhdr_is_scheme("SESSION abc def", "Session") == 1);
+	CHECK(authhdr_is_scheme("Sessions abc", "Session") == 0);
+	CHECK(authhdr_is_scheme("Bearer abc", "Session") == 0);
+	CHECK(authhdr_is_scheme("", "Session") == 0);
+	CHECK(authhdr_is_scheme(NULL, "Session") == 0);
+	CHECK(authhdr_is_scheme("Session", "") == 0);
+}
+
 static void test_origin(void)
 {
 	const char *allowed = "https://app.example.com, http://localhost:3000 https://Other.example";
@@ -163,6 +207,7 @@ int main(void)
 {
 	test_param();
 	test_cookie();
+	test_cookie_next_and_scheme();
 	test_origin();
 	return check_done();
 }

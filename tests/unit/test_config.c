@@ -138,6 +138,11 @@ int main(void)
 	CHECK(refused(BASE "cookie_name = sid\ncookie_secure = off\ncookie_samesite = None\n", "requires cookie_secure"));
 	CHECK(refused(BASE "jwt_algorithms = HS256\n", "jwt_algorithms"));
 	CHECK(refused(BASE "session_ttl = 700000\n", "exceeds max_lifetime"));
+	CHECK(refused(BASE "idle_timeout = 3\n", "idle_timeout (3) must be greater than touch_interval (60)"));
+	CHECK(refused(BASE "idle_timeout = 60\n", "must be greater than touch_interval"));
+	CHECK(ok(BASE "idle_timeout = 61\n"));
+	CHECK(ok(BASE "idle_timeout = 3\ntouch_interval = 2\n"));
+	CHECK(ok(BASE "idle_timeout = 0\ntouch_interval = 86400\n"));
 
 	/* The dump masks the password of a connection string. */
 	if (load(BASE "database_url = postgresql://u:s3cret@db/sessiond\n", &c, err, sizeof(err)) == 0 &&

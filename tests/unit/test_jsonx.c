@@ -186,6 +186,38 @@ out:
 	return ok;
 }
 
+/* jsonx_parse_named on s: the error, with the member it named in f (cap bytes). */
+static enum jsonx_err parse_named(const char *s, int require_object, char *f, size_t cap)
+{
+	struct json_object *o = (struct json_object *)&o;
+	enum jsonx_err e = jsonx_parse_named(s, strlen(s), 8, require_object, &o, f, cap);
+
+	if (e != JSONX_OK && o != NULL)
+		return (enum jsonx_err)99;
+	json_object_put(o);
+	return e;
+}
+
+/* An escaped NUL is refused anywhere, and the top-level member holding it is named. */
+static void test_nul(void)
+{
+	char f[16];
+
+	CHECK(parse_str("\"a\\u0000b\"", 8, 0) == JSONX_NUL);
+	CHECK(parse_str("{\"a\\u0000b\":1}", 8, 1) == JSONX_NUL);
+	CHECK(parses_to("\"\\u0001\\u0100\\u1000\"", "\"\\u0001\xc4\x80\xe1\x80\x80\"")); /* other escapes stay */
+	CHECK(parse_named("{\"x\":1,\"session_data\":{\"a\":[\"x\\u0000y\"]}}", 1, f, sizeof(f)) == JSONX_NUL &&
+	      strcmp(f, "session_data") == 0);
+	CHECK(parse_named("{\"onboarding_step\":\"a\\u0000b\"}", 1, f, sizeof(f)) == JSONX_NUL &&
+	      strcmp(f, "onboarding_step") == 0);
+	CHECK(parse_named("{\"onboarding_step\":\"\\u0000\"}", 1, f, 9) == JSONX_NUL && strcmp(f, "onboardi") == 0);
+	CHECK(parse_named("{\"k\\u0000\":1}", 1, f, sizeof(f)) == JSONX_NUL && strcmp(f, "k\\u0000") == 0);
+	CHECK(parse_named("[\"\\u0000\"]", 0, f, sizeof(f)) == JSONX_NUL && f[0] == '\0');
+	CHECK(parse_named("{\"\xc3\xa9\":\"\\u0000\"}", 1, f, sizeof(f)) == JSONX_NUL && strcmp(f, "??") == 0);
+	CHECK(parse_named("{\"a\":\"\\u0000\"}", 1, NULL, 0) == JSONX_NUL);
+	CHECK(parse_named("{\"a\":\"ok\"}", 1, f, sizeof(f)) == JSONX_OK && f[0] == '\0');
+}
+
 static void test_merge(void)
 {
 	/* RFC 7396 Appendix A, every row. */
@@ -321,6 +353,7 @@ static void test_buf(void)
 int main(void)
 {
 	test_parse();
+	test_nul();
 	test_merge();
 	test_size_depth();
 	test_buf();

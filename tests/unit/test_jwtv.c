@@ -608,6 +608,56 @@ static void test_new_errors(void)
 	CHECK(jwtv_new(&o, err, sizeof(err)) == NULL);
 }
 
+/* Claims copied into headers or the session are bounded and free of control characters, never truncated. */
+static void test_identity_claims(struct jwtv *v)
+{
+	static const char hdr[] = "{\"alg\":\"RS256\",\"kid\":\"k1\"}";
+	char big[JWTV_URL_CLAIM_MAX + 64], *c;
+	struct jwtv_identity id;
+	const struct { const char *sub, *extra; enum jwtv_err want; } cases[] = {
+		{ "auth0|ok", "\"email\":\"ada@example.com\",\"name\":\"Ad\u00e9 L\"", JWTV_OK },
+		{ "auth0|ok", "\"name\":null,\"email\":7", JWTV_OK },	/* not strings: not copied */
+		{ "a\\r\\nX-Evil: 1", NULL, JWTV_BAD_CLAIM },
+		{ "a b", NULL, JWTV_BAD_CLAIM },
+		{ "a\\u007f", NULL, JWTV_BAD_CLAIM },
+		{ "caf\u00e9", NULL, JWTV_BAD_CLAIM },	/* a header carries ASCII only */
+		{ "auth0|ok", "\"" NS "tenant_id\":\"t\\n1\"", JWTV_BAD_CLAIM },
+		{ "auth0|ok", "\"email\":\"a\\u0000@example.com\"", JWTV_BAD_CLAIM },
+		{ "auth0|ok", "\"name\":\"line\\nbreak\"", JWTV_BAD_CLAIM },
+		{ "auth0|ok", "\"" NS "tenant_name\":\"tab\\there\"", JWTV_BAD_CLAIM },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (asprintf(&c, "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"%s\",\"exp\":9999999999%s%s}",
+			     cases[i].sub, cases[i].extra ? "," : "", cases[i].extra ? cases[i].extra : "") < 0)
+			exit(2);
+		CHECK_MSG(verify_raw(v, hdr, c) == cases[i].want, c);
+		free(c);
+	}
+	/* Length limits: exactly the maximum passes, one more byte is refused (and named). */
+	memset(big, 'x', sizeof(big));
+	for (int over = 0; over < 2; over++) {
+		char *t;
+
+		big[JWTV_HEADER_CLAIM_MAX + over] = '\0';
+		if (asprintf(&c, "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"%s\",\"exp\":9999999999}", big) < 0)
+			exit(2);
+		t = tok("RS256", k1, "k1", c);
+		CHECK(verify_str(v, t, &id) == (over ? JWTV_BAD_CLAIM : JWTV_OK));
+		CHECK(over ? (id.sub == NULL && id.bad_claim && strcmp(id.bad_claim, "sub") == 0)
+			   : (id.sub && strlen(id.sub) == JWTV_HEADER_CLAIM_MAX));
+		jwtv_identity_free(&id);
+		free(t);
+		free(c);
+		big[JWTV_HEADER_CLAIM_MAX + over] = 'x';
+	}
+	big[JWTV_URL_CLAIM_MAX + 1] = '\0';
+	if (asprintf(&c, "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":9999999999,\"picture\":\"%s\"}", big) < 0)
+		exit(2);
+	CHECK(verify_raw(v, hdr, c) == JWTV_BAD_CLAIM);
+	free(c);
+}
+
 /* jwtv_jwks_check and the load report: kids of usable keys, skipped keys with their reasons. */
 static void test_jwks_check(struct jwtv *v, const char *jwk1)
 {
@@ -639,6 +689,7 @@ static void test_reasons(void)
 	CHECK_STR(jwtv_reason(JWTV_BAD_SIGNATURE), "bad_signature");
 	CHECK_STR(jwtv_reason(JWTV_OK), "ok");
 	CHECK_STR(jwtv_reason((enum jwtv_err)99), "unknown");
+	CHECK_STR(jwtv_reason(JWTV_BAD_CLAIM), "bad_claim");
 	CHECK_STR(jwtv_reason(JWTV_NOT_JWS), "not_jws");
 	for (i = JWTV_OK; i <= JWTV_NOT_JWS; i++)
 		for (j = i + 1; j <= JWTV_NOT_JWS; j++)
@@ -701,6 +752,7 @@ int main(void)
 	test_keys_and_algs(v);
 	test_malformed(v);
 	test_new_errors();
+	test_identity_claims(v);
 	test_reasons();
 	test_jwks_check(v, jwk1);
 	jwtv_free(v);

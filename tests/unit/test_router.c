@@ -83,8 +83,9 @@ int main(void)
 			i++;
 		}
 		CHECK(saw_create);
-		CHECK(i >= 2 && strcmp(router_route_name(i - 1), "not_found") == 0 &&
-		      strcmp(router_route_name(i - 2), "method_not_allowed") == 0);
+		CHECK(i >= 3 && strcmp(router_route_name(i - 1), "preflight") == 0 &&
+		      strcmp(router_route_name(i - 2), "not_found") == 0 &&
+		      strcmp(router_route_name(i - 3), "method_not_allowed") == 0);
 	}
 	return check_done();
 }
