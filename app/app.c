@@ -12,6 +12,7 @@
 #include "jwks_fetch.h"
 #include "jwtv.h"
 #include "keyset.h"
+#include "lcache.h"
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
@@ -131,6 +132,7 @@ void app_tick(struct app *a)
 		a->next_flush = now + a->cfg->activity_flush_interval;
 		if (sess_flush_activity(&a->store, &n) == STORE_OK && n > 0)
 			log_debug("event=activity_flushed sessions=%ld", n);
+		sess_collect_invalidations(&a->store, lcache_clock_ms());
 	}
 	if (metrics_tick(a->cfg->metrics_sample_interval)) {
 		uint64_t g[MG_COUNT];

@@ -311,7 +311,7 @@ int auth_session_read(struct app *a, struct req *r, struct auth *out)
 	if (lookup_store(a, r, out) != 0)
 		return -1;
 	view_row(out);
-	if (render_row(out) && lcache_usable(now))
+	if (render_row(out) && lcache_usable())
 		lcache_put(&out->lc, gen);
 	return 0;
 }

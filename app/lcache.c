@@ -1,23 +1,29 @@
-/* Per-host shared-memory session cache with seqlocked slots. See lcache.h for the coherence rules. */
+/* Per-host shared-memory session cache: seqlocked slots, robust writer locks. See lcache.h. */
 #include "lcache.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
 #include "log.h"
-#include "statements.h"
-#include "store.h"
+#include "statements.h"   /* SQL_TS_LEN */
 
+/*
+ * Readers never lock: they copy the slot and retry nothing (a torn or
+ * in-progress copy is a miss). Writers take the slot's mutex, which is
+ * process-shared and robust: the kernel hands a dead holder's lock to the next
+ * taker with EOWNERDEAD, so a worker killed inside a write cannot wedge the
+ * host, and a blocked taker sleeps in the kernel instead of spinning while a
+ * descheduled holder waits for a CPU.
+ */
 struct lc_slot {
-	uint32_t lock;              /* writers' spinlock */
-	uint32_t seq;               /* odd while being written */
+	pthread_mutex_t mu;         /* writers only */
+	uint32_t seq;               /* odd while being written (or its writer died) */
 	uint64_t epoch;             /* the flush epoch it was filled in */
 	struct lc_entry e;
 };
@@ -25,18 +31,35 @@ struct lc_slot {
 struct lc_head {
 	uint64_t generation;        /* bumped by every invalidation */
 	uint64_t epoch;             /* bumped by every flush */
-	int64_t beat;               /* listener heartbeat, unix seconds */
+	int64_t beat_ms;            /* listener heartbeat, CLOCK_MONOTONIC ms (host-wide) */
+	uint64_t recovered;         /* slots taken over from a dead writer */
 	uint32_t enabled;
 	uint32_t nslots;
 };
 
+/* How long an invalidation waits for a slot before it flushes instead (a stopped holder). */
+#define INVALIDATE_WAIT_MS 20
+/* How long last_activity waits; giving up only leaves the cached copy's value older. */
+#define TOUCH_WAIT_MS 5
+
 static struct lc_head *head;
 static struct lc_slot *slots;
+static const char *fault_dir;   /* tests only: see lcache.h */
+
+int64_t lcache_clock_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 int lcache_setup(long entries, char *err, size_t errlen)
 {
+	pthread_mutexattr_t attr;
 	size_t size;
 	void *p;
+	int rc = -1;
 
 	if (entries <= 0 || head)
 		return 0;
@@ -46,10 +69,33 @@ int lcache_setup(long entries, char *err, size_t errlen)
 		snprintf(err, errlen, "local cache: %s", strerror(errno));
 		return -1;
 	}
+	if (pthread_mutexattr_init(&attr) != 0) {
+		snprintf(err, errlen, "local cache: cannot create a mutex attribute");
+		munmap(p, size);
+		return -1;
+	}
+	if (pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) != 0) {
+		snprintf(err, errlen, "local cache: process-shared robust mutexes are not supported");
+		goto out;
+	}
+	slots = (struct lc_slot *)((char *)p + ((sizeof(struct lc_head) + 63) & ~(size_t)63));
+	for (long i = 0; i < entries; i++)
+		if (pthread_mutex_init(&slots[i].mu, &attr) != 0) {
+			snprintf(err, errlen, "local cache: cannot initialise a slot lock");
+			goto out;
+		}
 	head = p;
 	head->nslots = (uint32_t)entries;
-	slots = (struct lc_slot *)((char *)p + ((sizeof(struct lc_head) + 63) & ~(size_t)63));
-	return 0;
+	fault_dir = getenv("SESSIOND_TEST_LCACHE_FAULT_DIR");
+	rc = 0;
+out:
+	pthread_mutexattr_destroy(&attr);
+	if (rc != 0) {
+		slots = NULL;
+		munmap(p, size);
+	}
+	return rc;
 }
 
 int lcache_usable_setup(void)
@@ -57,10 +103,10 @@ int lcache_usable_setup(void)
 	return head != NULL;
 }
 
-int lcache_usable(time_t now)
+int lcache_usable(void)
 {
 	return head && __atomic_load_n(&head->enabled, __ATOMIC_ACQUIRE) &&
-	       now - __atomic_load_n(&head->beat, __ATOMIC_ACQUIRE) <= 2;
+	       lcache_clock_ms() - __atomic_load_n(&head->beat_ms, __ATOMIC_ACQUIRE) <= LC_BEAT_MAX_AGE_MS;
 }
 
 static struct lc_slot *slot_of(const unsigned char *hash)
@@ -71,20 +117,62 @@ static struct lc_slot *slot_of(const unsigned char *hash)
 	return &slots[h % head->nslots];
 }
 
-static void slot_lock(struct lc_slot *s)
+/*
+ * Takes s for writing, waiting at most wait_ms (0: only if free). Returns 0
+ * when it could not. A slot whose writer died is emptied and taken over.
+ */
+static int slot_lock(struct lc_slot *s, long wait_ms)
 {
-	while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&s->lock, __ATOMIC_RELAXED))
-			__builtin_ia32_pause();
+	int r;
+
+	if (wait_ms == 0) {
+		r = pthread_mutex_trylock(&s->mu);
+	} else {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += wait_ms * 1000000;
+		until.tv_sec += until.tv_nsec / 1000000000;
+		until.tv_nsec %= 1000000000;
+		r = pthread_mutex_timedlock(&s->mu, &until);
+	}
+	if (r == EOWNERDEAD) {
+		/* Whatever it was writing is suspect: empty the slot and make seq even again. */
+		s->e.json_len = 0;
+		if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) & 1)
+			__atomic_add_fetch(&s->seq, 1, __ATOMIC_RELEASE);
+		pthread_mutex_consistent(&s->mu);
+		__atomic_add_fetch(&head->recovered, 1, __ATOMIC_RELAXED);
+		log_warn("event=cache_slot_recovered slot=%ld reason=writer_died", (long)(s - slots));
+		r = 0;
+	}
+	if (r != 0)
+		return 0;
 	__atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);   /* odd: readers back off */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
+	return 1;
 }
 
 static void slot_unlock(struct lc_slot *s)
 {
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	__atomic_add_fetch(&s->seq, 1, __ATOMIC_RELEASE);   /* even again */
-	__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Test builds' fault hook: dies or stops while holding a slot lock when the harness asks (once). */
+static void fault_point(const char *name)
+{
+	char path[512];
+
+	if (fault_dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s_kill", fault_dir, name);
+	if (unlink(path) == 0)
+		raise(SIGKILL);
+	snprintf(path, sizeof(path), "%s/%s_stop", fault_dir, name);
+	if (unlink(path) == 0)
+		raise(SIGSTOP);
 }
 
 /* Copies the slot under its seqlock; 0 when it changed while read or is being written. */
@@ -106,7 +194,7 @@ int lcache_get(const unsigned char *hash, long ttl, time_t now, struct lc_entry 
 	struct lc_slot *s;
 	uint64_t epoch;
 
-	if (!lcache_usable(now))
+	if (!lcache_usable())
 		return 0;
 	s = slot_of(hash);
 	if (!slot_read(s, out, &epoch))
@@ -128,15 +216,24 @@ uint64_t lcache_generation(void)
 void lcache_put(const struct lc_entry *e, uint64_t gen)
 {
 	struct lc_slot *s;
+	uint64_t epoch;
 
 	if (head == NULL || e->json_len == 0 || e->json_len >= LC_JSON_MAX)
 		return;
 	s = slot_of(e->hash);
-	slot_lock(s);
-	/* Under the slot lock: an invalidation after gen was read means the row may be stale. */
+	/* A fill is optional: never wait for another writer. */
+	if (!slot_lock(s, 0))
+		return;
+	fault_point("lcache_put");
+	/*
+	 * The epoch first, then the generation: a flush bumps the generation
+	 * before the epoch, so either the check below fails or the entry carries
+	 * the old epoch. That also holds when this writer was stopped in between.
+	 */
+	epoch = __atomic_load_n(&head->epoch, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&head->generation, __ATOMIC_SEQ_CST) == gen) {
 		s->e = *e;
-		s->epoch = __atomic_load_n(&head->epoch, __ATOMIC_ACQUIRE);
+		s->epoch = epoch;
 	}
 	slot_unlock(s);
 }
@@ -148,7 +245,8 @@ void lcache_touch(const unsigned char *hash, int64_t when, const char *text)
 	if (head == NULL)
 		return;
 	s = slot_of(hash);
-	slot_lock(s);
+	if (!slot_lock(s, TOUCH_WAIT_MS))
+		return;
 	if (memcmp(s->e.hash, hash, 32) == 0 && s->e.json_len && strlen(text) == SQL_TS_LEN &&
 	    s->e.la_offset + 20u <= s->e.json_len) {
 		s->e.last_activity = when;
@@ -170,26 +268,42 @@ void lcache_invalidate_hash(const unsigned char *hash)
 		return;
 	bump();
 	s = slot_of(hash);
-	slot_lock(s);
+	if (!slot_lock(s, INVALIDATE_WAIT_MS)) {
+		/* Its holder is stuck (stopped, swapped out): drop everything rather than wait. */
+		lcache_flush();
+		return;
+	}
 	if (memcmp(s->e.hash, hash, 32) == 0)
 		s->e.json_len = 0;
 	slot_unlock(s);
 }
 
-/* Clears every entry whose field (id or user_id) equals value. */
-static void invalidate_matching(size_t offset, const char *value)
+/* Bounded by the field: an unlocked peek may see a half-written one. */
+static int field_eq(const struct lc_entry *e, size_t offset, size_t cap, const char *value, size_t n)
 {
+	return n < cap && memcmp((const char *)e + offset, value, n + 1) == 0;
+}
+
+/* Clears every entry whose field (id or user_id, cap bytes) equals value. */
+static void invalidate_matching(size_t offset, size_t cap, const char *value)
+{
+	size_t n;
+
 	if (head == NULL || value == NULL)
 		return;
+	n = strlen(value);
 	bump();
 	for (uint32_t i = 0; i < head->nslots; i++) {
 		struct lc_slot *s = &slots[i];
 
 		/* An unlocked peek first; the locked re-check decides. */
-		if (s->e.json_len == 0 || strcmp((const char *)&s->e + offset, value) != 0)
+		if (s->e.json_len == 0 || !field_eq(&s->e, offset, cap, value, n))
 			continue;
-		slot_lock(s);
-		if (strcmp((const char *)&s->e + offset, value) == 0)
+		if (!slot_lock(s, INVALIDATE_WAIT_MS)) {
+			lcache_flush();
+			return;
+		}
+		if (field_eq(&s->e, offset, cap, value, n))
 			s->e.json_len = 0;
 		slot_unlock(s);
 	}
@@ -197,12 +311,12 @@ static void invalidate_matching(size_t offset, const char *value)
 
 void lcache_invalidate_session(const char *id)
 {
-	invalidate_matching(offsetof(struct lc_entry, id), id);
+	invalidate_matching(offsetof(struct lc_entry, id), LC_ID_MAX, id);
 }
 
 void lcache_invalidate_user(const char *user_id)
 {
-	invalidate_matching(offsetof(struct lc_entry, user_id), user_id);
+	invalidate_matching(offsetof(struct lc_entry, user_id), LC_USER_MAX, user_id);
 }
 
 void lcache_flush(void)
@@ -213,122 +327,19 @@ void lcache_flush(void)
 	__atomic_add_fetch(&head->epoch, 1, __ATOMIC_SEQ_CST);
 }
 
-void lcache_apply_notice(const char *p)
-{
-	if (p[0] == 's' && p[1] == ':')
-		lcache_invalidate_session(p + 2);
-	else if (p[0] == 'u' && p[1] == ':')
-		lcache_invalidate_user(p + 2);
-	else
-		lcache_flush();
-}
-
 void lcache_set_enabled(int on)
 {
 	if (head)
 		__atomic_store_n(&head->enabled, (uint32_t)on, __ATOMIC_RELEASE);
 }
 
-void lcache_heartbeat(time_t now)
+void lcache_heartbeat(int64_t mono_ms)
 {
 	if (head)
-		__atomic_store_n(&head->beat, (int64_t)now, __ATOMIC_RELEASE);
+		__atomic_store_n(&head->beat_ms, mono_ms, __ATOMIC_RELEASE);
 }
 
-/* ---- the listener process ------------------------------------------------------------------ */
-
-static volatile sig_atomic_t listener_stop;
-
-static void on_term(int sig)
+uint64_t lcache_recovered_slots(void)
 {
-	(void)sig;
-	listener_stop = 1;
-}
-
-static PGconn *listen_connect(const struct cfg *c)
-{
-	struct cfg direct = *c;
-	char err[256], q[300];
-	PGconn *conn;
-	PGresult *res;
-
-	/* LISTEN needs a session of its own: never through a transaction pooler. */
-	if (c->listen_database_url[0])
-		direct.database_url = c->listen_database_url;
-	conn = store_connect_raw(&direct, err, sizeof(err));
-	if (conn == NULL) {
-		log_warn("event=cache_listener_connect_failed error=%s", log_quote(err, q, sizeof(q)));
-		return NULL;
-	}
-	res = PQexec(conn, "LISTEN sessiond_cache");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		log_warn("event=cache_listener_listen_failed error=%s",
-			 log_quote(PQresultErrorMessage(res), q, sizeof(q)));
-		PQclear(res);
-		PQfinish(conn);
-		return NULL;
-	}
-	PQclear(res);
-	return conn;
-}
-
-int lcache_listener_main(const struct cfg *c)
-{
-	struct sigaction sa;
-	sigset_t none;
-	PGconn *conn = NULL;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sigemptyset(&none);
-	log_info("event=cache_listener_ready");
-	while (!listener_stop) {
-		struct pollfd p;
-		struct timespec t = { 0, 250000000 };
-		PGnotify *n;
-
-		if (conn == NULL) {
-			lcache_set_enabled(0);
-			conn = listen_connect(c);
-			if (conn == NULL) {
-				struct timespec backoff = { 0, 250000000 };
-
-				nanosleep(&backoff, NULL);
-				continue;
-			}
-			/* Whatever changed while we were not listening is unknown: start empty. */
-			lcache_flush();
-			lcache_heartbeat(time(NULL));
-			lcache_set_enabled(1);
-			log_info("event=cache_listener_listening");
-		}
-		p.fd = PQsocket(conn);
-		p.events = POLLIN;
-		p.revents = 0;
-		if (ppoll(&p, 1, &t, &none) < 0 && errno != EINTR)
-			break;
-		lcache_heartbeat(time(NULL));
-		if (p.revents && PQconsumeInput(conn) == 0) {
-			log_warn("event=cache_listener_lost");
-			lcache_set_enabled(0);
-			lcache_flush();
-			PQfinish(conn);
-			conn = NULL;
-			continue;
-		}
-		while ((n = PQnotifies(conn)) != NULL) {
-			log_debug("event=cache_invalidation kind=%c", n->extra[0]);
-			lcache_apply_notice(n->extra);
-			PQfreemem(n);
-		}
-	}
-	lcache_set_enabled(0);
-	if (conn)
-		PQfinish(conn);
-	return 0;
+	return head ? __atomic_load_n(&head->recovered, __ATOMIC_RELAXED) : 0;
 }

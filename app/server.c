@@ -30,6 +30,7 @@
 #include "app.h"
 #include "jwks_fetch.h"
 #include "lcache.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -311,7 +312,7 @@ static pid_t spawn(struct cfg *c, int lfd, struct slot *s, pid_t master, enum ro
 			sigprocmask(SIG_UNBLOCK, &none, NULL);
 			close(lfd);
 			prctl(PR_SET_NAME, "sessiond-cache");   /* tells it apart from the workers in ps */
-			_exit(lcache_listener_main(c));
+			_exit(listener_main(c));
 		}
 		if (role == ROLE_FETCHER) {
 			close(lfd);

@@ -399,6 +399,8 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return fail_with(EXIT_STORE, "store_unavailable", "cannot connect to the store: %s", err);
 	}
+	/* Not "sessiond": its writes then ring every host's cache listener from the trigger (sql/007). */
+	PQclear(PQexec(conn, "SET application_name = 'sessionctl'"));
 	if (strcmp(cmd, "list") == 0)
 		rc = cmd_list(conn, &o, cfg.idle_timeout);
 	else if (strcmp(cmd, "show") == 0)

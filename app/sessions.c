@@ -27,6 +27,18 @@ void sess_release(struct session *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/*
+ * After a write committed a change to a session row: other hosts' listeners
+ * read session_invalidations now rather than at their next poll. Best effort:
+ * a ring lost is a change seen one poll interval later.
+ */
+static void ring(struct store *st)
+{
+	enum store_err err;
+
+	PQclear(store_exec(st, "cache_ring", 0, NULL, NULL, NULL, &err));
+}
+
 static int is_true(const char *v)
 {
 	return v && v[0] == 't';
@@ -161,13 +173,17 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 	if (n->max_per_user > 0) {
 		const char *ep[3] = { n->user_id, maxn, n->ip };
 		PGresult *ev;
+		long evicted;
 
 		snprintf(maxn, sizeof(maxn), "%ld", n->max_per_user);
 		/* The new session is the most recent, so it is never the one evicted. */
 		ev = store_exec(st, "sess_evict", 3, ep, NULL, NULL, &err);
 		lcache_invalidate_user(n->user_id);   /* after the commit: see lcache.h */
-		metrics_revoked(MR_SESSION_LIMIT, ev && PQntuples(ev) == 1 ? strtol(PQgetvalue(ev, 0, 0), NULL, 10) : 0);
+		evicted = ev && PQntuples(ev) == 1 ? strtol(PQgetvalue(ev, 0, 0), NULL, 10) : 0;
+		metrics_revoked(MR_SESSION_LIMIT, evicted);
 		PQclear(ev);
+		if (evicted > 0)
+			ring(st);
 		if (err != STORE_OK)
 			return STORE_OK; /* created; eviction retried on the next create */
 	}
@@ -222,6 +238,8 @@ enum store_err sess_patch(struct store *st, const char *id, const struct sess_pa
 	err = take_status_row(res, out, &status);
 	if (err == STORE_ERROR && strcmp(status, "too_large") == 0)
 		*too_large = 1;
+	if (err == STORE_OK)
+		ring(st);
 	return err;
 }
 
@@ -242,7 +260,10 @@ enum store_err sess_refresh(struct store *st, const char *id, long hours, long m
 	res = store_exec(st, "sess_refresh", 5, params, lengths, formats, &err);
 	if (res == NULL)
 		return err;
-	return take_status_row(res, out, &status);
+	err = take_status_row(res, out, &status);
+	if (err == STORE_OK)
+		ring(st);
+	return err;
 }
 
 enum store_err sess_revoke(struct store *st, const char *user_id, const char *id, const char *keep,
@@ -258,6 +279,8 @@ enum store_err sess_revoke(struct store *st, const char *user_id, const char *id
 	if (PQntuples(res) == 1)
 		*count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
+	if (*count > 0)
+		ring(st);
 	return STORE_OK;
 }
 
@@ -286,6 +309,8 @@ enum store_err sess_set_billing(struct store *st, const char *user_id, const cha
 	if (PQntuples(res) == 1)
 		*count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
+	if (*count > 0)
+		ring(st);
 	return STORE_OK;
 }
 
@@ -297,6 +322,25 @@ void sess_auth_failed(struct store *st, const char *ip, const char *reason, cons
 
 	snprintf(n, sizeof(n), "%ld", window_failures);
 	PQclear(store_exec(st, "event_auth_failed", 4, params, NULL, NULL, &err));
+}
+
+void sess_collect_invalidations(struct store *st, int64_t now_ms)
+{
+	/* Per worker: the xmin it read last time, and when. */
+	static char xmin[32];
+	static int64_t taken_ms;
+	const char *params[1] = { xmin[0] ? xmin : NULL };
+	enum store_err err;
+	PGresult *res;
+
+	if (taken_ms && now_ms - taken_ms < LC_LOG_KEEP_MS)
+		return;
+	res = store_exec(st, "inval_collect", 1, params, NULL, NULL, &err);
+	if (res && PQntuples(res) == 1) {
+		snprintf(xmin, sizeof(xmin), "%s", PQgetvalue(res, 0, 0));
+		taken_ms = now_ms;
+	}
+	PQclear(res);
 }
 
 enum store_err sess_flush_activity(struct store *st, long *flushed)

@@ -116,6 +116,25 @@ const struct statement statements[] = {
 	  "WHERE ($2::int = 0 OR last_activity > now() - make_interval(secs => $2::int)) "
 	  "ORDER BY last_activity DESC, created_at DESC LIMIT " LIST_MAX, 1 },
 
+	/*
+	 * After a committed write: wakes every host's cache listener (sql/007).
+	 * Its own transaction writes no WAL, so its commit does not wait for a
+	 * flush while it holds PostgreSQL's notification lock.
+	 */
+	{ "cache_ring", "SELECT pg_notify('sessiond_cache', '')", 1 },
+
+	/*
+	 * Deletes the invalidation log rows of transactions older than $1, the
+	 * xmin of a snapshot this worker took LC_LOG_KEEP_MS or more ago (every
+	 * current listener has read them), and returns this snapshot's xmin for
+	 * next time. SKIP LOCKED: workers collecting at once never wait for each
+	 * other; LIMIT bounds the work.
+	 */
+	{ "inval_collect",
+	  "WITH d AS (DELETE FROM session_invalidations WHERE ctid = ANY (ARRAY("
+	  "  SELECT ctid FROM session_invalidations WHERE xid < $1::xid8 LIMIT 20000 FOR UPDATE SKIP LOCKED))) "
+	  "SELECT pg_snapshot_xmin(pg_current_snapshot())::text", 1 },
+
 	{ "set_billing", "SELECT sessiond_set_billing($1, $2, $3, $4::inet)", 0 },
 
 	{ "sess_revoke", "SELECT sessiond_revoke($1, $2::uuid, $3::uuid, $4, $5::inet)", 0 },

@@ -62,6 +62,7 @@
 	X(INT,  local_cache_entries, "4096", 0, 1048576, NULL, "sessions kept rendered in this host's shared memory for GET /current/ and /auth/ (about 1.2 KiB each); 0 = off") \
 	X(INT,  local_cache_ttl, "60", 1, 3600, NULL, "seconds a locally cached session is served before it is read from PostgreSQL again") \
 	X(DSN,  listen_database_url, "", 0, 0, NULL, "direct (not transaction-pooled) libpq connection for the cache invalidation listener; empty = database_url") \
+	X(INT,  local_cache_poll_ms, "100", 10, 1000, NULL, "milliseconds between the cache listener's reads of session_invalidations when no writer rang; bounds how late a change whose NOTIFY was lost reaches this host's cache") \
 	X(INT,  db_connect_timeout, "3", 1, 60, NULL, "seconds to wait for a PostgreSQL connection") \
 	X(INT,  db_statement_timeout, "5000", 100, 600000, NULL, "milliseconds before a statement is cancelled (503)") \
 	X(INT,  metrics_sample_interval, "30", 0, 86400, NULL, "seconds between samples of the store gauges (live sessions, table rows and sizes) by one worker; 0 = off") \

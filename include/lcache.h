@@ -2,15 +2,22 @@
  * The per-host session cache: rendered sessions in shared memory, read by
  * every worker without a PostgreSQL round trip (GET /current/ and /auth/).
  *
- * Coherence:
+ * Coherence (docs/invalidation.md has the whole argument):
  *  - On this host, every write invalidates its entries before responding, so
  *    the next request on any worker sees the change.
- *  - Across hosts, every write NOTIFYs sessiond_cache in its transaction; a
- *    listener process per host applies it when the transaction commits.
- *  - Entries are used only while that listener is connected (heartbeat); when
- *    it is not, every read goes to PostgreSQL, and on reconnect the cache is
- *    flushed. Entries older than local_cache_ttl are refetched regardless.
+ *  - Across hosts, every change of a session row logs its old token hash in
+ *    the UNLOGGED table session_invalidations (trigger, in the write's
+ *    transaction); each host's listener (listener.h) reads what committed
+ *    since its last poll and invalidates those hashes. Writers ring a NOTIFY
+ *    after their commit so listeners poll at once; they also poll on a timer.
+ *  - Entries are served only while that listener proves it is current
+ *    (heartbeat after each successful poll, at most LC_BEAT_MAX_AGE_MS old);
+ *    otherwise every read goes to PostgreSQL, and when it reconnects the cache
+ *    is flushed. Entries older than local_cache_ttl are refetched regardless.
  *  - A fill that raced an invalidation is dropped (global generation check).
+ *  - Writers lock a slot with a process-shared robust mutex (a dead holder's
+ *    slot is emptied and taken over); readers never lock. An invalidation that
+ *    cannot get a slot within a few ms (its holder is stopped) flushes instead.
  */
 #ifndef SESSIOND_LCACHE_H
 #define SESSIOND_LCACHE_H
@@ -19,12 +26,19 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "config.h"
 
 #define LC_JSON_MAX 900
 #define LC_ID_MAX 37
 #define LC_USER_MAX 128
 #define LC_TENANT_MAX 128
+/* A heartbeat older than this and the cache is bypassed. */
+#define LC_BEAT_MAX_AGE_MS 2000
+/*
+ * Rows of session_invalidations are deleted (by the workers) only once they
+ * have been visible for at least this long; a listener whose previous read is
+ * older than half of it flushes instead of trusting the log.
+ */
+#define LC_LOG_KEEP_MS 10000
 
 /* What a cached read returns (a private copy). */
 struct lc_entry {
@@ -47,7 +61,10 @@ int lcache_setup(long entries, char *err, size_t errlen);
 int lcache_usable_setup(void);
 
 /* 1 when entries may be served now: enabled, and the listener's heartbeat is fresh. */
-int lcache_usable(time_t now);
+int lcache_usable(void);
+
+/* CLOCK_MONOTONIC in milliseconds: the heartbeat's clock (one per host). */
+int64_t lcache_clock_ms(void);
 
 /* Looks hash up; fills *out and returns 1 on a hit younger than ttl seconds. */
 int lcache_get(const unsigned char *hash, long ttl, time_t now, struct lc_entry *out);
@@ -67,14 +84,19 @@ void lcache_invalidate_session(const char *id);
 void lcache_invalidate_user(const char *user_id);
 void lcache_flush(void);
 
-/* Applies a NOTIFY payload: "s:<session id>", "u:<user id>" or "*". */
-void lcache_apply_notice(const char *payload);
-
-/* Listener side: mark the cache served (1) or bypassed (0), and beat the heartbeat. */
+/* Listener side: mark the cache served (1) or bypassed (0), and beat the heartbeat (lcache_clock_ms()). */
 void lcache_set_enabled(int on);
-void lcache_heartbeat(time_t now);
+void lcache_heartbeat(int64_t mono_ms);
 
-/* Runs the invalidation listener until SIGTERM: LISTEN sessiond_cache, apply notices. Returns the exit code. */
-int lcache_listener_main(const struct cfg *c);
+/* Slots taken over from a writer that died holding their lock. */
+uint64_t lcache_recovered_slots(void);
+
+/*
+ * Fault injection for the test harness only: when the environment variable
+ * SESSIOND_TEST_LCACHE_FAULT_DIR names a directory at lcache_setup(), a writer
+ * holding a slot lock in lcache_put() removes DIR/lcache_put_kill and SIGKILLs
+ * itself, or DIR/lcache_put_stop and SIGSTOPs itself (whichever exists; once),
+ * and the listener applies nothing while DIR/listener_deaf exists (listener.c).
+ */
 
 #endif

@@ -7,6 +7,7 @@
 #define SESSIOND_SESSIONS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <stdint.h>
 
@@ -118,6 +119,14 @@ enum store_err sess_gone(struct store *st, const unsigned char *hash, char *reas
 
 /* Records a failed authentication (never the token); window_failures: the address's failures in its window so far. */
 void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route, long window_failures);
+
+/*
+ * Deletes the invalidation log rows (sql/007) that every listener has read:
+ * at most once per LC_LOG_KEEP_MS per worker, from the periodic tick.
+ * Every worker does it, so the log stays bounded also where no host runs a
+ * listener (per-host cache off, mod_fcgid).
+ */
+void sess_collect_invalidations(struct store *st, int64_t now_ms);
 
 /* Copies cached last_activity values into the authoritative table (one worker at a time). */
 enum store_err sess_flush_activity(struct store *st, long *flushed);

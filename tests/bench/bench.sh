@@ -7,6 +7,7 @@
 #   4 sessiond GET /api/sessions/auth/
 #   5 sessiond POST /api/sessions/create/ (RS256 verification + durable commit)
 #   6 sessiond PATCH /api/sessions/current/
+#   then tests/bench/write_path.sh: pgbench write ceiling, PATCH and create at 8 workers, GET at 8 vs 2 workers
 # Environment: BENCH_SECONDS (per case per round, default 5), BENCH_ROUNDS (2),
 # BENCH_CONNECTIONS (8), BENCH_WORKERS (2), BENCH_SESSIONS (2000).
 set -uo pipefail
@@ -126,3 +127,6 @@ printf 'WAL written by GET /current/ reads: %s bytes per 10,000 requests (%s req
 	"$(echo "$wal_bytes * 10000 / $wal_reqs" | bc)" "$wal_reqs"
 printf 'worker RSS (largest): %s KiB before, %s KiB after; private (not shared) %s KiB before, %s KiB after\n' \
 	"$rss_before" "$rss_after" "$uss_before" "$uss_after"
+
+# Write path and worker count (issue 19 goals 1 and 2): its own section and file.
+. "$TOP/tests/bench/write_path.sh"

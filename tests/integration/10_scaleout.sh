@@ -186,7 +186,31 @@ cross_checks() {
 	[ "$hosts" = 2 ] && pass "$L: the upstream spread them over both hosts" || fail "$L: upstream used $hosts host(s)"
 }
 
+# patch_seen_on_b LABEL: a session in host B's per-host cache, PATCHed on host A, 20 times in a row:
+# B's very next read shows each new version (no sleep between), and B did serve it from its cache.
+hits_b() { curl -s "$BASE_B/api/sessions/metrics/" | awk '$1 == "sessiond_local_cache_hits_total" { print $2 }'; }
+patch_seen_on_b() {
+	local L=$1 T v stale=0 cached_miss=0 h0 h1 i
+	create_on A "auth0|pb$RANDOM"; T=$TOKEN
+	for i in $(seq 1 20); do
+		h0=$(hits_b)
+		as_on B "$T" GET /api/sessions/current/ >/dev/null
+		as_on B "$T" GET /api/sessions/current/ >/dev/null
+		h1=$(hits_b)
+		json_on A "$T" PATCH /api/sessions/current/ '{"session_data":{"i":'"$i"'}}'
+		v=$(jq_body .version)
+		as_on B "$T" GET /api/sessions/current/
+		[ "$(jq_body '[.session_data.i, .version] | map(tostring) | join(",")')" = "$i,$v" ] || stale=$((stale + 1))
+		[ $((h1 - h0)) -ge 1 ] || cached_miss=$((cached_miss + 1))
+	done
+	[ "$stale" = 0 ] && pass "$L: 20 PATCHes on A of a session cached on B: B's next read showed each (0 stale)" ||
+		fail "$L: $stale of 20 reads on B right after a PATCH on A were stale"
+	[ "$cached_miss" -le 2 ] && pass "$L: B served the session from its per-host cache before each PATCH" ||
+		fail "$L: B's cache did not serve the session in $cached_miss of 20 rounds"
+}
+
 cross_checks direct
+patch_seen_on_b direct
 
 # --- the same through PgBouncer 1.18, transaction pooling, db_prepared_statements = off -----------
 # Statement timeouts come from the role (PgBouncer ignores the options startup parameter).
@@ -233,8 +257,9 @@ use_pgbouncer "$CONF_B" off
 sessiond_restart && stop_b && start_b && pass "both hosts restarted on pgbouncer with db_prepared_statements = off" ||
 	fail "restart on pgbouncer"
 cross_checks pgbouncer
+patch_seen_on_b pgbouncer
 clients=$(psql "host=127.0.0.1 port=$PGB_PORT dbname=pgbouncer user=sessiond" -qtAX -c 'SHOW CLIENTS' 2>/dev/null | grep -c '^C|sessiond|sessiond|')
-servers=$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE datname = 'sessiond' AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'")
+servers=$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE datname = 'sessiond' AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name <> 'sessiond-cache'")
 [ "$clients" -ge 4 ] && [ "$servers" -le 2 ] &&
 	pass "the 4 workers went through pgbouncer ($clients clients) over at most 2 server connections ($servers)" ||
 	fail "pooling: $clients pgbouncer clients, $servers server connections"
