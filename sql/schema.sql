@@ -163,6 +163,21 @@ BEGIN
 END $$;
 
 --
+-- Name: sessiond_log_invalidation(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_log_invalidation() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO session_invalidations (token_hash) VALUES (OLD.token_hash);
+    IF current_setting('application_name', true) IS DISTINCT FROM 'sessiond' THEN
+        PERFORM pg_notify('sessiond_cache', '');
+    END IF;
+    RETURN NULL;
+END $$;
+
+--
 -- Name: sessiond_merge_patch(jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -202,7 +217,6 @@ CREATE FUNCTION public.sessiond_notify_change() RETURNS trigger
 BEGIN
     -- Its own statement, so it also sees a cache fill committed meanwhile.
     DELETE FROM session_cache c WHERE c.id = OLD.id;
-    PERFORM pg_notify('sessiond_cache', 's:' || OLD.id::text);
     RETURN NULL;
 END $$;
 
@@ -477,6 +491,15 @@ CREATE SEQUENCE public.session_events_id_seq
 ALTER SEQUENCE public.session_events_id_seq OWNED BY public.session_events.id;
 
 --
+-- Name: session_invalidations; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE UNLOGGED TABLE public.session_invalidations (
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    token_hash bytea NOT NULL
+);
+
+--
 -- Name: user_billing; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -573,6 +596,12 @@ CREATE INDEX session_events_session_idx ON public.session_events USING btree (se
 CREATE INDEX session_events_time_idx ON public.session_events USING btree (occurred_at);
 
 --
+-- Name: session_invalidations_xid; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX session_invalidations_xid ON public.session_invalidations USING btree (xid);
+
+--
 -- Name: sessions_expires_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -595,6 +624,18 @@ CREATE INDEX sessions_user_live_idx ON public.sessions USING btree (user_id, las
 --
 
 CREATE TRIGGER sessions_keep_activity BEFORE UPDATE ON public.sessions FOR EACH ROW WHEN (((old.version IS DISTINCT FROM new.version) OR (old.token_hash IS DISTINCT FROM new.token_hash) OR (old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.expires_at IS DISTINCT FROM new.expires_at) OR (old.subscription_plan IS DISTINCT FROM new.subscription_plan) OR (old.subscription_status IS DISTINCT FROM new.subscription_status) OR (old.session_data IS DISTINCT FROM new.session_data))) EXECUTE FUNCTION public.sessiond_keep_activity();
+
+--
+-- Name: sessions sessions_log_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER sessions_log_delete AFTER DELETE ON public.sessions FOR EACH ROW EXECUTE FUNCTION public.sessiond_log_invalidation();
+
+--
+-- Name: sessions sessions_log_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER sessions_log_update AFTER UPDATE ON public.sessions FOR EACH ROW WHEN (((old.version IS DISTINCT FROM new.version) OR (old.token_hash IS DISTINCT FROM new.token_hash) OR (old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.expires_at IS DISTINCT FROM new.expires_at) OR (old.subscription_plan IS DISTINCT FROM new.subscription_plan) OR (old.subscription_status IS DISTINCT FROM new.subscription_status) OR (old.session_data IS DISTINCT FROM new.session_data))) EXECUTE FUNCTION public.sessiond_log_invalidation();
 
 --
 -- Name: sessions sessions_notify_delete; Type: TRIGGER; Schema: public; Owner: -
