@@ -104,7 +104,7 @@ static int pick_cookie(struct app *a, const char *header, const char **tok, size
 	size_t n, first_len = 0;
 	int seen = 0;
 
-	while (seen < COOKIE_CANDIDATES && cookie_next(&cur, a->cfg->cookie_name, &v, &n)) {
+	while (seen < COOKIE_CANDIDATES && authhdr_cookie_next(&cur, a->cfg->cookie_name, &v, &n)) {
 		unsigned char h[TOKEN_HASH_LEN];
 
 		if (seen++ == 0) {
@@ -324,7 +324,7 @@ void auth_csrf_token(const char *token, char *out)
 	/* A different input than the stored hash, so the CSRF token reveals nothing usable. */
 	snprintf(buf, sizeof(buf), "sessiond-csrf:%s", token);
 	token_hash(buf, strlen(buf), md);
-	b64url_encode(md, sizeof(md), out);
+	token_b64url_encode(md, sizeof(md), out);
 }
 
 int auth_csrf(struct app *a, struct req *r, const struct auth *au)
@@ -339,14 +339,14 @@ int auth_csrf(struct app *a, struct req *r, const struct auth *au)
 	 * anyway, so refusing its Origin would protect nothing.
 	 */
 	if (r->origin)
-		ok = origin_allowed(r->origin, 0, a->cfg->allowed_origins) ||
-		     origin_allowed(r->origin, 0, a->cfg->cors_allowed_origins);
+		ok = authhdr_origin_allowed(r->origin, 0, a->cfg->allowed_origins) ||
+		     authhdr_origin_allowed(r->origin, 0, a->cfg->cors_allowed_origins);
 	else if (r->referer)
-		ok = origin_allowed(r->referer, 1, a->cfg->allowed_origins) ||
-		     origin_allowed(r->referer, 1, a->cfg->cors_allowed_origins);
+		ok = authhdr_origin_allowed(r->referer, 1, a->cfg->allowed_origins) ||
+		     authhdr_origin_allowed(r->referer, 1, a->cfg->cors_allowed_origins);
 	if (!ok && r->csrf_token) {
 		auth_csrf_token(au->token, want);
-		ok = strlen(r->csrf_token) == TOKEN_LEN && ct_equal(r->csrf_token, want, TOKEN_LEN);
+		ok = strlen(r->csrf_token) == TOKEN_LEN && token_ct_equal(r->csrf_token, want, TOKEN_LEN);
 	}
 	if (ok)
 		return 0;

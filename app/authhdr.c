@@ -64,13 +64,13 @@ int authhdr_is_scheme(const char *header, const char *scheme)
 }
 
 /* 1 and *val and *len set to the first cookie named name, else 0. */
-int cookie_get(const char *header, const char *name, const char **val, size_t *len)
+int authhdr_cookie_get(const char *header, const char *name, const char **val, size_t *len)
 {
-	return cookie_next(&header, name, val, len);
+	return authhdr_cookie_next(&header, name, val, len);
 }
 
 /* 1 and *val, *len set to the next cookie named name from *cursor (then moved past it), else 0. */
-int cookie_next(const char **cursor, const char *name, const char **val, size_t *len)
+int authhdr_cookie_next(const char **cursor, const char *name, const char **val, size_t *len)
 {
 	const char *p;
 	size_t nlen;
@@ -120,7 +120,7 @@ int cookie_next(const char **cursor, const char *name, const char **val, size_t 
 }
 
 /* 1 when value's origin is one of the entries in allowed, else 0. */
-int origin_allowed(const char *value, int is_referer, const char *allowed)
+int authhdr_origin_allowed(const char *value, int is_referer, const char *allowed)
 {
 	const char *end, *p;
 	size_t olen;

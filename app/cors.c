@@ -16,7 +16,7 @@
 static int listed_origin(const struct cfg *c, const struct req *r)
 {
 	return c->cors_allowed_origins[0] != '\0' && r->origin != NULL &&
-	       origin_allowed(r->origin, 0, c->cors_allowed_origins);
+	       authhdr_origin_allowed(r->origin, 0, c->cors_allowed_origins);
 }
 
 int cors_response(const struct cfg *c, struct req *r)

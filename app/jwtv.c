@@ -135,11 +135,11 @@ static unsigned char *jwt_b64_decode(const char *in, size_t len, size_t *outlen)
 {
 	size_t cap = len / 4 * 3 + 3;
 	unsigned char *out = xmalloc(cap);
-	long n = b64url_decode(in, len, out, cap - 1);
+	long n = token_b64url_decode(in, len, out, cap - 1);
 
 	/* token.c ignores leftover bits; a JWS segment must not carry any. */
-	if (n < 0 || (len % 4 == 2 && (b64url_value((unsigned char)in[len - 1]) & 15) != 0) ||
-	    (len % 4 == 3 && (b64url_value((unsigned char)in[len - 1]) & 3) != 0)) {
+	if (n < 0 || (len % 4 == 2 && (token_b64url_value((unsigned char)in[len - 1]) & 15) != 0) ||
+	    (len % 4 == 3 && (token_b64url_value((unsigned char)in[len - 1]) & 3) != 0)) {
 		free(out);
 		return NULL;
 	}
@@ -813,7 +813,7 @@ enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t 
 				dot1 = token + i;
 			else if (dot2 == NULL)
 				dot2 = token + i;
-		} else if (b64url_value((unsigned char)token[i]) < 0) {
+		} else if (token_b64url_value((unsigned char)token[i]) < 0) {
 			badchar = 1;
 		}
 	}

@@ -151,7 +151,7 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 	}
 	/* Compare hashes: constant time whatever the presented length. */
 	token_hash(key, key_len, h);
-	if (!ct_equal(h, a->service_key_hash, sizeof(h))) {
+	if (!token_ct_equal(h, a->service_key_hash, sizeof(h))) {
 		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", "service_key");
 		return;
 	}

@@ -12,7 +12,7 @@
 static const char b64url_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-int b64url_value(unsigned char c)
+int token_b64url_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -28,7 +28,7 @@ int b64url_value(unsigned char c)
 }
 
 /* Returns the number of characters written (without the NUL); out is NUL-terminated. */
-size_t b64url_encode(const unsigned char *in, size_t n, char *out)
+size_t token_b64url_encode(const unsigned char *in, size_t n, char *out)
 {
 	size_t i = 0, o = 0;
 
@@ -54,7 +54,7 @@ size_t b64url_encode(const unsigned char *in, size_t n, char *out)
 }
 
 /* Decoded length, or -1 on bad input or too small a buffer. Nothing is allocated. */
-long b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap)
+long token_b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap)
 {
 	size_t rem = n % 4, need = n / 4 * 3 + (rem ? rem - 1 : 0), i, o = 0;
 	unsigned long v = 0;
@@ -63,7 +63,7 @@ long b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap)
 	if (rem == 1 || need > outcap || need > (size_t)(((unsigned long)-1) >> 1))
 		return -1;
 	for (i = 0; i < n; i++) {
-		int d = b64url_value((unsigned char)in[i]);
+		int d = token_b64url_value((unsigned char)in[i]);
 		if (d < 0)
 			return -1;
 		v = (v << 6 | (unsigned long)d) & 0xffffff;
@@ -87,7 +87,7 @@ int token_generate(char *out)
 		out[0] = '\0';
 		return -1;
 	}
-	b64url_encode(raw, sizeof raw, out);
+	token_b64url_encode(raw, sizeof raw, out);
 	OPENSSL_cleanse(raw, sizeof raw);
 	return 0;
 }
@@ -101,7 +101,7 @@ int token_shape_ok(const char *s, size_t len)
 	if (s == NULL || len != TOKEN_LEN)
 		return 0;
 	for (i = 0; i < len; i++) {
-		d = b64url_value((unsigned char)s[i]);
+		d = token_b64url_value((unsigned char)s[i]);
 		if (d < 0)
 			return 0;
 	}
@@ -129,7 +129,7 @@ void token_hex(const unsigned char *in, size_t n, char *out)
 }
 
 /* 1 when equal, 0 otherwise, in time independent of the contents. */
-int ct_equal(const void *a, const void *b, size_t n)
+int token_ct_equal(const void *a, const void *b, size_t n)
 {
 	return CRYPTO_memcmp(a, b, n) == 0;
 }

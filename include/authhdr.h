@@ -23,14 +23,14 @@ int authhdr_param(const char *header, const char *scheme, const char **param, si
  * *val and *len into the header and returns 1, else 0. Never crashes on malformed input ("=", ";;",
  * missing '=', very long).
  */
-int cookie_get(const char *header, const char *name, const char **val, size_t *len);
+int authhdr_cookie_get(const char *header, const char *name, const char **val, size_t *len);
 
 /*
  * Like cookie_get, from *cursor on (start it at the header): on 1 *cursor moves past the cookie
  * found, so repeated calls visit every cookie named name in order (a browser sends a more specific
  * path's or the host's cookie before a parent domain's).
  */
-int cookie_next(const char **cursor, const char *name, const char **val, size_t *len);
+int authhdr_cookie_next(const char **cursor, const char *name, const char **val, size_t *len);
 
 /*
  * 1 when header (may be NULL) names the given scheme (case-insensitively), followed by nothing or
@@ -44,6 +44,6 @@ int authhdr_is_scheme(const char *header, const char *scheme);
  * pass the value and set is_referer=1: then compare only its scheme://host[:port] prefix (up to the
  * first '/', '?' or '#' after "//"). The opaque origin "null" is never allowed, even if listed.
  */
-int origin_allowed(const char *value, int is_referer, const char *allowed);
+int authhdr_origin_allowed(const char *value, int is_referer, const char *allowed);
 
 #endif

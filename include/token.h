@@ -31,19 +31,19 @@ void token_hash(const char *s, size_t len, unsigned char *out);
 void token_hex(const unsigned char *in, size_t n, char *out);
 
 /* base64url without padding; returns bytes written to out (out needs 4*ceil(n/3)+1), NUL-terminates. */
-size_t b64url_encode(const unsigned char *in, size_t n, char *out);
+size_t token_b64url_encode(const unsigned char *in, size_t n, char *out);
 
 /*
  * Decodes base64url without padding ('=' is rejected); returns the decoded length, or -1 on a bad
  * alphabet, an impossible length (n % 4 == 1) or when outcap is too small. Leftover low bits of the
  * last character are ignored (token_shape_ok checks them).
  */
-long b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap);
+long token_b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap);
 
 /* 0..63 for a base64url character, -1 otherwise (including NUL and non-ASCII). */
-int b64url_value(unsigned char c);
+int token_b64url_value(unsigned char c);
 
 /* Constant-time equality of two n-byte buffers (CRYPTO_memcmp). 1 equal, 0 not. */
-int ct_equal(const void *a, const void *b, size_t n);
+int token_ct_equal(const void *a, const void *b, size_t n);
 
 #endif

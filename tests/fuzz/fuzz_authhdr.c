@@ -53,17 +53,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	authhdr_param(part[0], "Session", &p, &n);
 	authhdr_param(NULL, part[1], &p, &n);
 
-	if (cookie_get(part[0], part[1], &p, &n))
+	if (authhdr_cookie_get(part[0], part[1], &p, &n))
 		check_within(part[0], p, n);
-	if (cookie_get(part[0], "__Host-session_token", &p, &n))
+	if (authhdr_cookie_get(part[0], "__Host-session_token", &p, &n))
 		check_within(part[0], p, n);
-	cookie_get(NULL, part[1], &p, &n);
+	authhdr_cookie_get(NULL, part[1], &p, &n);
 	{
 		/* Every same-name cookie, in order: each inside the header, the cursor always moving forward. */
 		const char *cur = part[0], *prev = part[0];
 		int k = 0;
 
-		while (cookie_next(&cur, part[1], &p, &n)) {
+		while (authhdr_cookie_next(&cur, part[1], &p, &n)) {
 			check_within(part[0], p, n);
 			if (cur <= prev || ++k > 100000)
 				abort();
@@ -72,13 +72,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	authhdr_is_scheme(part[0], part[1]);
 
-	origin_allowed(part[0], 0, part[2]);
-	origin_allowed(part[0], 1, part[2]);
+	authhdr_origin_allowed(part[0], 0, part[2]);
+	authhdr_origin_allowed(part[0], 1, part[2]);
 	/* A value always matches a list made of itself, unless it is "null" or empty. */
 	if (part[0][0] != '\0' && strpbrk(part[0], ", \t") == NULL && strcasecmp(part[0], "null") != 0 &&
-	    !origin_allowed(part[0], 0, part[0]))
+	    !authhdr_origin_allowed(part[0], 0, part[0]))
 		abort();
-	origin_allowed(NULL, 1, part[2]);
+	authhdr_origin_allowed(NULL, 1, part[2]);
 
 	free(buf);
 	return 0;

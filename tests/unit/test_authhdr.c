@@ -28,7 +28,7 @@ static const char *cookie_of(const char *header, const char *name)
 	const char *v = NULL;
 	size_t n = 0;
 
-	if (!cookie_get(header, name, &v, &n))
+	if (!authhdr_cookie_get(header, name, &v, &n))
 		return NULL;
 	if (v < header || v + n > header + strlen(header) || n >= sizeof buf)
 		return "<out of range>";
@@ -130,7 +130,7 @@ static const char *cookies_of(const char *header, const char *name)
 	int k = 0;
 
 	buf[0] = '\0';
-	while (cookie_next(&cur, name, &v, &n)) {
+	while (authhdr_cookie_next(&cur, name, &v, &n)) {
 		if (v < header || v + n > header + strlen(header) || used + n + 2 > sizeof buf)
 			return "<out of range>";
 		if (k++)
@@ -151,8 +151,8 @@ static void test_cookie_next_and_scheme(void)
 	CHECK_STR(cookies_of("session_token=a", "session_token"), "a");
 	CHECK_STR(cookies_of("xsession_token=a; session_tokenx=b; session_token", "session_token"), "");
 	CHECK_STR(cookies_of("session_token=; session_token=z", "session_token"), "|z");
-	CHECK(cookie_next(&cur, "session_token", &v, &n) == 0);
-	CHECK(cookie_next(NULL, "session_token", &v, &n) == 0);
+	CHECK(authhdr_cookie_next(&cur, "session_token", &v, &n) == 0);
+	CHECK(authhdr_cookie_next(NULL, "session_token", &v, &n) == 0);
 
 	CHECK(authhdr_is_scheme("Session", "Session") == 1);
 	CHECK(authhdr_is_scheme("Session ", "Session") == 1);
@@ -169,38 +169,38 @@ static void test_origin(void)
 {
 	const char *allowed = "https://app.example.com, http://localhost:3000 https://Other.example";
 
-	CHECK(origin_allowed("https://app.example.com", 0, allowed) == 1);
-	CHECK(origin_allowed("HTTPS://APP.EXAMPLE.COM", 0, allowed) == 1);
-	CHECK(origin_allowed("http://localhost:3000", 0, allowed) == 1);
-	CHECK(origin_allowed("https://other.example", 0, allowed) == 1);
-	CHECK(origin_allowed("http://localhost:3001", 0, allowed) == 0);
-	CHECK(origin_allowed("http://localhost", 0, allowed) == 0);
-	CHECK(origin_allowed("https://app.example.com:443", 0, allowed) == 0);
-	CHECK(origin_allowed("http://app.example.com", 0, allowed) == 0);
-	CHECK(origin_allowed("https://app.example.com.evil.com", 0, allowed) == 0);
-	CHECK(origin_allowed("https://app.example.co", 0, allowed) == 0);
-	CHECK(origin_allowed("https://app.example.com/", 0, allowed) == 0);
-	CHECK(origin_allowed("https://app.example.com/path", 0, allowed) == 0);
-	CHECK(origin_allowed("null", 0, allowed) == 0);
-	CHECK(origin_allowed("null", 0, "null, https://app.example.com") == 0);
-	CHECK(origin_allowed("", 0, allowed) == 0);
-	CHECK(origin_allowed(NULL, 0, allowed) == 0);
-	CHECK(origin_allowed("https://app.example.com", 0, NULL) == 0);
-	CHECK(origin_allowed("https://app.example.com", 0, "") == 0);
-	CHECK(origin_allowed("https://app.example.com", 0, " , ,,") == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.com", 0, allowed) == 1);
+	CHECK(authhdr_origin_allowed("HTTPS://APP.EXAMPLE.COM", 0, allowed) == 1);
+	CHECK(authhdr_origin_allowed("http://localhost:3000", 0, allowed) == 1);
+	CHECK(authhdr_origin_allowed("https://other.example", 0, allowed) == 1);
+	CHECK(authhdr_origin_allowed("http://localhost:3001", 0, allowed) == 0);
+	CHECK(authhdr_origin_allowed("http://localhost", 0, allowed) == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.com:443", 0, allowed) == 0);
+	CHECK(authhdr_origin_allowed("http://app.example.com", 0, allowed) == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.com.evil.com", 0, allowed) == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.co", 0, allowed) == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.com/", 0, allowed) == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.com/path", 0, allowed) == 0);
+	CHECK(authhdr_origin_allowed("null", 0, allowed) == 0);
+	CHECK(authhdr_origin_allowed("null", 0, "null, https://app.example.com") == 0);
+	CHECK(authhdr_origin_allowed("", 0, allowed) == 0);
+	CHECK(authhdr_origin_allowed(NULL, 0, allowed) == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.com", 0, NULL) == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.com", 0, "") == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.com", 0, " , ,,") == 0);
 
-	CHECK(origin_allowed("https://app.example.com/some/page?x=1", 1, allowed) == 1);
-	CHECK(origin_allowed("https://app.example.com", 1, allowed) == 1);
-	CHECK(origin_allowed("https://app.example.com/", 1, allowed) == 1);
-	CHECK(origin_allowed("http://localhost:3000/x", 1, allowed) == 1);
-	CHECK(origin_allowed("https://app.example.com?q=1", 1, allowed) == 1);
-	CHECK(origin_allowed("http://localhost:3001/x", 1, allowed) == 0);
-	CHECK(origin_allowed("https://evil.com/https://app.example.com", 1, allowed) == 0);
-	CHECK(origin_allowed("https://app.example.com.evil.com/", 1, allowed) == 0);
-	CHECK(origin_allowed("https://app.example.com@evil.com/", 1, allowed) == 0);
-	CHECK(origin_allowed("app.example.com/x", 1, allowed) == 0);
-	CHECK(origin_allowed("null", 1, allowed) == 0);
-	CHECK(origin_allowed("https://app.example.com/x", 0, allowed) == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.com/some/page?x=1", 1, allowed) == 1);
+	CHECK(authhdr_origin_allowed("https://app.example.com", 1, allowed) == 1);
+	CHECK(authhdr_origin_allowed("https://app.example.com/", 1, allowed) == 1);
+	CHECK(authhdr_origin_allowed("http://localhost:3000/x", 1, allowed) == 1);
+	CHECK(authhdr_origin_allowed("https://app.example.com?q=1", 1, allowed) == 1);
+	CHECK(authhdr_origin_allowed("http://localhost:3001/x", 1, allowed) == 0);
+	CHECK(authhdr_origin_allowed("https://evil.com/https://app.example.com", 1, allowed) == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.com.evil.com/", 1, allowed) == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.com@evil.com/", 1, allowed) == 0);
+	CHECK(authhdr_origin_allowed("app.example.com/x", 1, allowed) == 0);
+	CHECK(authhdr_origin_allowed("null", 1, allowed) == 0);
+	CHECK(authhdr_origin_allowed("https://app.example.com/x", 0, allowed) == 0);
 }
 
 int main(void)

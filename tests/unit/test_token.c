@@ -129,12 +129,12 @@ static void test_b64(void)
 	for (n = 0; n < 41; n++)
 		in[n] = (unsigned char)(n * 37 + 250);
 	for (n = 0; n <= 40; n++) {
-		size_t el = b64url_encode(in, (size_t)n, enc);
+		size_t el = token_b64url_encode(in, (size_t)n, enc);
 		long dl;
 		if (el != strlen(enc) || el != ((size_t)n * 4 + 2) / 3)
 			badlen++;
 		memset(back, 0, sizeof back);
-		dl = b64url_decode(enc, el, back, sizeof back);
+		dl = token_b64url_decode(enc, el, back, sizeof back);
 		if (dl != n || memcmp(in, back, (size_t)n) != 0)
 			bad++;
 		if (strchr(enc, '=') || strchr(enc, '+') || strchr(enc, '/'))
@@ -144,34 +144,34 @@ static void test_b64(void)
 	CHECK_MSG(bad == 0, "b64url round trips for n = 0..40");
 
 	/* RFC 4648 vectors, url alphabet, no padding. */
-	b64url_encode((const unsigned char *)"foobar", 6, enc);
+	token_b64url_encode((const unsigned char *)"foobar", 6, enc);
 	CHECK_STR(enc, "Zm9vYmFy");
-	b64url_encode((const unsigned char *)"fo", 2, enc);
+	token_b64url_encode((const unsigned char *)"fo", 2, enc);
 	CHECK_STR(enc, "Zm8");
-	b64url_encode((const unsigned char *)"\xfb\xff\xbf", 3, enc);
+	token_b64url_encode((const unsigned char *)"\xfb\xff\xbf", 3, enc);
 	CHECK_STR(enc, "-_-_");
-	b64url_encode((const unsigned char *)"", 0, enc);
+	token_b64url_encode((const unsigned char *)"", 0, enc);
 	CHECK_STR(enc, "");
 
-	CHECK(b64url_decode("-_-_", 4, back, sizeof back) == 3 && memcmp(back, "\xfb\xff\xbf", 3) == 0);
-	CHECK(b64url_decode("Zm8", 3, back, sizeof back) == 2 && memcmp(back, "fo", 2) == 0);
-	CHECK(b64url_decode("", 0, back, sizeof back) == 0);
-	CHECK(b64url_decode("Zm8=", 4, back, sizeof back) == -1);
-	CHECK(b64url_decode("+/+/", 4, back, sizeof back) == -1);
-	CHECK(b64url_decode("Zm9vY", 5, back, sizeof back) == -1);
-	CHECK(b64url_decode("Zm\0v", 4, back, sizeof back) == -1);
-	CHECK(b64url_decode("Zm9vYmFy", 8, back, 5) == -1);
-	CHECK(b64url_decode("Zm9vYmFy", 8, back, 6) == 6);
-	CHECK(b64url_decode("Zm9", 3, back, 1) == -1);
+	CHECK(token_b64url_decode("-_-_", 4, back, sizeof back) == 3 && memcmp(back, "\xfb\xff\xbf", 3) == 0);
+	CHECK(token_b64url_decode("Zm8", 3, back, sizeof back) == 2 && memcmp(back, "fo", 2) == 0);
+	CHECK(token_b64url_decode("", 0, back, sizeof back) == 0);
+	CHECK(token_b64url_decode("Zm8=", 4, back, sizeof back) == -1);
+	CHECK(token_b64url_decode("+/+/", 4, back, sizeof back) == -1);
+	CHECK(token_b64url_decode("Zm9vY", 5, back, sizeof back) == -1);
+	CHECK(token_b64url_decode("Zm\0v", 4, back, sizeof back) == -1);
+	CHECK(token_b64url_decode("Zm9vYmFy", 8, back, 5) == -1);
+	CHECK(token_b64url_decode("Zm9vYmFy", 8, back, 6) == 6);
+	CHECK(token_b64url_decode("Zm9", 3, back, 1) == -1);
 }
 
 static void test_ct(void)
 {
-	CHECK(ct_equal("abcd", "abcd", 4) == 1);
-	CHECK(ct_equal("abcd", "abce", 4) == 0);
-	CHECK(ct_equal("xbcd", "abcd", 4) == 0);
-	CHECK(ct_equal("abcd", "abce", 3) == 1);
-	CHECK(ct_equal("", "", 0) == 1);
+	CHECK(token_ct_equal("abcd", "abcd", 4) == 1);
+	CHECK(token_ct_equal("abcd", "abce", 4) == 0);
+	CHECK(token_ct_equal("xbcd", "abcd", 4) == 0);
+	CHECK(token_ct_equal("abcd", "abce", 3) == 1);
+	CHECK(token_ct_equal("", "", 0) == 1);
 }
 
 int main(void)
