@@ -4,10 +4,10 @@
  */
 #include "config.h"
 #include "conninfo.h"
+#include "errbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,19 +19,6 @@
 const struct cfg_key cfg_keys[] = { CFG_KEYS(CFG_ENTRY) };
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
 
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const struct cfg_key *find_key(const char *name)
 {
@@ -90,7 +77,7 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 	const char *canon;
 
 	if (k == NULL) {
-		fail(err, errlen, "unknown key '%s'", key);
+		errbuf_set(err, errlen, "unknown key '%s'", key);
 		return -1;
 	}
 	field = (char *)c + k->offset;
@@ -102,7 +89,7 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		if (k->type == CFG_ENUM) {
 			canon = match_choice(k->choices, value, choice, sizeof(choice));
 			if (canon == NULL) {
-				fail(err, errlen, "bad value '%s' for %s (one of %s)", value, key, k->choices);
+				errbuf_set(err, errlen, "bad value '%s' for %s (one of %s)", value, key, k->choices);
 				return -1;
 			}
 		}
@@ -110,7 +97,7 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 			char *dup = strdup(canon);
 
 			if (dup == NULL) {
-				fail(err, errlen, "out of memory");
+				errbuf_set(err, errlen, "out of memory");
 				return -1;
 			}
 			free(*(char **)field);
@@ -123,17 +110,17 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		n = strtol(value, &end, k->type == CFG_OCT ? 8 : 10);
 		if (errno != 0 || end == value || *end != '\0' || n < k->min || n > k->max) {
 			if (k->type == CFG_OCT)
-				fail(err, errlen, "bad value '%s' for %s (octal %lo..%lo)", value, key,
+				errbuf_set(err, errlen, "bad value '%s' for %s (octal %lo..%lo)", value, key,
 				     (unsigned long)k->min, (unsigned long)k->max);
 			else
-				fail(err, errlen, "bad value '%s' for %s (integer %ld..%ld)", value, key, k->min, k->max);
+				errbuf_set(err, errlen, "bad value '%s' for %s (integer %ld..%ld)", value, key, k->min, k->max);
 			return -1;
 		}
 		*(long *)field = n;
 		return 0;
 	case CFG_BOOL:
 		if (parse_bool(value, (int *)field) != 0) {
-			fail(err, errlen, "bad value '%s' for %s (on or off)", value, key);
+			errbuf_set(err, errlen, "bad value '%s' for %s (on or off)", value, key);
 			return -1;
 		}
 		return 0;
@@ -163,7 +150,7 @@ static int load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 	char msg[256];
 
 	if (f == NULL) {
-		fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		errbuf_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
 	while (getline(&line, &cap, f) != -1) {
@@ -176,7 +163,7 @@ static int load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 			continue;
 		eq = strchr(p, '=');
 		if (eq == NULL) {
-			fail(err, errlen, "%s:%ld: expected 'key = value'", path, lineno);
+			errbuf_set(err, errlen, "%s:%ld: expected 'key = value'", path, lineno);
 			rc = -1;
 			break;
 		}
@@ -190,13 +177,13 @@ static int load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 			val++;
 		}
 		if (cfg_set(c, key, val, msg, sizeof(msg)) != 0) {
-			fail(err, errlen, "%s:%ld: %s", path, lineno, msg);
+			errbuf_set(err, errlen, "%s:%ld: %s", path, lineno, msg);
 			rc = -1;
 			break;
 		}
 	}
 	if (rc == 0 && ferror(f)) {
-		fail(err, errlen, "%s: read error", path);
+		errbuf_set(err, errlen, "%s: read error", path);
 		rc = -1;
 	}
 	free(line);
@@ -221,7 +208,7 @@ static int load_env(struct cfg *c, char *err, size_t errlen)
 		if (v == NULL)
 			continue;
 		if (cfg_set(c, cfg_keys[i].name, v, msg, sizeof(msg)) != 0) {
-			fail(err, errlen, "environment %s: %s", var, msg);
+			errbuf_set(err, errlen, "environment %s: %s", var, msg);
 			return -1;
 		}
 	}
@@ -277,7 +264,7 @@ static int check_origins(const char *key, const char *list, const char *where, c
 				host = p + 7;
 			if (host == NULL || host >= end || memchr(host, '/', (size_t)(end - host)) ||
 			    memchr(host, '*', (size_t)(end - host))) {
-				fail(err, errlen, "%s: %s: '%.*s' is not an origin (scheme://host[:port], no path, no wildcard)",
+				errbuf_set(err, errlen, "%s: %s: '%.*s' is not an origin (scheme://host[:port], no path, no wildcard)",
 				     where, key, (int)(n > 200 ? 200 : n), p);
 				return -1;
 			}
@@ -295,37 +282,37 @@ static int validate(const struct cfg *c, char *err, size_t errlen)
 	const char *where = c->path ? c->path : "configuration";
 
 	if (c->cookie_name[0] == '\0' || strpbrk(c->cookie_name, " \t;,=\"") != NULL) {
-		fail(err, errlen, "%s: cookie_name must be a non-empty cookie token", where);
+		errbuf_set(err, errlen, "%s: cookie_name must be a non-empty cookie token", where);
 		return -1;
 	}
 	if (strncmp(c->cookie_name, "__Host-", 7) == 0) {
 		if (c->cookie_domain[0] != '\0') {
-			fail(err, errlen, "%s: a __Host- cookie cannot have cookie_domain (browsers reject it); "
+			errbuf_set(err, errlen, "%s: a __Host- cookie cannot have cookie_domain (browsers reject it); "
 			     "use cookie_name = session_token to share across subdomains", where);
 			return -1;
 		}
 		if (!c->cookie_secure) {
-			fail(err, errlen, "%s: a __Host- cookie requires cookie_secure = on "
+			errbuf_set(err, errlen, "%s: a __Host- cookie requires cookie_secure = on "
 			     "(set cookie_name = session_token for plain-http development)", where);
 			return -1;
 		}
 	}
 	if (strncmp(c->cookie_name, "__Secure-", 9) == 0 && !c->cookie_secure) {
-		fail(err, errlen, "%s: a __Secure- cookie requires cookie_secure = on", where);
+		errbuf_set(err, errlen, "%s: a __Secure- cookie requires cookie_secure = on", where);
 		return -1;
 	}
 	if (strcmp(c->cookie_samesite, "None") == 0 && !c->cookie_secure) {
-		fail(err, errlen, "%s: cookie_samesite = None requires cookie_secure = on", where);
+		errbuf_set(err, errlen, "%s: cookie_samesite = None requires cookie_secure = on", where);
 		return -1;
 	}
 	if (c->cookie_domain[0] != '\0' && strpbrk(c->cookie_domain, " \t;,\"") != NULL) {
-		fail(err, errlen, "%s: bad cookie_domain", where);
+		errbuf_set(err, errlen, "%s: bad cookie_domain", where);
 		return -1;
 	}
 	if (check_origins("cors_allowed_origins", c->cors_allowed_origins, where, err, errlen) != 0)
 		return -1;
 	if (c->jwt_issuer[0] == '\0' || c->jwt_audience[0] == '\0') {
-		fail(err, errlen, "%s: jwt_issuer and jwt_audience must be set", where);
+		errbuf_set(err, errlen, "%s: jwt_issuer and jwt_audience must be set", where);
 		return -1;
 	}
 	for (const char *p = c->jwt_algorithms; *p;) {
@@ -333,7 +320,7 @@ static int validate(const struct cfg *c, char *err, size_t errlen)
 
 		if (n > 0 && !((n == 5) && (strncmp(p, "RS256", 5) == 0 || strncmp(p, "RS384", 5) == 0 ||
 					    strncmp(p, "RS512", 5) == 0))) {
-			fail(err, errlen, "%s: jwt_algorithms may list only RS256, RS384, RS512 "
+			errbuf_set(err, errlen, "%s: jwt_algorithms may list only RS256, RS384, RS512 "
 			     "(none and HMAC algorithms are never accepted)", where);
 			return -1;
 		}
@@ -342,40 +329,40 @@ static int validate(const struct cfg *c, char *err, size_t errlen)
 			p++;
 	}
 	if (c->jwks_file[0] != '\0' && c->jwks_url[0] != '\0') {
-		fail(err, errlen, "%s: set jwks_file (file mode, no fetching) or jwks_url, not both", where);
+		errbuf_set(err, errlen, "%s: set jwks_file (file mode, no fetching) or jwks_url, not both", where);
 		return -1;
 	}
 	if (c->jwks_file[0] == '\0') {
 		char url[1024];
 
 		if (cfg_jwks_url(c, url, sizeof(url)) != 0) {
-			fail(err, errlen, "%s: the JWKS URL is too long", where);
+			errbuf_set(err, errlen, "%s: the JWKS URL is too long", where);
 			return -1;
 		}
 		if (!url_allowed(url)) {
-			fail(err, errlen, "%s: the JWKS URL %s must be https:// (http:// only to a loopback "
+			errbuf_set(err, errlen, "%s: the JWKS URL %s must be https:// (http:// only to a loopback "
 			     "address); set jwks_url, or jwks_file for file mode", where, url);
 			return -1;
 		}
 		if (c->jwks_cache_file[0] == '\0') {
-			fail(err, errlen, "%s: jwks_cache_file must be set when the JWKS is fetched", where);
+			errbuf_set(err, errlen, "%s: jwks_cache_file must be set when the JWKS is fetched", where);
 			return -1;
 		}
 	}
 	if (c->session_ttl > c->max_lifetime) {
-		fail(err, errlen, "%s: session_ttl (%ld) exceeds max_lifetime (%ld)", where,
+		errbuf_set(err, errlen, "%s: session_ttl (%ld) exceeds max_lifetime (%ld)", where,
 		     c->session_ttl, c->max_lifetime);
 		return -1;
 	}
 	/* Activity is recorded at most once per touch_interval: a session in use must not look idle meanwhile. */
 	if (c->idle_timeout > 0 && c->idle_timeout <= c->touch_interval) {
-		fail(err, errlen, "%s: idle_timeout (%ld) must be greater than touch_interval (%ld): activity is "
+		errbuf_set(err, errlen, "%s: idle_timeout (%ld) must be greater than touch_interval (%ld): activity is "
 		     "recorded at most once per touch_interval, so sessions in use would expire; "
 		     "lower touch_interval or raise idle_timeout", where, c->idle_timeout, c->touch_interval);
 		return -1;
 	}
 	if (c->database_url[0] == '\0') {
-		fail(err, errlen, "%s: database_url must be set", where);
+		errbuf_set(err, errlen, "%s: database_url must be set", where);
 		return -1;
 	}
 	return 0;
@@ -405,7 +392,7 @@ static int load_all(struct cfg *c, const char *path, char *err, size_t errlen)
 			char msg[512];
 
 			snprintf(msg, sizeof(msg), "%s", err);
-			fail(err, errlen, "no configuration file was read (no --config, SESSIOND_CONFIG unset, "
+			errbuf_set(err, errlen, "no configuration file was read (no --config, SESSIOND_CONFIG unset, "
 			     CFG_DEFAULT_PATH " does not exist): %s", msg);
 		}
 		return -1;

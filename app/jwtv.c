@@ -22,12 +22,13 @@
  * No global state; a struct jwtv belongs to one process and one thread.
  */
 #include "jwtv.h"
+
+#include "errbuf.h"
 #include "token.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,19 +90,6 @@ struct jwtv {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void *xmalloc(size_t n)
 {
@@ -240,14 +228,14 @@ static unsigned parse_algs(const char *list, char *err, size_t errlen)
 			end--;
 		b = alg_bit(start, (size_t)(end - start));
 		if (b == 0) {
-			seterr(err, errlen, "jwt_algorithms: '%.*s' is not allowed (only RS256, RS384, RS512)",
+			errbuf_set(err, errlen, "jwt_algorithms: '%.*s' is not allowed (only RS256, RS384, RS512)",
 			       (int)(end - start > 32 ? 32 : end - start), start);
 			return 0;
 		}
 		bits |= b;
 	}
 	if (bits == 0)
-		seterr(err, errlen, "jwt_algorithms: empty list");
+		errbuf_set(err, errlen, "jwt_algorithms: empty list");
 	return bits;
 }
 
@@ -391,11 +379,11 @@ static int parse_doc(const char *buf, size_t len, const char *what, struct key *
 	memset(info, 0, sizeof(*info));
 	root = parse_json(buf, len);
 	if (root == NULL || !json_object_is_type(root, json_type_object)) {
-		seterr(err, errlen, "%s: not a JSON object", what);
+		errbuf_set(err, errlen, "%s: not a JSON object", what);
 		goto out;
 	}
 	if (!json_object_object_get_ex(root, "keys", &arr) || !json_object_is_type(arr, json_type_array)) {
-		seterr(err, errlen, "%s: no \"keys\" array", what);
+		errbuf_set(err, errlen, "%s: no \"keys\" array", what);
 		goto out;
 	}
 	n = json_object_array_length(arr);
@@ -415,7 +403,7 @@ static int parse_doc(const char *buf, size_t len, const char *what, struct key *
 		list_add(info->skipped, sizeof(info->skipped), item, why);
 	}
 	if (nkeys == 0) {
-		seterr(err, errlen, "%s: no usable RSA signing key (%zu skipped)", what, info->nskipped);
+		errbuf_set(err, errlen, "%s: no usable RSA signing key (%zu skipped)", what, info->nskipped);
 		goto out;
 	}
 	info->nkeys = nkeys;
@@ -466,18 +454,18 @@ static int jwks_load(struct jwtv *v, char *err, size_t errlen)
 
 	fd = open(v->jwks_file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		seterr(err, errlen, "jwks_file %s: %s", v->jwks_file, strerror(errno));
+		errbuf_set(err, errlen, "jwks_file %s: %s", v->jwks_file, strerror(errno));
 		v->seen.valid = 0;
 		return -1;
 	}
 	if (fstat(fd, &st) != 0) {
-		seterr(err, errlen, "jwks_file %s: %s", v->jwks_file, strerror(errno));
+		errbuf_set(err, errlen, "jwks_file %s: %s", v->jwks_file, strerror(errno));
 		v->seen.valid = 0;
 		goto out;
 	}
 	fsig_from_stat(&v->seen, &st);
 	if (!S_ISREG(st.st_mode) || st.st_size > JWKS_MAX_BYTES) {
-		seterr(err, errlen, "jwks_file %s: not a regular file of at most %d bytes",
+		errbuf_set(err, errlen, "jwks_file %s: not a regular file of at most %d bytes",
 		       v->jwks_file, JWKS_MAX_BYTES);
 		goto out;
 	}
@@ -488,14 +476,14 @@ static int jwks_load(struct jwtv *v, char *err, size_t errlen)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			seterr(err, errlen, "jwks_file %s: %s", v->jwks_file, strerror(errno));
+			errbuf_set(err, errlen, "jwks_file %s: %s", v->jwks_file, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
 			break;
 		got += (size_t)r;
 		if (got > JWKS_MAX_BYTES) {
-			seterr(err, errlen, "jwks_file %s: larger than %d bytes", v->jwks_file, JWKS_MAX_BYTES);
+			errbuf_set(err, errlen, "jwks_file %s: larger than %d bytes", v->jwks_file, JWKS_MAX_BYTES);
 			goto out;
 		}
 	}
@@ -526,19 +514,19 @@ struct jwtv *jwtv_new(const struct jwtv_options *opt, char *err, size_t errlen)
 	unsigned bits;
 
 	if (opt == NULL || opt->jwks_file == NULL || *opt->jwks_file == '\0') {
-		seterr(err, errlen, "jwks_file is not set");
+		errbuf_set(err, errlen, "jwks_file is not set");
 		return NULL;
 	}
 	if (opt->issuer == NULL || *opt->issuer == '\0') {
-		seterr(err, errlen, "jwt_issuer is not set");
+		errbuf_set(err, errlen, "jwt_issuer is not set");
 		return NULL;
 	}
 	if (opt->audience == NULL || *opt->audience == '\0') {
-		seterr(err, errlen, "jwt_audience is not set");
+		errbuf_set(err, errlen, "jwt_audience is not set");
 		return NULL;
 	}
 	if (opt->leeway < 0 || opt->leeway > 86400) {
-		seterr(err, errlen, "jwt_leeway %ld out of range 0..86400", opt->leeway);
+		errbuf_set(err, errlen, "jwt_leeway %ld out of range 0..86400", opt->leeway);
 		return NULL;
 	}
 	if ((bits = parse_algs(opt->algorithms, err, errlen)) == 0)
@@ -569,7 +557,7 @@ int jwtv_refresh(struct jwtv *v, char *err, size_t errlen)
 	struct fsig now;
 
 	if (stat(v->jwks_file, &st) != 0) {
-		seterr(err, errlen, "jwks_file %s: %s", v->jwks_file, strerror(errno));
+		errbuf_set(err, errlen, "jwks_file %s: %s", v->jwks_file, strerror(errno));
 		return -1;
 	}
 	fsig_from_stat(&now, &st);
@@ -905,7 +893,7 @@ int jwtv_jwks_check(const char *buf, size_t len, struct jwtv_jwks_info *info, ch
 
 	if (len > JWKS_MAX_BYTES) {
 		memset(info, 0, sizeof(*info));
-		seterr(err, errlen, "JWKS larger than %d bytes", JWKS_MAX_BYTES);
+		errbuf_set(err, errlen, "JWKS larger than %d bytes", JWKS_MAX_BYTES);
 		return -1;
 	}
 	if (parse_doc(buf, len, "JWKS", &keys, &nkeys, info, err, errlen) != 0)
