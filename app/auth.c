@@ -205,7 +205,8 @@ static int lookup_store(struct app *a, struct req *r, struct auth *out)
 	if (out->s.expired) {
 		if (out->s.cache_hit)
 			sess_expire(&a->store, out->hash, r->client_addr);
-		lcache_invalidate_hash(out->hash);
+		else
+			sess_forget_local(out->hash);
 		auth_reject(a, r, "Session", "session_expired", "the session has expired", "expired");
 		auth_release(out);
 		return -1;

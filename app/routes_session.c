@@ -15,7 +15,6 @@
 #include "jwks_fetch.h"
 #include "jwtv.h"
 #include "keyset.h"
-#include "lcache.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
@@ -420,6 +419,7 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	p.status = a->cfg->client_writable_billing ? f.status : NULL;
 	p.max_data = a->cfg->max_session_data_bytes;
 	p.ip = r->client_addr;
+	p.hash = au.hash;
 	err = sess_patch(&a->store, sess_get(&au.s, SC_ID), &p, &s, &too_large);
 	if (err == STORE_CONFLICT) {
 		snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
@@ -439,7 +439,6 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 		auth_store_error(r, err);
 		goto out;
 	}
-	lcache_invalidate_hash(au.hash);
 	snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
 	http_add_header(r, "ETag", etag);
 	sess_render(&s, &b, 0, -1);
@@ -463,13 +462,12 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 		return;
 	if (auth_csrf(a, r, &au) != 0)
 		goto out;
-	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), sess_get(&au.s, SC_ID), NULL, "logout",
+	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), sess_get(&au.s, SC_ID), au.hash, NULL, "logout",
 			  r->client_addr, &n);
 	if (err != STORE_OK) {
 		auth_store_error(r, err);
 		goto out;
 	}
-	lcache_invalidate_hash(au.hash);
 	log_info("event=session_revoked session=%s reason=logout", sess_get(&au.s, SC_ID));
 	metrics_revoked(MR_LOGOUT, n);
 	metrics_session_ended(sess_get(&au.s, SC_CREATED_EPOCH));
@@ -525,7 +523,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	}
 	if (rotate && new_token(r, tok, hash) != 0)
 		goto out;
-	err = sess_refresh(&a->store, sess_get(&au.s, SC_ID), hours, a->cfg->max_lifetime, rotate ? hash : NULL,
+	err = sess_refresh(&a->store, sess_get(&au.s, SC_ID), au.hash, hours, a->cfg->max_lifetime, rotate ? hash : NULL,
 			   r->client_addr, &s);
 	if (err == STORE_NOT_FOUND) {
 		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "revoked");
@@ -535,7 +533,6 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 		auth_store_error(r, err);
 		goto out;
 	}
-	lcache_invalidate_hash(au.hash);
 	log_info("event=session_%s session=%s", rotate ? "rotated" : "refreshed", sess_get(&s, SC_ID));
 	metrics_add(rotate ? MC_SESSIONS_ROTATED : MC_SESSIONS_REFRESHED, 1);
 	if (a->cfg->set_cookie && (rotate || au.by_cookie))

@@ -8,7 +8,6 @@
 
 #include "auth.h"
 #include "authhdr.h"
-#include "lcache.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
@@ -60,7 +59,7 @@ void route_revoke_one(struct app *a, struct req *r, const char *id)
 		return;
 	if (auth_csrf(a, r, &au) != 0)
 		goto out;
-	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), id, NULL, "revoked_by_user",
+	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), id, NULL, NULL, "revoked_by_user",
 			  r->client_addr, &n);
 	if (err != STORE_OK) {
 		auth_store_error(r, err);
@@ -70,7 +69,6 @@ void route_revoke_one(struct app *a, struct req *r, const char *id)
 		http_error(r, ERR_NOT_FOUND, "session_not_found", "no such session");
 		goto out;
 	}
-	lcache_invalidate_session(id);
 	log_info("event=session_revoked session=%s reason=revoked_by_user", id);
 	metrics_revoked(MR_REVOKE_ONE, n);
 	if (strcasecmp(id, sess_get(&au.s, SC_ID)) == 0)
@@ -109,13 +107,12 @@ void route_invalidate_all(struct app *a, struct req *r, const char *arg)
 		}
 	}
 	/* One statement: the count is exactly what it revoked. */
-	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), NULL, keep ? sess_get(&au.s, SC_ID) : NULL,
+	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), NULL, NULL, keep ? sess_get(&au.s, SC_ID) : NULL,
 			  "invalidate_all", r->client_addr, &n);
 	if (err != STORE_OK) {
 		auth_store_error(r, err);
 		goto out;
 	}
-	lcache_invalidate_user(sess_get(&au.s, SC_USER_ID));
 	log_info("event=sessions_invalidated count=%ld keep_current=%d", n, keep);
 	metrics_revoked(MR_INVALIDATE_ALL, n);
 	if (!keep) {
@@ -187,7 +184,6 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 		auth_store_error(r, err);
 		goto out;
 	}
-	lcache_invalidate_user(user_id);
 	log_info("event=billing_updated sessions=%ld", n);
 	snprintf(out_json, sizeof(out_json), "{\"count\":%ld}", n);
 	http_send_raw(r, 200, "application/json; charset=utf-8", out_json, strlen(out_json));

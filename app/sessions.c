@@ -126,7 +126,13 @@ enum store_err sess_expire(struct store *st, const unsigned char *hash, const ch
 	/* Counted by the rows this call expired: two racing requests count the session once. */
 	metrics_add(MC_SESSIONS_EXPIRED, res ? strtoull(PQcmdTuples(res), NULL, 10) : 0);
 	PQclear(res);
+	lcache_invalidate_hash(hash);
 	return err;
+}
+
+void sess_forget_local(const unsigned char *hash)
+{
+	lcache_invalidate_hash(hash);
 }
 
 enum store_err sess_create(struct store *st, const struct sess_new *n, struct session *out)
@@ -238,13 +244,16 @@ enum store_err sess_patch(struct store *st, const char *id, const struct sess_pa
 	err = take_status_row(res, out, &status);
 	if (err == STORE_ERROR && strcmp(status, "too_large") == 0)
 		*too_large = 1;
-	if (err == STORE_OK)
+	if (err == STORE_OK) {
+		if (p->hash)
+			lcache_invalidate_hash(p->hash);
 		ring(st);
+	}
 	return err;
 }
 
-enum store_err sess_refresh(struct store *st, const char *id, long hours, long max_lifetime,
-			    const unsigned char *new_hash, const char *ip, struct session *out)
+enum store_err sess_refresh(struct store *st, const char *id, const unsigned char *hash, long hours,
+			    long max_lifetime, const unsigned char *new_hash, const char *ip, struct session *out)
 {
 	char h[24], ml[24];
 	const char *params[5] = { id, h, ml, (const char *)new_hash, ip };
@@ -261,13 +270,15 @@ enum store_err sess_refresh(struct store *st, const char *id, long hours, long m
 	if (res == NULL)
 		return err;
 	err = take_status_row(res, out, &status);
-	if (err == STORE_OK)
+	if (err == STORE_OK) {
+		lcache_invalidate_hash(hash);
 		ring(st);
+	}
 	return err;
 }
 
-enum store_err sess_revoke(struct store *st, const char *user_id, const char *id, const char *keep,
-			   const char *reason, const char *ip, long *count)
+enum store_err sess_revoke(struct store *st, const char *user_id, const char *id, const unsigned char *hash,
+			   const char *keep, const char *reason, const char *ip, long *count)
 {
 	const char *params[5] = { user_id, id, keep, reason, ip };
 	enum store_err err;
@@ -279,8 +290,15 @@ enum store_err sess_revoke(struct store *st, const char *user_id, const char *id
 	if (PQntuples(res) == 1)
 		*count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
-	if (*count > 0)
+	if (*count > 0) {
+		if (hash)
+			lcache_invalidate_hash(hash);
+		else if (id)
+			lcache_invalidate_session(id);
+		else
+			lcache_invalidate_user(user_id);
 		ring(st);
+	}
 	return STORE_OK;
 }
 
@@ -309,8 +327,10 @@ enum store_err sess_set_billing(struct store *st, const char *user_id, const cha
 	if (PQntuples(res) == 1)
 		*count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
-	if (*count > 0)
+	if (*count > 0) {
+		lcache_invalidate_user(user_id);
 		ring(st);
+	}
 	return STORE_OK;
 }
 

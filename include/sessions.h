@@ -59,8 +59,17 @@ enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idl
  */
 enum store_err sess_touch(struct store *st, const unsigned char *hash, char text[SQL_TS_LEN + 1], long long *epoch);
 
-/* Marks the cached session expired: drops its cache row and logs an 'expired' event. */
+/*
+ * Every write below also drops what this host's shared-memory cache holds of
+ * the sessions it changed, before returning (other hosts learn of it through
+ * the invalidation log): the one layer that invalidates.
+ */
+
+/* Marks the cached session expired: drops its cache rows (table and this host's) and logs an 'expired' event. */
 enum store_err sess_expire(struct store *st, const unsigned char *hash, const char *ip);
+
+/* Drops this host's cached copy of the session with token hash (e.g. found expired in the table). */
+void sess_forget_local(const unsigned char *hash);
 
 struct sess_new {
 	const unsigned char *hash;
@@ -88,19 +97,24 @@ struct sess_patch {
 	const char *plan, *status;     /* NULL = unchanged */
 	long max_data;
 	const char *ip;
+	const unsigned char *hash;     /* the caller's token hash: its per-host cache entry */
 };
 
 /* Applies a PATCH. STORE_CONFLICT on a stale version; STORE_ERROR with *too_large set when session_data would exceed max_data. */
 enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out,
 			  int *too_large);
 
-/* Extends (and with new_hash rotates) the session. */
-enum store_err sess_refresh(struct store *st, const char *id, long hours, long max_lifetime,
-			    const unsigned char *new_hash, const char *ip, struct session *out);
+/* Extends (and with new_hash rotates) the session whose token hash is hash. */
+enum store_err sess_refresh(struct store *st, const char *id, const unsigned char *hash, long hours,
+			    long max_lifetime, const unsigned char *new_hash, const char *ip, struct session *out);
 
-/* Revokes the user's session id, or with id NULL all of them except keep (may be NULL); *count gets how many. */
-enum store_err sess_revoke(struct store *st, const char *user_id, const char *id, const char *keep,
-			   const char *reason, const char *ip, long *count);
+/*
+ * Revokes the user's session id, or with id NULL all of them except keep (may
+ * be NULL); *count gets how many. hash, when the caller knows it (logout), is
+ * the revoked session's token hash: the cheapest way to find its cache entry.
+ */
+enum store_err sess_revoke(struct store *st, const char *user_id, const char *id, const unsigned char *hash,
+			   const char *keep, const char *reason, const char *ip, long *count);
 
 /* The user's live sessions (one row each in out->res, out->row = 0). */
 enum store_err sess_list(struct store *st, const char *user_id, long idle_timeout, struct session *out);

@@ -217,11 +217,11 @@ again=$(master)
 req GET /api/sessions/health/
 expect_status 200 "healthy after the restarts"
 
-# --- item 16: SIGHUP's effect is documented identically in the README and sessiond(8) -------------------
+# --- item 16: SIGHUP's effect is documented identically in docs/deployment.md and sessiond(8) ------------
 flat() { tr '\n' ' ' | sed -e 's/\\-/-/g' -e 's/  */ /g'; }
 sighup=$(sed -n '/^\.B SIGHUP$/,/^\.[TP]P$/p' "$TOP/man/sessiond.8" | sed '1d;$d' | flat | sed 's/ $//')
-[[ "$sighup" == "SIGHUP: "*"Nothing else is re-read"* ]] && [[ "$(flat <"$TOP/README.md")" == *"$sighup"* ]] &&
-	pass "SIGHUP: the README says word for word what sessiond(8) says" || fail "SIGHUP text differs: man: '$sighup'"
+[[ "$sighup" == "SIGHUP: "*"Nothing else is re-read"* ]] && [[ "$(sed 's/^  //' "$TOP/docs/deployment.md" | flat)" == *"$sighup"* ]] &&
+	pass "SIGHUP: docs/deployment.md says word for word what sessiond(8) says" || fail "SIGHUP text differs: man: '$sighup'"
 # And it does what it says: a new service key file is used after SIGHUP, without a restart.
 restart_env SESSIOND_SERVICE_KEY_FILE="$VAR/service.key" || fail "restart with a service key"
 svc() { req PATCH "/api/sessions/internal/users/auth0%7Chup/" -H "Authorization: Service $1" -H 'Content-Type: application/json' -d '{"subscription_plan":"pro"}'; }
