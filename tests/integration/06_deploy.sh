@@ -365,7 +365,8 @@ rm -rf "$ob"
 P=$inst/usr/local
 expected="sbin/sessiond sbin/sessiond-spawn-fcgi sbin/sessionctl
 share/man/man8/sessiond.8 share/man/man8/cleanup_sessions.8 share/man/man8/sessionctl.8 share/man/man8/sessiond-spawn-fcgi.8 share/man/man5/sessiond.conf.5
-share/doc/sessiond/README.md share/doc/sessiond/docs/api.md share/doc/sessiond/docs/openapi.yaml share/doc/sessiond/examples/spawn-fcgi.conf share/doc/sessiond/schema.sql"
+share/doc/sessiond/README.md share/doc/sessiond/examples/spawn-fcgi.conf share/doc/sessiond/schema.sql"
+for f in "$TOP"/docs/*.md "$TOP"/docs/*.yaml; do expected="$expected share/doc/sessiond/docs/$(basename "$f")"; done
 for f in "$TOP"/sql/[0-9][0-9][0-9]_*.sql; do expected="$expected share/sessiond/sql/$(basename "$f")"; done
 for f in $(cd "$TOP/conf" && find . -type f | sed 's|^\./||'); do expected="$expected share/doc/sessiond/examples/$f"; done
 [ -x "$BUILD/cleanup_sessions" ] && expected="$expected sbin/cleanup_sessions"

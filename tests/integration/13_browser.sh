@@ -163,7 +163,7 @@ create_body='{"needs_onboarding":true,"onboarding_step":"business_info","subscri
 # flow BASE COOKIE_DOMAIN COOKIE_NAME LABEL: create → GET → PATCH → rotate → logout from the loaded page.
 flow() {
 	local base=$1 dom=$2 name=$3 l=$4 res c old sid jwt
-	jwt=$(mint "auth0|$l")
+	jwt=$(mint "auth0|${l// /-}")   # a subject has no spaces
 	res=$(call "$base" POST /api/sessions/create/ "$(jq -nc --arg a "Bearer $jwt" --argjson b "$create_body" '{auth: $a, body: $b}')")
 	is "$l: create with the Bearer token → 201" '.status == 201' "$res"
 	is "$l: the page can read X-CSRF-Token" '.csrf | test("^[A-Za-z0-9_-]{43}$")' "$res"

@@ -104,7 +104,7 @@ for f in /usr/sbin/sessiond /usr/sbin/cleanup_sessions /usr/sbin/sessionctl /usr
 	/lib/systemd/system/sessiond.service /lib/systemd/system/sessiond-cleanup.service /lib/systemd/system/sessiond-cleanup.timer; do
 	[ -f "$f" ] || missing="$missing $f"
 done
-for f in "$TOP"/sql/*.sql; do cmp -s "$f" "/usr/share/sessiond/sql/$(basename "$f")" || missing="$missing sql/$(basename "$f")"; done
+for f in "$TOP"/sql/[0-9][0-9][0-9]_*.sql; do cmp -s "$f" "/usr/share/sessiond/sql/$(basename "$f")" || missing="$missing sql/$(basename "$f")"; done
 for p in sessiond.8 cleanup_sessions.8 sessionctl.8 sessiond-spawn-fcgi.8 sessiond.conf.5; do
 	[ -f "/usr/share/man/man${p##*.}/$p.gz" ] || missing="$missing $p"
 done
