@@ -24,6 +24,7 @@
 #include "jwtv.h"
 #include "log.h"
 #include "metrics.h"
+#include "signals.h"
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -414,18 +415,10 @@ static void on_signal(int sig)
 
 int jwks_fetcher_main(const struct cfg *c)
 {
-	struct sigaction sa;
 	sigset_t block, none;
 	char buf[256];
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	signals_install(on_signal, on_signal);
 	/* Signals are taken only inside ppoll(), never in the middle of a transfer. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);

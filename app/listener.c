@@ -13,6 +13,7 @@
 
 #include "lcache.h"
 #include "log.h"
+#include "signals.h"
 #include "store.h"
 
 /*
@@ -233,19 +234,12 @@ static int connect_and_listen(struct listener *l)
 int listener_main(const struct cfg *c)
 {
 	struct listener l;
-	struct sigaction sa;
 	sigset_t none;
 
 	memset(&l, 0, sizeof(l));
 	l.c = c;
 	l.fault_dir = getenv("SESSIOND_TEST_LCACHE_FAULT_DIR");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
+	signals_install(on_term, NULL);   /* SIGHUP re-reads nothing here */
 	sigemptyset(&none);
 	log_info("event=cache_listener_ready poll_ms=%ld", c->local_cache_poll_ms);
 	while (!listener_stop) {

@@ -33,6 +33,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "signals.h"
 
 static volatile sig_atomic_t got_term;
 static volatile sig_atomic_t got_hup;
@@ -188,16 +189,7 @@ int server_listen(const struct cfg *c, int *created_path, char *err, size_t errl
 
 static void install_handlers(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	signals_install(on_signal, on_signal);
 }
 
 static double now_s(void)
