@@ -277,12 +277,11 @@ enum store_err sess_refresh(struct store *st, const char *id, const unsigned cha
 	return err;
 }
 
-enum store_err sess_revoke(struct store *st, const char *user_id, const char *id, const unsigned char *hash,
-			   const char *keep, const char *reason, const char *ip, long *count)
+/* Runs a write function that returns how many sessions it changed; *count gets it (0 on failure). */
+static enum store_err exec_count(struct store *st, const char *name, int n, const char *const *params, long *count)
 {
-	const char *params[5] = { user_id, id, keep, reason, ip };
 	enum store_err err;
-	PGresult *res = store_exec(st, "sess_revoke", 5, params, NULL, NULL, &err);
+	PGresult *res = store_exec(st, name, n, params, NULL, NULL, &err);
 
 	*count = 0;
 	if (res == NULL)
@@ -290,6 +289,17 @@ enum store_err sess_revoke(struct store *st, const char *user_id, const char *id
 	if (PQntuples(res) == 1)
 		*count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
+	return STORE_OK;
+}
+
+enum store_err sess_revoke(struct store *st, const char *user_id, const char *id, const unsigned char *hash,
+			   const char *keep, const char *reason, const char *ip, long *count)
+{
+	const char *params[5] = { user_id, id, keep, reason, ip };
+	enum store_err err = exec_count(st, "sess_revoke", 5, params, count);
+
+	if (err != STORE_OK)
+		return err;
 	if (*count > 0) {
 		if (hash)
 			lcache_invalidate_hash(hash);
@@ -318,15 +328,10 @@ enum store_err sess_set_billing(struct store *st, const char *user_id, const cha
 				const char *ip, long *count)
 {
 	const char *params[4] = { user_id, plan, status, ip };
-	enum store_err err;
-	PGresult *res = store_exec(st, "set_billing", 4, params, NULL, NULL, &err);
+	enum store_err err = exec_count(st, "set_billing", 4, params, count);
 
-	*count = 0;
-	if (res == NULL)
+	if (err != STORE_OK)
 		return err;
-	if (PQntuples(res) == 1)
-		*count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
 	if (*count > 0) {
 		lcache_invalidate_user(user_id);
 		ring(st);
