@@ -475,7 +475,7 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 	/* Clear-Site-Data clears every cookie of the origin, not only ours: only when the operator asks. */
 	if (a->cfg->logout_clear_site_data)
 		http_add_header(r, "Clear-Site-Data", "\"cookies\"");
-	http_send_raw(r, 200, "application/json; charset=utf-8", "{\"message\":\"Logged out\"}", 24);
+	http_send_json_lit(r, 200, "{\"message\":\"Logged out\"}");
 out:
 	auth_release(&au);
 }

@@ -73,7 +73,7 @@ void route_revoke_one(struct app *a, struct req *r, const char *id)
 	metrics_revoked(MR_REVOKE_ONE, n);
 	if (strcasecmp(id, sess_get(&au.s, SC_ID)) == 0)
 		route_clear_cookie(a, r);
-	http_send_raw(r, 200, "application/json; charset=utf-8", "{\"message\":\"Session revoked\"}", 29);
+	http_send_json_lit(r, 200, "{\"message\":\"Session revoked\"}");
 out:
 	auth_release(&au);
 }

@@ -95,6 +95,10 @@ int http_add_header(struct req *r, const char *name, const char *value);
 /* Sends status with a JSON body (obj may be NULL for an empty body). Does not take obj's reference. */
 void http_send_json(struct req *r, int status, struct json_object *obj);
 
+/* Sends a JSON string literal as the body (its length counted by the compiler). */
+#define http_send_json_lit(r, status, lit) \
+	http_send_raw((r), (status), "application/json; charset=utf-8", "" lit, sizeof(lit) - 1)
+
 /* Sends status with a pre-rendered JSON text. */
 void http_send_raw(struct req *r, int status, const char *content_type, const char *body, size_t len);
 
