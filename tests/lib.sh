@@ -21,7 +21,9 @@ check() { # desc cmd...
 free_port() {
 	local p
 	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
+		# Below the kernel's ephemeral range (32768+ by default), so a port is not
+		# also some client connection's local port when a server binds it.
+		p=$((20000 + RANDOM % 12000))
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
 	done
 	return 1
