@@ -72,10 +72,11 @@ idp_reload() { # new certificate: wait until the old worker is gone
 	pid=$(cat "$IDP/nginx.pid")
 	old=$(pgrep -P "$pid")
 	kill -HUP "$pid"
-	for _ in $(seq 1 50); do
-		[ -n "$(pgrep -P "$pid")" ] && [ "$(pgrep -P "$pid")" != "$old" ] && break
+	for _ in $(seq 1 200); do
+		[ -n "$(pgrep -P "$pid")" ] && [ "$(pgrep -P "$pid")" != "$old" ] && return 0
 		sleep 0.1
 	done
+	fail "the test's issuer nginx did not take its new certificate within 20 s"
 }
 use_cert() { cp "$IDP/certs/$1.pem" "$IDP/certs/server.pem"; cp "$IDP/certs/$1.key" "$IDP/certs/server.key"; }
 fetched_since() { [ "$(fetches)" -gt "$1" ]; }
