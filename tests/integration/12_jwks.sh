@@ -67,13 +67,18 @@ idp_stop() {
 	for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	rm -f "$IDP/nginx.pid"
 }
-idp_reload() { # new certificate: wait until the old worker is gone
-	local pid old
+idp_reload() { # new certificate: wait until only new workers (with it) run
+	local pid old w
 	pid=$(cat "$IDP/nginx.pid")
 	old=$(pgrep -P "$pid")
 	kill -HUP "$pid"
+	# Done when every worker from before has exited and a new one runs: an old
+	# worker still accepts connections (with the old certificate) until it exits.
 	for _ in $(seq 1 200); do
-		[ -n "$(pgrep -P "$pid")" ] && [ "$(pgrep -P "$pid")" != "$old" ] && return 0
+		local now left=0
+		now=$(pgrep -P "$pid")
+		for w in $old; do grep -qx "$w" <<<"$now" && left=1; done
+		[ "$left" = 0 ] && [ -n "$now" ] && return 0
 		sleep 0.1
 	done
 	fail "the test's issuer nginx did not take its new certificate within 20 s"
