@@ -205,8 +205,17 @@ static int idle_conn_alive(PGconn *conn)
  */
 static int fault_drop_after(const char *name)
 {
-	const char *list = getenv("SESSIOND_TEST_DROP_AFTER");
+	/* Read once per process: this runs after every statement, environ never changes. */
+	static const char *list;
+	static int read_env;
 	size_t n = strlen(name);
+
+	if (!read_env) {
+		list = getenv("SESSIOND_TEST_DROP_AFTER");
+		read_env = 1;
+	}
+	if (list == NULL)
+		return 0;
 
 	for (const char *p = list; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
 		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
