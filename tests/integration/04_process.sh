@@ -251,24 +251,28 @@ lock_order_check() {
 	ids=$(psql_q "SELECT id FROM sessions WHERE user_id = '$user' AND revoked_at IS NULL ORDER BY id")
 	mid=$(sed -n 5p <<<"$ids")
 	"${as_pg[@]}" psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "BEGIN" \
-		-c "SELECT 1 FROM sessions WHERE id = '$mid' FOR UPDATE" -c "SELECT pg_sleep(25)" >/dev/null 2>&1 &
+		-c "SELECT 1 FROM sessions WHERE id = '$mid' FOR UPDATE" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
 	holder=$!
-	for _ in $(seq 1 100); do
-		[ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(25)%' AND state = 'active' AND pid <> pg_backend_pid()")" = 1 ] && break
-		sleep 0.05
+	# Start the statement only once the row is really held (a slow machine may
+	# take seconds to start psql), then give it up to 20 s to reach the row.
+	local held=0
+	for _ in $(seq 1 200); do
+		[ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()")" = 1 ] && { held=1; break; }
+		sleep 0.1
 	done
+	[ "$held" = 1 ] || fail "$desc: the holding transaction never started"
 	"$@" &
 	bg=$!
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 200); do
 		[ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sessiond' AND wait_event_type = 'Lock'")" -ge 1 ] && { waiting=1; break; }
-		sleep 0.05
+		sleep 0.1
 	done
 	want=$(psql_q "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM sessions WHERE user_id = '$user' AND id < '$mid' AND ${LOCK_ORDER_WANT:-true}")
 	got=$(psql_q "SELECT coalesce(string_agg(s.id::text, ',' ORDER BY s.id), '') FROM pgrowlocks('sessions') r
 		JOIN sessions s ON s.ctid = r.locked_row
 		WHERE s.user_id = '$user' AND s.id <> '$mid'
 		  AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'sessiond' AND a.pid = ANY (r.pids))")
-	psql_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(25)%' AND pid <> pg_backend_pid()" >/dev/null
+	psql_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" >/dev/null
 	wait "$holder" 2>/dev/null
 	wait "$bg" 2>/dev/null
 	[ "$waiting" = 1 ] && [ -n "$want" ] && [ "$got" = "$want" ] &&
