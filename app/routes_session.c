@@ -231,7 +231,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	memset(&id, 0, sizeof(id));
 	if (!authhdr_param(r->authorization, "Bearer", &jwt, &jwt_len)) {
 		auth_reject(a, r, "Bearer", "missing_credentials", "an Auth0 access token is required (Authorization: Bearer)",
-			    "missing_bearer");
+			    AR_MISSING_BEARER);
 		return;
 	}
 	if (load_verifier(a, r) != 0)
@@ -253,7 +253,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	if (jerr == JWTV_NOT_JWS) {
 		snprintf(msg, sizeof(msg), "the bearer token is not a signed JWT; request an access token for the API audience %s",
 			 a->cfg->jwt_audience);
-		auth_reject(a, r, "Bearer error=\"invalid_token\"", "token_not_jws", msg, jwtv_reason(jerr));
+		auth_reject(a, r, "Bearer error=\"invalid_token\"", "token_not_jws", msg, jwtv_auth_reason(jerr));
 		goto out;
 	}
 	if (jerr != JWTV_OK) {
@@ -262,7 +262,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 				 "characters it may not)", id.bad_claim);
 		else
 			snprintf(msg, sizeof(msg), "the access token was rejected (%s)", jwtv_reason(jerr));
-		auth_reject(a, r, "Bearer error=\"invalid_token\"", "invalid_token", msg, jwtv_reason(jerr));
+		auth_reject(a, r, "Bearer error=\"invalid_token\"", "invalid_token", msg, jwtv_auth_reason(jerr));
 		goto out;
 	}
 	body = http_body_object(r);
@@ -432,7 +432,7 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 		goto out;
 	}
 	if (err == STORE_NOT_FOUND) {
-		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "revoked");
+		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", AR_REVOKED);
 		goto out;
 	}
 	if (err != STORE_OK) {
@@ -526,7 +526,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	err = sess_refresh(&a->store, sess_get(&au.s, SC_ID), au.hash, hours, a->cfg->max_lifetime, rotate ? hash : NULL,
 			   r->client_addr, &s);
 	if (err == STORE_NOT_FOUND) {
-		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "revoked");
+		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", AR_REVOKED);
 		goto out;
 	}
 	if (err != STORE_OK) {

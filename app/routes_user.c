@@ -143,13 +143,13 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 	enum store_err err;
 
 	if (!a->have_service_key || !authhdr_param(r->authorization, "Service", &key, &key_len)) {
-		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", "service_key");
+		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", AR_SERVICE_KEY);
 		return;
 	}
 	/* Compare hashes: constant time whatever the presented length. */
 	token_hash(key, key_len, h);
 	if (!token_ct_equal(h, a->service_key_hash, sizeof(h))) {
-		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", "service_key");
+		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", AR_SERVICE_KEY);
 		return;
 	}
 	if (user_id[0] == '\0' || strlen(user_id) > 255) {

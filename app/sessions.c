@@ -81,7 +81,7 @@ enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idl
 	return STORE_OK;
 }
 
-enum store_err sess_gone(struct store *st, const unsigned char *hash, char *reason, size_t n)
+enum store_err sess_gone(struct store *st, const unsigned char *hash, enum auth_reason *reason)
 {
 	const char *params[1] = { (const char *)hash };
 	int lengths[1] = { TOKEN_HASH_LEN }, formats[1] = { 1 };
@@ -92,7 +92,7 @@ enum store_err sess_gone(struct store *st, const unsigned char *hash, char *reas
 		return err;
 	err = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
 	if (err == STORE_OK)
-		snprintf(reason, n, "%s", PQgetvalue(res, 0, 0));
+		*reason = auth_reason_parse(PQgetvalue(res, 0, 0), AR_REVOKED);
 	PQclear(res);
 	return err;
 }
@@ -339,10 +339,11 @@ enum store_err sess_set_billing(struct store *st, const char *user_id, const cha
 	return STORE_OK;
 }
 
-void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route, long window_failures)
+void sess_auth_failed(struct store *st, const char *ip, enum auth_reason reason, const char *route,
+		      long window_failures)
 {
 	char n[24];
-	const char *params[4] = { ip, reason, route, n };
+	const char *params[4] = { ip, auth_reason_label(reason), route, n };
 	enum store_err err;
 
 	snprintf(n, sizeof(n), "%ld", window_failures);

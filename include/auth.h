@@ -2,6 +2,7 @@
 #ifndef SESSIOND_AUTH_H
 #define SESSIOND_AUTH_H
 
+#include "auth_reason.h"
 #include "ctx.h"
 #include "http.h"
 #include "lcache.h"
@@ -54,9 +55,12 @@ int auth_csrf(struct app *a, struct req *r, const struct auth *au);
 /* The CSRF token of a session token, derived (not stored): out[TOKEN_LEN+1]. */
 void auth_csrf_token(const char *token, char *out);
 
-/* Records and answers a failed authentication with 401 and WWW-Authenticate: scheme. */
+/*
+ * Records (log line, guard, audit row, metric) and answers a failed
+ * authentication with 401, WWW-Authenticate: scheme and the error code/message.
+ */
 void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
-		 const char *reason);
+		 enum auth_reason reason);
 
 /* Maps a store failure to 503/500. */
 void auth_store_error(struct req *r, enum store_err err);
