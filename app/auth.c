@@ -14,12 +14,26 @@
 #include "log.h"
 #include "metrics.h"
 
-void auth_store_error(struct req *r, enum store_err err)
+void auth_store_error(struct app *a, struct req *r, enum store_err err)
 {
-	if (err == STORE_UNAVAILABLE)
+	switch (err) {
+	case STORE_NOT_FOUND:
+		/* The session went (revoked, cleaned up) between authentication and this write. */
+		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", AR_REVOKED);
+		break;
+	case STORE_CONFLICT:
+		http_error(r, ERR_PRECONDITION, "version_conflict", "the session changed since that version");
+		break;
+	case STORE_TOO_LARGE:
+		http_error(r, ERR_TOO_LARGE, "session_data_too_large", "session_data would exceed its size limit");
+		break;
+	case STORE_UNAVAILABLE:
 		http_error(r, ERR_UNAVAILABLE, "store_unavailable", "the session store is unavailable, retry shortly");
-	else
+		break;
+	default:
 		http_error(r, ERR_INTERNAL, "internal_error", "internal error");
+		break;
+	}
 }
 
 void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
@@ -168,12 +182,12 @@ static int lookup_store(struct app *a, struct req *r, struct auth *out)
 		else if (err == STORE_NOT_FOUND)
 			auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", AR_UNKNOWN);
 		else
-			auth_store_error(r, err);
+			auth_store_error(a, r, err);
 		auth_release(out);
 		return -1;
 	}
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		auth_release(out);
 		return -1;
 	}

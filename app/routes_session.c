@@ -299,7 +299,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	n.max_per_user = a->cfg->max_sessions_per_user;
 	err = sess_create(&a->store, &n, &s);
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=session_created session=%s", sess_get(&s, SC_ID));
@@ -387,7 +387,6 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	struct session s = { 0 };
 	struct jsonx_buf b = { 0 };
 	char vbuf[24], etag[32];
-	int too_large = 0;
 	enum store_err err;
 
 	(void)arg;
@@ -420,27 +419,16 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	p.max_data = a->cfg->max_session_data_bytes;
 	p.ip = r->client_addr;
 	p.hash = au.hash;
-	err = sess_patch(&a->store, sess_get(&au.s, SC_ID), &p, &s, &too_large);
-	if (err == STORE_CONFLICT) {
+	err = sess_patch(&a->store, sess_get(&au.s, SC_ID), &p, &s);
+	/* The version now stored, on success and on a conflict alike. */
+	if (err == STORE_OK || err == STORE_CONFLICT) {
 		snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
 		http_add_header(r, "ETag", etag);
-		http_error(r, ERR_PRECONDITION, "version_conflict", "the session changed since that version");
-		goto out;
-	}
-	if (too_large) {
-		http_error(r, ERR_TOO_LARGE, "session_data_too_large", "session_data would exceed its size limit");
-		goto out;
-	}
-	if (err == STORE_NOT_FOUND) {
-		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", AR_REVOKED);
-		goto out;
 	}
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
-	snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
-	http_add_header(r, "ETag", etag);
 	sess_render(&s, &b, 0, -1);
 	route_send_buf(r, 200, &b);
 out:
@@ -465,7 +453,7 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), sess_get(&au.s, SC_ID), au.hash, NULL, "logout",
 			  r->client_addr, &n);
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=session_revoked session=%s reason=logout", sess_get(&au.s, SC_ID));
@@ -525,12 +513,8 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 		goto out;
 	err = sess_refresh(&a->store, sess_get(&au.s, SC_ID), au.hash, hours, a->cfg->max_lifetime, rotate ? hash : NULL,
 			   r->client_addr, &s);
-	if (err == STORE_NOT_FOUND) {
-		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", AR_REVOKED);
-		goto out;
-	}
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=session_%s session=%s", rotate ? "rotated" : "refreshed", sess_get(&s, SC_ID));

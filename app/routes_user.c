@@ -28,7 +28,7 @@ void route_list(struct app *a, struct req *r, const char *arg)
 		return;
 	err = sess_list(&a->store, sess_get(&au.s, SC_USER_ID), a->cfg->idle_timeout, &list);
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
 	n = PQntuples(list.res);
@@ -62,7 +62,7 @@ void route_revoke_one(struct app *a, struct req *r, const char *id)
 	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), id, NULL, NULL, "revoked_by_user",
 			  r->client_addr, &n);
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
 	if (n == 0) {
@@ -110,7 +110,7 @@ void route_invalidate_all(struct app *a, struct req *r, const char *arg)
 	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), NULL, NULL, keep ? sess_get(&au.s, SC_ID) : NULL,
 			  "invalidate_all", r->client_addr, &n);
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=sessions_invalidated count=%ld keep_current=%d", n, keep);
@@ -181,7 +181,7 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 	}
 	err = sess_set_billing(&a->store, user_id, plan, status, r->client_addr, &n);
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=billing_updated sessions=%ld", n);

@@ -196,36 +196,37 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 	return STORE_OK;
 }
 
-/* Reads a function result "status, <session row>" into out. */
-static enum store_err take_status_row(PGresult *res, struct session *out, const char **status)
+/* Reads a function result "status, <session row>" into out; the status becomes the result. */
+static enum store_err take_status_row(PGresult *res, struct session *out)
 {
+	const char *status;
+
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		return STORE_ERROR;
 	}
-	*status = PQgetvalue(res, 0, 0);
+	status = PQgetvalue(res, 0, 0);
 	out->res = res;
 	out->col0 = 1;
-	if (strcmp(*status, "ok") == 0)
+	if (strcmp(status, "ok") == 0)
 		return STORE_OK;
-	if (strcmp(*status, "conflict") == 0)
+	if (strcmp(status, "conflict") == 0)
 		return STORE_CONFLICT;
-	if (strcmp(*status, "not_found") == 0)
+	if (strcmp(status, "not_found") == 0)
 		return STORE_NOT_FOUND;
+	if (strcmp(status, "too_large") == 0)
+		return STORE_TOO_LARGE;
 	return STORE_ERROR;
 }
 
-enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out,
-			  int *too_large)
+enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out)
 {
 	char maxd[24];
 	const char *params[11];
-	const char *status = "";
 	enum store_err err;
 	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
-	*too_large = 0;
 	snprintf(maxd, sizeof(maxd), "%ld", p->max_data);
 	params[0] = id;
 	params[1] = p->version;
@@ -241,9 +242,7 @@ enum store_err sess_patch(struct store *st, const char *id, const struct sess_pa
 	res = store_exec(st, "sess_patch", 11, params, NULL, NULL, &err);
 	if (res == NULL)
 		return err;
-	err = take_status_row(res, out, &status);
-	if (err == STORE_ERROR && strcmp(status, "too_large") == 0)
-		*too_large = 1;
+	err = take_status_row(res, out);
 	if (err == STORE_OK) {
 		if (p->hash)
 			lcache_invalidate_hash(p->hash);
@@ -259,7 +258,6 @@ enum store_err sess_refresh(struct store *st, const char *id, const unsigned cha
 	const char *params[5] = { id, h, ml, (const char *)new_hash, ip };
 	int lengths[5] = { 0, 0, 0, new_hash ? TOKEN_HASH_LEN : 0, 0 };
 	int formats[5] = { 0, 0, 0, 1, 0 };
-	const char *status = "";
 	enum store_err err;
 	PGresult *res;
 
@@ -269,7 +267,7 @@ enum store_err sess_refresh(struct store *st, const char *id, const unsigned cha
 	res = store_exec(st, "sess_refresh", 5, params, lengths, formats, &err);
 	if (res == NULL)
 		return err;
-	err = take_status_row(res, out, &status);
+	err = take_status_row(res, out);
 	if (err == STORE_OK) {
 		lcache_invalidate_hash(hash);
 		ring(st);

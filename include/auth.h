@@ -62,8 +62,12 @@ void auth_csrf_token(const char *token, char *out);
 void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
 		 enum auth_reason reason);
 
-/* Maps a store failure to 503/500. */
-void auth_store_error(struct req *r, enum store_err err);
+/*
+ * The one mapping from a store failure to an answer: NOT_FOUND (the session
+ * went under the request) 401 invalid_session, CONFLICT 412, TOO_LARGE 413,
+ * UNAVAILABLE 503, anything else 500.
+ */
+void auth_store_error(struct app *a, struct req *r, enum store_err err);
 
 void auth_release(struct auth *au);
 

@@ -101,9 +101,11 @@ struct sess_patch {
 	const unsigned char *hash;     /* the caller's token hash: its per-host cache entry */
 };
 
-/* Applies a PATCH. STORE_CONFLICT on a stale version; STORE_ERROR with *too_large set when session_data would exceed max_data. */
-enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out,
-			  int *too_large);
+/*
+ * Applies a PATCH. STORE_CONFLICT on a stale version (out holds the current
+ * row), STORE_TOO_LARGE when session_data would exceed max_data.
+ */
+enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out);
 
 /* Extends (and with new_hash rotates) the session whose token hash is hash. */
 enum store_err sess_refresh(struct store *st, const char *id, const unsigned char *hash, long hours,

@@ -16,6 +16,7 @@ enum store_err {
 	STORE_OK = 0,
 	STORE_NOT_FOUND,      /* no such row (or not the caller's) */
 	STORE_CONFLICT,       /* version mismatch (If-Match) */
+	STORE_TOO_LARGE,      /* the write would exceed a size limit (session_data) */
 	STORE_UNAVAILABLE,    /* cannot reach PostgreSQL right now: 503 */
 	STORE_ERROR           /* anything else: 500, logged */
 };
