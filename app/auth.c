@@ -350,3 +350,14 @@ int auth_csrf(struct app *a, struct req *r, const struct auth *au)
 		   "cookie-authenticated changes need an allowed Origin or a valid X-CSRF-Token");
 	return -1;
 }
+
+int auth_session_write(struct app *a, struct req *r, struct auth *out)
+{
+	if (auth_session(a, r, out) != 0)
+		return -1;
+	if (auth_csrf(a, r, out) != 0) {
+		auth_release(out);
+		return -1;
+	}
+	return 0;
+}

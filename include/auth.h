@@ -52,6 +52,12 @@ int auth_session_read(struct app *a, struct req *r, struct auth *out);
 /* Cookie-authenticated state changes need an allowed Origin/Referer or a matching X-CSRF-Token. 0, or -1 after 403. */
 int auth_csrf(struct app *a, struct req *r, const struct auth *au);
 
+/*
+ * For state changes: auth_session, then auth_csrf. Returns 0 with out filled
+ * (release with auth_release), or -1 after the answer, holding nothing.
+ */
+int auth_session_write(struct app *a, struct req *r, struct auth *out);
+
 /* The CSRF token of a session token, derived (not stored): out[TOKEN_LEN+1]. */
 void auth_csrf_token(const char *token, char *out);
 
