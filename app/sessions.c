@@ -47,16 +47,14 @@ static int is_true(const char *v)
 enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idle_timeout,
 			   long touch_interval, struct session *out)
 {
-	char idle[24], touch[24];
-	const char *params[3] = { (const char *)hash, idle, touch };
+	char idle[STORE_NUM_LEN], touch[STORE_NUM_LEN];
+	const char *params[3] = { (const char *)hash, store_num(idle, idle_timeout), store_num(touch, touch_interval) };
 	int lengths[3] = { TOKEN_HASH_LEN, 0, 0 };
 	int formats[3] = { 1, 0, 0 };
 	enum store_err err;
 	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(idle, sizeof(idle), "%ld", idle_timeout);
-	snprintf(touch, sizeof(touch), "%ld", touch_interval);
 	res = store_exec(st, "sess_read", 3, params, lengths, formats, &err);
 	if (res == NULL)
 		return err;
@@ -254,16 +252,14 @@ enum store_err sess_patch(struct store *st, const char *id, const struct sess_pa
 enum store_err sess_refresh(struct store *st, const char *id, const unsigned char *hash, long hours,
 			    long max_lifetime, const unsigned char *new_hash, const char *ip, struct session *out)
 {
-	char h[24], ml[24];
-	const char *params[5] = { id, h, ml, (const char *)new_hash, ip };
+	char h[STORE_NUM_LEN], ml[STORE_NUM_LEN];
+	const char *params[5] = { id, store_num(h, hours), store_num(ml, max_lifetime), (const char *)new_hash, ip };
 	int lengths[5] = { 0, 0, 0, new_hash ? TOKEN_HASH_LEN : 0, 0 };
 	int formats[5] = { 0, 0, 0, 1, 0 };
 	enum store_err err;
 	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(h, sizeof(h), "%ld", hours);
-	snprintf(ml, sizeof(ml), "%ld", max_lifetime);
 	res = store_exec(st, "sess_refresh", 5, params, lengths, formats, &err);
 	if (res == NULL)
 		return err;

@@ -55,6 +55,12 @@ PGresult *store_exec(struct store *s, const char *name, int nparams, const char 
 /* Liveness: SELECT 1 through the prepared path. */
 enum store_err store_ping(struct store *s);
 
+/* Room for a long as decimal text. */
+#define STORE_NUM_LEN 24
+
+/* Writes v into buf as a statement's text parameter and returns buf. */
+const char *store_num(char buf[STORE_NUM_LEN], long v);
+
 /* Opens a plain connection for tools (migrations, cleanup): NULL with a message in err. */
 PGconn *store_connect_raw(const struct cfg *c, char *err, size_t errlen);
 
