@@ -203,18 +203,13 @@ static double now_s(void)
 /* The worker loop; returns when SIGTERM/SIGINT arrived and no request is in flight. */
 static int worker_main(struct cfg *c, int lfd)
 {
-	sigset_t block, none;
+	sigset_t none;
 	FCGX_Request fr;
 	struct app app;
 	double last_tick = now_s();
 	int unix_socket, may_close;
 
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigprocmask(SIG_BLOCK, &block, NULL);
-	sigemptyset(&none);
+	signals_block(&none);
 	install_handlers();
 	{
 		struct sockaddr_storage ss;
