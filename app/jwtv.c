@@ -252,6 +252,16 @@ static void keys_free(struct key *keys, size_t n)
 	free(keys);
 }
 
+/* Hands a key list over: frees what *dst held, moves *src into it, leaves *src empty. */
+static void keys_move(struct key **dst, size_t *ndst, struct key **src, size_t *nsrc)
+{
+	keys_free(*dst, *ndst);
+	*dst = *src;
+	*ndst = *nsrc;
+	*src = NULL;
+	*nsrc = 0;
+}
+
 /*
  * Builds the RSA public key from base64url n and e. Returns 0 and fills
  * k->pkey/sig_len, or -1 (bad encoding, too small, OpenSSL error).
@@ -407,10 +417,7 @@ static int parse_doc(const char *buf, size_t len, const char *what, struct key *
 		goto out;
 	}
 	info->nkeys = nkeys;
-	*keysp = keys;
-	*nkeysp = nkeys;
-	keys = NULL;
-	nkeys = 0;
+	keys_move(keysp, nkeysp, &keys, &nkeys);
 	rc = 0;
 out:
 	keys_free(keys, nkeys);
@@ -490,13 +497,9 @@ static int jwks_load(struct jwtv *v, char *err, size_t errlen)
 	snprintf(what, sizeof(what), "jwks_file %s", v->jwks_file);
 	if (parse_doc(buf, got, what, &keys, &nkeys, &info, err, errlen) != 0)
 		goto out;
-	keys_free(v->keys, v->nkeys);
-	v->keys = keys;
-	v->nkeys = nkeys;
+	keys_move(&v->keys, &v->nkeys, &keys, &nkeys);
 	v->info = info;
 	v->loaded_mtime = st.st_mtim.tv_sec;
-	keys = NULL;
-	nkeys = 0;
 	rc = 0;
 out:
 	keys_free(keys, nkeys);

@@ -359,6 +359,15 @@ static void scalar(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "%s %" PRIu64 "\n", name, v);
 }
 
+/* A counter family with one label: a series name{label="names[i]"} per value. */
+static void labelled(FILE *f, const char *name, const char *help, const char *label, const char *const *names,
+		     const uint64_t *values, int n)
+{
+	family(f, name, "counter", help);
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s{%s=\"%s\"} %" PRIu64 "\n", name, label, names[i], LOAD(&values[i]));
+}
+
 static void render_requests(FILE *f, struct metrics_shm *m)
 {
 	size_t nr = route_count();
@@ -476,10 +485,8 @@ int metrics_render(char **out, size_t *len)
 	       LOAD(&m->counters[MC_SESSIONS_REFRESHED]));
 	scalar(f, "sessiond_sessions_rotated_total", "counter", "Sessions extended by refresh with a new token.",
 	       LOAD(&m->counters[MC_SESSIONS_ROTATED]));
-	family(f, "sessiond_sessions_revoked_total", "counter", "Sessions revoked, by reason.");
-	for (int i = 0; i < MR_COUNT; i++)
-		fprintf(f, "sessiond_sessions_revoked_total{reason=\"%s\"} %" PRIu64 "\n", revoke_reasons[i],
-			LOAD(&m->revoked[i]));
+	labelled(f, "sessiond_sessions_revoked_total", "Sessions revoked, by reason.", "reason", revoke_reasons,
+		 m->revoked, MR_COUNT);
 	scalar(f, "sessiond_sessions_expired_total", "counter",
 	       "Sessions found expired when presented (counted once per session).",
 	       LOAD(&m->counters[MC_SESSIONS_EXPIRED]));
@@ -489,11 +496,9 @@ int metrics_render(char **out, size_t *len)
 			scheme_labels[auth_labels[i].scheme], auth_label(i), LOAD(&m->auth[i]));
 	render_requests(f, m);
 	render_lifetime(f, m);
-	family(f, "sessiond_store_errors_total", "counter",
-	       "Store failures: query (a statement failed), unavailable (the connection failed), connect (a connection attempt failed).");
-	for (int i = 0; i < MS_COUNT; i++)
-		fprintf(f, "sessiond_store_errors_total{kind=\"%s\"} %" PRIu64 "\n", store_kinds[i],
-			LOAD(&m->store_errors[i]));
+	labelled(f, "sessiond_store_errors_total",
+		 "Store failures: query (a statement failed), unavailable (the connection failed), connect (a connection attempt failed).",
+		 "kind", store_kinds, m->store_errors, MS_COUNT);
 	scalar(f, "sessiond_store_reconnects_total", "counter", "Store connections re-established after a loss.",
 	       LOAD(&m->counters[MC_STORE_RECONNECTS]));
 	scalar(f, "sessiond_cache_hits_total", "counter", "Session lookups answered by the cache table.",
@@ -504,10 +509,8 @@ int metrics_render(char **out, size_t *len)
 	scalar(f, "sessiond_cache_misses_total", "counter",
 	       "Session lookups that read through to the sessions table (unknown tokens included).",
 	       LOAD(&m->counters[MC_CACHE_MISSES]));
-	family(f, "sessiond_jwks_fetches_total", "counter", "JWKS fetches from the issuer, by result.");
-	for (int i = 0; i < MJ_COUNT; i++)
-		fprintf(f, "sessiond_jwks_fetches_total{result=\"%s\"} %" PRIu64 "\n", jwks_results[i],
-			LOAD(&m->jwks_fetches[i]));
+	labelled(f, "sessiond_jwks_fetches_total", "JWKS fetches from the issuer, by result.", "result", jwks_results,
+		 m->jwks_fetches, MJ_COUNT);
 	scalar(f, "sessiond_jwks_keys", "gauge", "Usable signing keys in the key set in use (0 = none).",
 	       LOAD(&m->jwks_keys));
 	if (LOAD(&m->jwks_loaded_at) != 0) {
