@@ -21,8 +21,9 @@
 --    write waits for it and the trigger's statement then sees its cache row.
 -- 3. The BEFORE trigger that keeps the cache's fresher activity runs only
 --    for writes that do not themselves set last_activity forward (a PATCH,
---    a refresh and the activity flush do), with a WHEN clause short enough
---    that re-reading it for every statement costs little.
+--    a refresh and the activity flush do); as before, only for writes that
+--    change what a reader sees (an operator back-dating last_activity alone
+--    is left alone).
 -- 4. sessiond_patch is one UPDATE whose WHERE holds the version and size
 --    checks (PostgreSQL re-checks them on the newest row version if another
 --    write got there first, so nothing is lost and no row lock is taken
@@ -84,7 +85,12 @@ EXECUTE FUNCTION sessiond_session_changed();
 
 DROP TRIGGER sessions_keep_activity ON sessions;
 CREATE TRIGGER sessions_keep_activity BEFORE UPDATE ON sessions FOR EACH ROW
-WHEN (NEW.last_activity <= OLD.last_activity)
+WHEN (NEW.last_activity <= OLD.last_activity
+      AND (OLD.version IS DISTINCT FROM NEW.version OR OLD.token_hash IS DISTINCT FROM NEW.token_hash
+           OR OLD.revoked_at IS DISTINCT FROM NEW.revoked_at OR OLD.expires_at IS DISTINCT FROM NEW.expires_at
+           OR OLD.subscription_plan IS DISTINCT FROM NEW.subscription_plan
+           OR OLD.subscription_status IS DISTINCT FROM NEW.subscription_status
+           OR OLD.session_data IS DISTINCT FROM NEW.session_data))
 EXECUTE FUNCTION sessiond_keep_activity();
 
 -- RFC 7396 merge patch without a PL/pgSQL call in the common case: a patch of

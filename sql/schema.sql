@@ -650,7 +650,7 @@ CREATE TRIGGER sessions_changed_update AFTER UPDATE ON public.sessions FOR EACH 
 -- Name: sessions sessions_keep_activity; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER sessions_keep_activity BEFORE UPDATE ON public.sessions FOR EACH ROW WHEN ((new.last_activity <= old.last_activity)) EXECUTE FUNCTION public.sessiond_keep_activity();
+CREATE TRIGGER sessions_keep_activity BEFORE UPDATE ON public.sessions FOR EACH ROW WHEN (((new.last_activity <= old.last_activity) AND ((old.version IS DISTINCT FROM new.version) OR (old.token_hash IS DISTINCT FROM new.token_hash) OR (old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.expires_at IS DISTINCT FROM new.expires_at) OR (old.subscription_plan IS DISTINCT FROM new.subscription_plan) OR (old.subscription_status IS DISTINCT FROM new.subscription_status) OR (old.session_data IS DISTINCT FROM new.session_data)))) EXECUTE FUNCTION public.sessiond_keep_activity();
 
 --
 -- Name: sessions sessions_remember_deleted; Type: TRIGGER; Schema: public; Owner: -
