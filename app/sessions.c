@@ -30,7 +30,8 @@ void sess_release(struct session *s)
 /*
  * After a write committed a change to a session row: other hosts' listeners
  * read session_invalidations now rather than at their next poll. Best effort:
- * a ring lost is a change seen one poll interval later.
+ * a ring lost is a change seen one poll interval later. The frequent writes
+ * (PATCH, refresh) send theirs in the write's round trip (store_exec_then).
  */
 static void ring(struct store *st)
 {
@@ -237,14 +238,14 @@ enum store_err sess_patch(struct store *st, const char *id, const struct sess_pa
 	params[8] = p->status;
 	params[9] = maxd;
 	params[10] = p->ip;
-	res = store_exec(st, "sess_patch", 11, params, NULL, NULL, &err);
+	/* The ring rides in the write's round trip, as a transaction after its commit. */
+	res = store_exec_then(st, "sess_patch", 11, params, NULL, NULL, "cache_ring", &err);
 	if (res == NULL)
 		return err;
 	err = take_status_row(res, out);
 	if (err == STORE_OK) {
 		if (p->hash)
 			lcache_invalidate_hash(p->hash);
-		ring(st);
 	}
 	return err;
 }
@@ -260,14 +261,12 @@ enum store_err sess_refresh(struct store *st, const char *id, const unsigned cha
 	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
-	res = store_exec(st, "sess_refresh", 5, params, lengths, formats, &err);
+	res = store_exec_then(st, "sess_refresh", 5, params, lengths, formats, "cache_ring", &err);
 	if (res == NULL)
 		return err;
 	err = take_status_row(res, out);
-	if (err == STORE_OK) {
+	if (err == STORE_OK)
 		lcache_invalidate_hash(hash);
-		ring(st);
-	}
 	return err;
 }
 

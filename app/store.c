@@ -292,6 +292,101 @@ PGresult *store_exec(struct store *s, const char *name, int nparams, const char 
 	}
 }
 
+/* Sends one statement of a pipeline: prepared, or unnamed with its text. */
+static int send_statement(struct store *s, const struct statement *stmt, int nparams, const char *const *values,
+			  const int *lengths, const int *formats)
+{
+	return s->cfg->db_prepared_statements
+		       ? PQsendQueryPrepared(s->conn, stmt->name, nparams, values, lengths, formats, 0)
+		       : PQsendQueryParams(s->conn, stmt->sql, nparams, NULL, values, lengths, formats, 0);
+}
+
+/*
+ * Reads a pipeline's results up to its syncs: the first statement's first
+ * result is kept in *first, everything else is cleared. Bounded: a broken
+ * connection ends it early. 1 when both syncs arrived (the pipeline is done).
+ */
+static int drain_pipeline(PGconn *conn, int syncs, PGresult **first)
+{
+	for (int i = 0; i < 32 && syncs > 0; i++) {
+		PGresult *r = PQgetResult(conn);
+
+		if (r == NULL) {
+			if (PQstatus(conn) != CONNECTION_OK)
+				return 0;
+			continue;
+		}
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC)
+			syncs--;
+		else if (*first == NULL) {
+			*first = r;
+			continue;
+		}
+		PQclear(r);
+	}
+	return syncs == 0;
+}
+
+PGresult *store_exec_then(struct store *s, const char *name, int nparams, const char *const *values,
+			  const int *lengths, const int *formats, const char *then, enum store_err *err)
+{
+	const struct statement *stmt = statement_find(name), *next = statement_find(then);
+	PGresult *res = NULL;
+	ExecStatusType st;
+
+	if (stmt == NULL || next == NULL) {
+		log_error("event=store_unknown_statement statement=%s", stmt ? then : name);
+		*err = STORE_ERROR;
+		return NULL;
+	}
+	/* A connection found dead before sending is replaced: nothing was sent on it. */
+	if (s->conn && !idle_conn_alive(s->conn)) {
+		store_close(s);
+		s->next_attempt.tv_sec = 0;
+		s->next_attempt.tv_nsec = 0;
+	}
+	*err = store_ensure(s);
+	if (*err != STORE_OK)
+		return NULL;
+	if (PQenterPipelineMode(s->conn) != 1) {
+		res = store_exec(s, name, nparams, values, lengths, formats, err);
+		if (res != NULL) {
+			enum store_err ignored;
+
+			PQclear(store_exec(s, then, 0, NULL, NULL, NULL, &ignored));
+		}
+		return res;
+	}
+	/* Two syncs: each statement commits on its own, the second after the first. */
+	if (send_statement(s, stmt, nparams, values, lengths, formats) != 1 || PQpipelineSync(s->conn) != 1 ||
+	    send_statement(s, next, 0, NULL, NULL, NULL) != 1 || PQpipelineSync(s->conn) != 1 ||
+	    !drain_pipeline(s->conn, 2, &res) || PQexitPipelineMode(s->conn) != 1) {
+		/* The connection's state is unknown: it is replaced. */
+		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+			/* The write committed; only the second statement was lost. */
+			store_close(s);
+			return res;
+		}
+		/* Sent or not, the write's outcome is unknown: reported, never retried. */
+		*err = classify(s, res);
+		PQclear(res);
+		if (s->conn)
+			store_close(s);
+		return NULL;
+	}
+	st = PQresultStatus(res);
+	if ((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && fault_drop_after(name)) {
+		res = fault_cut(s->conn, res);
+		st = PQresultStatus(res);
+	}
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return res;
+	*err = classify(s, res);
+	PQclear(res);
+	return NULL;
+}
+
 enum store_err store_ping(struct store *s)
 {
 	enum store_err err;

@@ -52,6 +52,15 @@ enum store_err store_ensure(struct store *s);
 PGresult *store_exec(struct store *s, const char *name, int nparams, const char *const *values,
 		     const int *lengths, const int *formats, enum store_err *err);
 
+/*
+ * Like store_exec for a write, then statement `then` (no parameters) as a
+ * transaction of its own that starts only after the write committed, in the
+ * same round trip (libpq pipeline mode). Returns the write's result; the
+ * second statement's is discarded (best effort). A write is never retried.
+ */
+PGresult *store_exec_then(struct store *s, const char *name, int nparams, const char *const *values,
+			  const int *lengths, const int *formats, const char *then, enum store_err *err);
+
 /* Liveness: SELECT 1 through the prepared path. */
 enum store_err store_ping(struct store *s);
 

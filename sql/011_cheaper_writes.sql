@@ -20,13 +20,17 @@
 --    is safe as before: the fill holds the sessions row FOR SHARE, so the
 --    write waits for it and the trigger's statement then sees its cache row.
 -- 3. The BEFORE trigger that keeps the cache's fresher activity runs only
---    for writes that do not themselves set last_activity forward.
+--    for writes that do not themselves set last_activity forward (a PATCH,
+--    a refresh and the activity flush do); as before, only for writes that
+--    change what a reader sees (an operator back-dating last_activity alone
+--    is left alone).
 -- 4. sessiond_patch is one UPDATE whose WHERE holds the version and size
 --    checks (PostgreSQL re-checks them on the newest row version if another
 --    write got there first, so nothing is lost and no row lock is taken
 --    beforehand); only when it changes nothing does a plain read say why.
 --    It no longer writes the cache row itself (the trigger does), nor does
---    sessiond_refresh.
+--    sessiond_refresh. Its merge patch takes the fast path of
+--    sessiond_merge() below when it can.
 
 DROP INDEX sessions_user_live_idx;
 CREATE INDEX sessions_user_live_idx ON sessions (user_id) WHERE revoked_at IS NULL;
@@ -81,13 +85,23 @@ EXECUTE FUNCTION sessiond_session_changed();
 
 DROP TRIGGER sessions_keep_activity ON sessions;
 CREATE TRIGGER sessions_keep_activity BEFORE UPDATE ON sessions FOR EACH ROW
-WHEN ((OLD.version IS DISTINCT FROM NEW.version OR OLD.token_hash IS DISTINCT FROM NEW.token_hash
-       OR OLD.revoked_at IS DISTINCT FROM NEW.revoked_at OR OLD.expires_at IS DISTINCT FROM NEW.expires_at
-       OR OLD.subscription_plan IS DISTINCT FROM NEW.subscription_plan
-       OR OLD.subscription_status IS DISTINCT FROM NEW.subscription_status
-       OR OLD.session_data IS DISTINCT FROM NEW.session_data)
-      AND NEW.last_activity <= OLD.last_activity)
+WHEN (NEW.last_activity <= OLD.last_activity
+      AND (OLD.version IS DISTINCT FROM NEW.version OR OLD.token_hash IS DISTINCT FROM NEW.token_hash
+           OR OLD.revoked_at IS DISTINCT FROM NEW.revoked_at OR OLD.expires_at IS DISTINCT FROM NEW.expires_at
+           OR OLD.subscription_plan IS DISTINCT FROM NEW.subscription_plan
+           OR OLD.subscription_status IS DISTINCT FROM NEW.subscription_status
+           OR OLD.session_data IS DISTINCT FROM NEW.session_data))
 EXECUTE FUNCTION sessiond_keep_activity();
+
+-- RFC 7396 merge patch without a PL/pgSQL call in the common case: a patch of
+-- an object whose values are neither null nor objects is a plain concatenation.
+-- A SQL function, so the planner inlines it into the statement that uses it.
+CREATE FUNCTION sessiond_merge(target jsonb, patch jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+SELECT CASE WHEN jsonb_typeof(target) = 'object' AND jsonb_typeof(patch) = 'object'
+             AND NOT jsonb_path_exists(patch, '$.* ? (@ == null || @.type() == "object")')
+            THEN target || patch
+            ELSE sessiond_merge_patch(target, patch) END $$;
 
 CREATE OR REPLACE FUNCTION sessiond_patch(p_id uuid, p_version bigint, p_needs boolean,
     p_completed boolean, p_step_set boolean, p_step text, p_data jsonb, p_plan text,
@@ -104,14 +118,14 @@ BEGIN
         subscription_plan = coalesce(p_plan, s.subscription_plan),
         subscription_status = coalesce(p_status, s.subscription_status),
         session_data = CASE WHEN p_data IS NULL THEN s.session_data
-                            ELSE sessiond_merge_patch(s.session_data, p_data) END,
+                            ELSE sessiond_merge(s.session_data, p_data) END,
         version = s.version + 1,
         updated_at = now(),
         last_activity = now()
     WHERE s.id = p_id AND s.revoked_at IS NULL
       AND (p_version IS NULL OR s.version = p_version)
       AND (p_data IS NULL
-           OR octet_length(sessiond_merge_patch(s.session_data, p_data)::text) <= p_max_data)
+           OR octet_length(sessiond_merge(s.session_data, p_data)::text) <= p_max_data)
     RETURNING * INTO cur;
     IF NOT FOUND THEN
         -- Nothing changed: say why, from the row as it is now.

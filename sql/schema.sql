@@ -164,6 +164,18 @@ BEGIN
 END $$;
 
 --
+-- Name: sessiond_merge(jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_merge(target jsonb, patch jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+SELECT CASE WHEN jsonb_typeof(target) = 'object' AND jsonb_typeof(patch) = 'object'
+             AND NOT jsonb_path_exists(patch, '$.* ? (@ == null || @.type() == "object")')
+            THEN target || patch
+            ELSE sessiond_merge_patch(target, patch) END $_$;
+
+--
 -- Name: sessiond_merge_patch(jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -210,14 +222,14 @@ BEGIN
         subscription_plan = coalesce(p_plan, s.subscription_plan),
         subscription_status = coalesce(p_status, s.subscription_status),
         session_data = CASE WHEN p_data IS NULL THEN s.session_data
-                            ELSE sessiond_merge_patch(s.session_data, p_data) END,
+                            ELSE sessiond_merge(s.session_data, p_data) END,
         version = s.version + 1,
         updated_at = now(),
         last_activity = now()
     WHERE s.id = p_id AND s.revoked_at IS NULL
       AND (p_version IS NULL OR s.version = p_version)
       AND (p_data IS NULL
-           OR octet_length(sessiond_merge_patch(s.session_data, p_data)::text) <= p_max_data)
+           OR octet_length(sessiond_merge(s.session_data, p_data)::text) <= p_max_data)
     RETURNING * INTO cur;
     IF NOT FOUND THEN
         -- Nothing changed: say why, from the row as it is now.
@@ -638,7 +650,7 @@ CREATE TRIGGER sessions_changed_update AFTER UPDATE ON public.sessions FOR EACH 
 -- Name: sessions sessions_keep_activity; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER sessions_keep_activity BEFORE UPDATE ON public.sessions FOR EACH ROW WHEN ((((old.version IS DISTINCT FROM new.version) OR (old.token_hash IS DISTINCT FROM new.token_hash) OR (old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.expires_at IS DISTINCT FROM new.expires_at) OR (old.subscription_plan IS DISTINCT FROM new.subscription_plan) OR (old.subscription_status IS DISTINCT FROM new.subscription_status) OR (old.session_data IS DISTINCT FROM new.session_data)) AND (new.last_activity <= old.last_activity))) EXECUTE FUNCTION public.sessiond_keep_activity();
+CREATE TRIGGER sessions_keep_activity BEFORE UPDATE ON public.sessions FOR EACH ROW WHEN (((new.last_activity <= old.last_activity) AND ((old.version IS DISTINCT FROM new.version) OR (old.token_hash IS DISTINCT FROM new.token_hash) OR (old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.expires_at IS DISTINCT FROM new.expires_at) OR (old.subscription_plan IS DISTINCT FROM new.subscription_plan) OR (old.subscription_status IS DISTINCT FROM new.subscription_status) OR (old.session_data IS DISTINCT FROM new.session_data)))) EXECUTE FUNCTION public.sessiond_keep_activity();
 
 --
 -- Name: sessions sessions_remember_deleted; Type: TRIGGER; Schema: public; Owner: -

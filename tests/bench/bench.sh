@@ -59,7 +59,12 @@ LUA
 } >"$VAR/current.lua"
 sed 's|/api/sessions/current/|/api/sessions/auth/|' "$VAR/current.lua" >"$VAR/auth.lua"
 { lua_tokens; cat <<'LUA'
+-- Each wrk thread starts at its own offset: two threads walking the tokens in
+-- step would PATCH the same session at the same time and wait on its row lock.
 local i = 0
+local threads = 0
+setup = function(thread) threads = threads + 1; thread:set("offset", threads * 997) end
+init = function() i = offset or 0 end
 request = function() i = i + 1
   local body = '{"session_data":{"k' .. (i % 8) .. '":' .. i .. '}}'
   return wrk.format("PATCH", "/api/sessions/current/", { ["Authorization"] = "Session " .. tokens[(i % #tokens) + 1],

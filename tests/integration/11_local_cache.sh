@@ -78,8 +78,8 @@ create 'auth0|lc3'
 # --- changes made elsewhere (another host, an operator) arrive by NOTIFY ------------------------------
 create 'auth0|lc4'; D=$TOKEN; DID=$SID
 hammer "$D" /api/sessions/current/ 16 >/dev/null
-t0=$(date +%s%N)
 psql_q "UPDATE sessions SET revoked_at = now(), version = version + 1 WHERE id = '$DID'" >/dev/null
+t0=$(date +%s%N)
 n=0
 while :; do
 	s=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Session $D" "$BASE/api/sessions/current/")
@@ -88,7 +88,8 @@ while :; do
 	[ "$n" -gt 200 ] && break
 done
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-[ "$s" = 401 ] && [ "$ms" -lt 500 ] && pass "a revocation committed by another host is honoured within ${ms} ms (stale answers: $n)" || fail "remote revocation: $s after ${ms} ms"
+# The documented bound (docs/invalidation.md) is 2 s; normally it is one listener read.
+[ "$s" = 401 ] && [ "$ms" -lt 2000 ] && pass "a revocation committed by another host is honoured within ${ms} ms of its commit (stale answers: $n)" || fail "remote revocation: $s after ${ms} ms"
 [ "$(hammer "$D" /api/sessions/current/ 24)" = 401 ] && pass "and on every worker" || fail "remote revocation not everywhere"
 create 'auth0|lc5'; F=$TOKEN; FID=$SID
 hammer "$F" /api/sessions/current/ 8 >/dev/null
@@ -126,12 +127,23 @@ for _ in $(seq 1 40); do req GET /api/sessions/current/ -H "Authorization: Sessi
 expect_status 200 "served again after PostgreSQL is back"
 
 # --- reads from the cache write no WAL ----------------------------------------------------------------------
+# Counted from the WAL records themselves (pg_waldump), on sessiond's own
+# tables and indexes only: autovacuum analysing another database's catalogs
+# meanwhile is not sessiond's write.
 hammer "$H" /api/sessions/current/ 8 >/dev/null
 lsn0=$(psql_q "SELECT pg_current_wal_lsn()")
 for _ in $(seq 1 5); do hammer "$H" /api/sessions/current/ 40 >/dev/null; done
 lsn1=$(psql_q "SELECT pg_current_wal_lsn()")
-wal=$(psql_q "SELECT pg_wal_lsn_diff('$lsn1', '$lsn0')")
-[ "${wal%.*}" -lt 2000 ] && pass "200 cached reads wrote ${wal%.*} bytes of WAL" || fail "cached reads wrote $wal bytes of WAL"
+psql_q "SELECT pg_switch_wal()" >/dev/null
+dboid=$(psql_q "SELECT oid FROM pg_database WHERE datname = current_database()")
+for pgbin in /usr/lib/postgresql/*/bin; do :; done
+waldump=("$pgbin/pg_waldump" -p "$VAR/pg/data/pg_wal" -s "$lsn0" -e "$lsn1")
+[ "$(id -u)" -eq 0 ] && waldump=(runuser -u postgres -- "${waldump[@]}")
+"${waldump[@]}" >"$VAR/wal.txt" 2>&1
+own=$(grep -cE "rel [0-9]+/$dboid/(1[6-9][0-9]{3}|[2-9][0-9]{4}|[0-9]{6,})" "$VAR/wal.txt")
+{ [ "$(psql_q "SELECT pg_wal_lsn_diff('$lsn1', '$lsn0')")" = 0 ] || grep -q "lsn: " "$VAR/wal.txt"; } && [ "$own" -eq 0 ] &&
+	pass "200 cached reads wrote no WAL record to sessiond's tables ($(grep -c 'lsn: ' "$VAR/wal.txt") records from other work)" ||
+	fail "cached reads wrote $own WAL records to sessiond's tables: $(grep -E "rel [0-9]+/$dboid/" "$VAR/wal.txt" | head -3)"
 
 # --- more sessions than the cache holds (and the load tests' seeding helper) --------------------------------
 seed_sessions "$VAR/many.txt" 20000 'auth0|many' && pass "seed_sessions: 20,000 sessions seeded" || fail "seed_sessions failed for 20,000"
