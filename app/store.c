@@ -232,12 +232,34 @@ static PGresult *fault_cut(PGconn *conn, PGresult *res)
 	return PQexec(conn, "SELECT 1");
 }
 
+static int succeeded(const PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+
+	return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+}
+
+/* A successful result of statement name, or what the fault hook leaves of it. */
+static PGresult *fault_hook(struct store *s, const char *name, PGresult *res)
+{
+	return succeeded(res) && fault_drop_after(name) ? fault_cut(s->conn, res) : res;
+}
+
+/* A connection found dead before sending is replaced: nothing was sent on it. */
+static void replace_if_dead(struct store *s)
+{
+	if (s->conn && !idle_conn_alive(s->conn)) {
+		store_close(s);
+		s->next_attempt.tv_sec = 0;
+		s->next_attempt.tv_nsec = 0;
+	}
+}
+
 PGresult *store_exec(struct store *s, const char *name, int nparams, const char *const *values,
 		     const int *lengths, const int *formats, enum store_err *err)
 {
 	const struct statement *stmt = statement_find(name);
 	PGresult *res;
-	ExecStatusType st;
 
 	if (stmt == NULL) {
 		log_error("event=store_unknown_statement statement=%s", name);
@@ -247,12 +269,7 @@ PGresult *store_exec(struct store *s, const char *name, int nparams, const char 
 	for (int attempt = 0;; attempt++) {
 		int was_open;
 
-		/* A connection found dead before sending is replaced: nothing was sent on it. */
-		if (s->conn && !idle_conn_alive(s->conn)) {
-			store_close(s);
-			s->next_attempt.tv_sec = 0;
-			s->next_attempt.tv_nsec = 0;
-		}
+		replace_if_dead(s);
 		was_open = s->conn != NULL;
 		*err = store_ensure(s);
 		if (*err != STORE_OK)
@@ -266,12 +283,8 @@ PGresult *store_exec(struct store *s, const char *name, int nparams, const char 
 		res = s->cfg->db_prepared_statements
 			      ? PQexecPrepared(s->conn, name, nparams, values, lengths, formats, 0)
 			      : PQexecParams(s->conn, stmt->sql, nparams, NULL, values, lengths, formats, 0);
-		st = PQresultStatus(res);
-		if ((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && fault_drop_after(name)) {
-			res = fault_cut(s->conn, res);
-			st = PQresultStatus(res);
-		}
-		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		res = fault_hook(s, name, res);
+		if (succeeded(res))
 			return res;
 		/*
 		 * The connection broke while the statement was in flight: it may
@@ -332,19 +345,13 @@ PGresult *store_exec_then(struct store *s, const char *name, int nparams, const 
 {
 	const struct statement *stmt = statement_find(name), *next = statement_find(then);
 	PGresult *res = NULL;
-	ExecStatusType st;
 
 	if (stmt == NULL || next == NULL) {
 		log_error("event=store_unknown_statement statement=%s", stmt ? then : name);
 		*err = STORE_ERROR;
 		return NULL;
 	}
-	/* A connection found dead before sending is replaced: nothing was sent on it. */
-	if (s->conn && !idle_conn_alive(s->conn)) {
-		store_close(s);
-		s->next_attempt.tv_sec = 0;
-		s->next_attempt.tv_nsec = 0;
-	}
+	replace_if_dead(s);
 	*err = store_ensure(s);
 	if (*err != STORE_OK)
 		return NULL;
@@ -362,8 +369,7 @@ PGresult *store_exec_then(struct store *s, const char *name, int nparams, const 
 	    send_statement(s, next, 0, NULL, NULL, NULL) != 1 || PQpipelineSync(s->conn) != 1 ||
 	    !drain_pipeline(s->conn, 2, &res) || PQexitPipelineMode(s->conn) != 1) {
 		/* The connection's state is unknown: it is replaced. */
-		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		if (res != NULL && succeeded(res)) {
 			/* The write committed; only the second statement was lost. */
 			store_close(s);
 			return res;
@@ -375,12 +381,8 @@ PGresult *store_exec_then(struct store *s, const char *name, int nparams, const 
 			store_close(s);
 		return NULL;
 	}
-	st = PQresultStatus(res);
-	if ((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && fault_drop_after(name)) {
-		res = fault_cut(s->conn, res);
-		st = PQresultStatus(res);
-	}
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+	res = fault_hook(s, name, res);
+	if (succeeded(res))
 		return res;
 	*err = classify(s, res);
 	PQclear(res);
