@@ -14,47 +14,41 @@
 #include "log.h"
 #include "metrics.h"
 
-void auth_store_error(struct req *r, enum store_err err)
+void auth_store_error(struct app *a, struct req *r, enum store_err err)
 {
-	if (err == STORE_UNAVAILABLE)
+	switch (err) {
+	case STORE_NOT_FOUND:
+		/* The session went (revoked, cleaned up) between authentication and this write. */
+		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", AR_REVOKED);
+		break;
+	case STORE_CONFLICT:
+		http_error(r, ERR_PRECONDITION, "version_conflict", "the session changed since that version");
+		break;
+	case STORE_TOO_LARGE:
+		http_error(r, ERR_TOO_LARGE, "session_data_too_large", "session_data would exceed its size limit");
+		break;
+	case STORE_UNAVAILABLE:
 		http_error(r, ERR_UNAVAILABLE, "store_unavailable", "the session store is unavailable, retry shortly");
-	else
+		break;
+	default:
 		http_error(r, ERR_INTERNAL, "internal_error", "internal error");
+		break;
+	}
 }
 
-/*
- * What a failed authentication is. A guess counts toward the brute-force
- * limit; a stale tab (expired, revoked, rotated or cleaned-up session) or a
- * validly signed token with an unusable claim does not. No credentials at all
- * (an anonymous visitor, every auth_request hit on a public page) writes no
- * audit row. Any other reason is a guess.
- */
-static const struct {
-	const char *reason;
-	int guess, audit;
-} reject_kinds[] = {
-	{ "missing", 0, 0 }, { "missing_bearer", 0, 0 }, { "expired", 0, 1 },
-	{ "revoked", 0, 1 }, { "rotated", 0, 1 },	{ "bad_claim", 0, 1 },
-};
-
 void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
-		 const char *reason)
+		 enum auth_reason reason)
 {
 	const char *addr = r->client_addr;
 	const char *route = r->route ? r->route : "none";
-	int guess = 1, audit = 1, write = 0;
+	int write = 0;
 	long failures = 0, events = 0;
 
-	for (size_t i = 0; i < sizeof(reject_kinds) / sizeof(reject_kinds[0]); i++)
-		if (strcmp(reason, reject_kinds[i].reason) == 0) {
-			guess = reject_kinds[i].guess;
-			audit = reject_kinds[i].audit;
-			break;
-		}
-	if (audit)
-		write = guard_note(addr, guess, a->cfg->auth_fail_limit, a->cfg->auth_fail_window, time(NULL),
-				   &failures, &events);
-	log_info("event=auth_failed route=%s reason=%s addr=%s window_failures=%ld", route, reason,
+	/* How the failure counts comes with its reason (auth_reason.h). */
+	if (auth_reason_audit(reason))
+		write = guard_note(addr, auth_reason_guess(reason), a->cfg->auth_fail_limit, a->cfg->auth_fail_window,
+				   time(NULL), &failures, &events);
+	log_info("event=auth_failed route=%s reason=%s addr=%s window_failures=%ld", route, auth_reason_label(reason),
 		 addr ? addr : "-", failures);
 	/* The audit trail gets O(1) rows per address and window; the metrics count every failure. */
 	if (write)
@@ -146,21 +140,21 @@ static int take_token(struct app *a, struct req *r, struct auth *out)
 
 		if (p[strspn(p, " \t")] == '\0')
 			auth_reject(a, r, "Session", "missing_credentials",
-				    "the Authorization: Session header carries no token", "missing");
+				    "the Authorization: Session header carries no token", AR_MISSING);
 		else
-			auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "malformed");
+			auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", AR_MALFORMED);
 		return -1;
 	} else if (pick_cookie(a, r->cookie, &tok, &len)) {
 		out->by_cookie = 1;
 	} else {
 		auth_reject(a, r, "Session", "missing_credentials",
 			    "a session token is required (Authorization: Session <token> or the session cookie)",
-			    "missing");
+			    AR_MISSING);
 		return -1;
 	}
 	/* Wrong length or alphabet: rejected before any store access. */
 	if (!token_shape_ok(tok, len)) {
-		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "malformed");
+		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", AR_MALFORMED);
 		return -1;
 	}
 	memcpy(out->token, tok, len);
@@ -176,29 +170,29 @@ static int lookup_store(struct app *a, struct req *r, struct auth *out)
 
 	err = sess_lookup(&a->store, out->hash, a->cfg->idle_timeout, a->cfg->touch_interval, &out->s);
 	if (err == STORE_NOT_FOUND) {
-		char why[16];
+		enum auth_reason why;
 
 		/* A session cleanup deleted (or a rotated token) answers as before, and is no guess. */
-		err = sess_gone(&a->store, out->hash, why, sizeof(why));
-		if (err == STORE_OK && strcmp(why, "expired") == 0)
-			auth_reject(a, r, "Session", "session_expired", "the session has expired", "expired");
+		err = sess_gone(&a->store, out->hash, &why);
+		if (err == STORE_OK && why == AR_EXPIRED)
+			auth_reject(a, r, "Session", "session_expired", "the session has expired", AR_EXPIRED);
 		else if (err == STORE_OK)
 			auth_reject(a, r, "Session", "invalid_session", "the session token is invalid",
-				    strcmp(why, "rotated") == 0 ? "rotated" : "revoked");
+				    why == AR_ROTATED ? AR_ROTATED : AR_REVOKED);
 		else if (err == STORE_NOT_FOUND)
-			auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "unknown");
+			auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", AR_UNKNOWN);
 		else
-			auth_store_error(r, err);
+			auth_store_error(a, r, err);
 		auth_release(out);
 		return -1;
 	}
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		auth_release(out);
 		return -1;
 	}
 	if (out->s.revoked) {
-		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "revoked");
+		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", AR_REVOKED);
 		auth_release(out);
 		return -1;
 	}
@@ -207,7 +201,7 @@ static int lookup_store(struct app *a, struct req *r, struct auth *out)
 			sess_expire(&a->store, out->hash, r->client_addr);
 		else
 			sess_forget_local(out->hash);
-		auth_reject(a, r, "Session", "session_expired", "the session has expired", "expired");
+		auth_reject(a, r, "Session", "session_expired", "the session has expired", AR_EXPIRED);
 		auth_release(out);
 		return -1;
 	}
@@ -355,4 +349,15 @@ int auth_csrf(struct app *a, struct req *r, const struct auth *au)
 	http_error(r, ERR_FORBIDDEN, "csrf_failed",
 		   "cookie-authenticated changes need an allowed Origin or a valid X-CSRF-Token");
 	return -1;
+}
+
+int auth_session_write(struct app *a, struct req *r, struct auth *out)
+{
+	if (auth_session(a, r, out) != 0)
+		return -1;
+	if (auth_csrf(a, r, out) != 0) {
+		auth_release(out);
+		return -1;
+	}
+	return 0;
 }

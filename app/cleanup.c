@@ -298,6 +298,19 @@ static void end_snapshot(PGconn *conn)
 	PQclear(PQexec(conn, "ROLLBACK"));
 }
 
+/* Runs a one-parameter count; 0 with the number in *out, or -1 with a message in err. */
+static int count(PGconn *conn, const char *what, const char *sql, const char *const *params, long long *out,
+		 char *err, size_t errlen)
+{
+	PGresult *res = run(conn, what, sql, 1, params, PGRES_TUPLES_OK, err, errlen);
+
+	if (res == NULL)
+		return -1;
+	*out = num(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
 static int dry_run(PGconn *conn, const struct cleanup_opts *o, struct cleanup_stats *st, char *err, size_t errlen)
 {
 	const char *p1[1] = { st->cutoff }, *p2[1] = { st->event_cutoff }, *p3[1] = { st->gone_cutoff };
@@ -313,21 +326,10 @@ static int dry_run(PGconn *conn, const struct cleanup_opts *o, struct cleanup_st
 	st->revoked = num(res, 0, 1);
 	keep_oldest(st->oldest_expiry, sizeof(st->oldest_expiry), res, 2);
 	PQclear(res);
-	res = run(conn, "counting cache rows", SQL_COUNT_CACHE, 1, p1, PGRES_TUPLES_OK, err, errlen);
-	if (res == NULL)
+	if (count(conn, "counting cache rows", SQL_COUNT_CACHE, p1, &st->cache_rows, err, errlen) != 0 ||
+	    count(conn, "counting events", SQL_COUNT_EVENTS, p2, &st->events, err, errlen) != 0 ||
+	    count(conn, "counting gone tokens", SQL_COUNT_GONE, p3, &st->gone_tokens, err, errlen) != 0)
 		goto out;
-	st->cache_rows = num(res, 0, 0);
-	PQclear(res);
-	res = run(conn, "counting events", SQL_COUNT_EVENTS, 1, p2, PGRES_TUPLES_OK, err, errlen);
-	if (res == NULL)
-		goto out;
-	st->events = num(res, 0, 0);
-	PQclear(res);
-	res = run(conn, "counting gone tokens", SQL_COUNT_GONE, 1, p3, PGRES_TUPLES_OK, err, errlen);
-	if (res == NULL)
-		goto out;
-	st->gone_tokens = num(res, 0, 0);
-	PQclear(res);
 	if (o->verbose && count_live(conn, st, err, errlen) != 0)
 		goto out;
 	rc = 0;

@@ -3,7 +3,6 @@
  *   0 success, 1 failure (store unreachable, SQL error), 2 usage or
  *   configuration error, 3 another run holds the lock.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "cli.h"
 #include "config.h"
 #include "store.h"
 
@@ -40,29 +40,11 @@ static void usage(FILE *out)
 		CLEANUP_BATCH_MAX, CLEANUP_BATCH_DEFAULT);
 }
 
-static int parse_batch(const char *s, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 1 || v > CLEANUP_BATCH_MAX)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "batch-size", required_argument, NULL, 'b' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "dry-run", no_argument, NULL, 'n' }, { "batch-size", required_argument, NULL, 'b' },
+		{ "verbose", no_argument, NULL, 'v' }, CLI_OPTIONS,
 	};
 	struct cleanup_opts o = { .batch_size = CLEANUP_BATCH_DEFAULT, .stop = &stop_requested };
 	struct cleanup_stats st;
@@ -74,16 +56,15 @@ int main(int argc, char **argv)
 	PGconn *conn;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:nb:vh", opts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "c:nb:vh", opts, "cleanup_sessions", usage, &config_path)) != -1) {
 		switch (opt) {
-		case 'c':
-			config_path = optarg;
-			break;
+		case CLI_EXIT:
+			return EXIT_OK;
 		case 'n':
 			o.dry_run = 1;
 			break;
 		case 'b':
-			if (parse_batch(optarg, &o.batch_size) != 0) {
+			if (cli_long(optarg, 1, CLEANUP_BATCH_MAX, &o.batch_size) != 0) {
 				fprintf(stderr, "cleanup_sessions: --batch-size must be an integer in 1..%d, not '%s'\n",
 					CLEANUP_BATCH_MAX, optarg);
 				return EXIT_USAGE;
@@ -92,12 +73,6 @@ int main(int argc, char **argv)
 		case 'v':
 			o.verbose = 1;
 			break;
-		case 'V':
-			printf("cleanup_sessions %s\n", SESSIOND_VERSION);
-			return EXIT_OK;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;

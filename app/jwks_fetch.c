@@ -415,17 +415,12 @@ static void on_signal(int sig)
 
 int jwks_fetcher_main(const struct cfg *c)
 {
-	sigset_t block, none;
+	sigset_t none;
 	char buf[256];
 
 	signals_install(on_signal, on_signal);
 	/* Signals are taken only inside ppoll(), never in the middle of a transfer. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigprocmask(SIG_BLOCK, &block, NULL);
-	sigemptyset(&none);
+	signals_block(&none);
 	if (wake_wr >= 0) {
 		close(wake_wr);
 		wake_wr = -1;

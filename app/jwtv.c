@@ -252,6 +252,16 @@ static void keys_free(struct key *keys, size_t n)
 	free(keys);
 }
 
+/* Hands a key list over: frees what *dst held, moves *src into it, leaves *src empty. */
+static void keys_move(struct key **dst, size_t *ndst, struct key **src, size_t *nsrc)
+{
+	keys_free(*dst, *ndst);
+	*dst = *src;
+	*ndst = *nsrc;
+	*src = NULL;
+	*nsrc = 0;
+}
+
 /*
  * Builds the RSA public key from base64url n and e. Returns 0 and fills
  * k->pkey/sig_len, or -1 (bad encoding, too small, OpenSSL error).
@@ -407,10 +417,7 @@ static int parse_doc(const char *buf, size_t len, const char *what, struct key *
 		goto out;
 	}
 	info->nkeys = nkeys;
-	*keysp = keys;
-	*nkeysp = nkeys;
-	keys = NULL;
-	nkeys = 0;
+	keys_move(keysp, nkeysp, &keys, &nkeys);
 	rc = 0;
 out:
 	keys_free(keys, nkeys);
@@ -490,13 +497,9 @@ static int jwks_load(struct jwtv *v, char *err, size_t errlen)
 	snprintf(what, sizeof(what), "jwks_file %s", v->jwks_file);
 	if (parse_doc(buf, got, what, &keys, &nkeys, &info, err, errlen) != 0)
 		goto out;
-	keys_free(v->keys, v->nkeys);
-	v->keys = keys;
-	v->nkeys = nkeys;
+	keys_move(&v->keys, &v->nkeys, &keys, &nkeys);
 	v->info = info;
 	v->loaded_mtime = st.st_mtim.tv_sec;
-	keys = NULL;
-	nkeys = 0;
 	rc = 0;
 out:
 	keys_free(keys, nkeys);
@@ -863,26 +866,31 @@ void jwtv_identity_free(struct jwtv_identity *id)
 	memset(id, 0, sizeof(*id));
 }
 
-/* Returns a static snake_case name for e ("unknown" for out-of-range values). */
-const char *jwtv_reason(enum jwtv_err e)
+/* The one mapping from a verification error to an authentication-failure reason. */
+enum auth_reason jwtv_auth_reason(enum jwtv_err e)
 {
 	switch (e) {
-	case JWTV_OK: return "ok";
-	case JWTV_MALFORMED: return "malformed";
-	case JWTV_TOO_LARGE: return "too_large";
-	case JWTV_BAD_ALG: return "bad_alg";
-	case JWTV_UNKNOWN_KID: return "unknown_kid";
-	case JWTV_BAD_SIGNATURE: return "bad_signature";
-	case JWTV_EXPIRED: return "expired";
-	case JWTV_NOT_YET_VALID: return "not_yet_valid";
-	case JWTV_BAD_ISSUER: return "bad_issuer";
-	case JWTV_BAD_AUDIENCE: return "bad_audience";
-	case JWTV_MISSING_SUB: return "missing_sub";
-	case JWTV_NO_KEYS: return "no_keys";
-	case JWTV_BAD_CLAIM: return "bad_claim";
-	case JWTV_NOT_JWS: return "not_jws";
+	case JWTV_OK: break;
+	case JWTV_MALFORMED: return AR_MALFORMED;
+	case JWTV_TOO_LARGE: return AR_TOO_LARGE;
+	case JWTV_BAD_ALG: return AR_BAD_ALG;
+	case JWTV_UNKNOWN_KID: return AR_UNKNOWN_KID;
+	case JWTV_BAD_SIGNATURE: return AR_BAD_SIGNATURE;
+	case JWTV_EXPIRED: return AR_EXPIRED;
+	case JWTV_NOT_YET_VALID: return AR_NOT_YET_VALID;
+	case JWTV_BAD_ISSUER: return AR_BAD_ISSUER;
+	case JWTV_BAD_AUDIENCE: return AR_BAD_AUDIENCE;
+	case JWTV_MISSING_SUB: return AR_MISSING_SUB;
+	case JWTV_NO_KEYS: return AR_NO_KEYS;
+	case JWTV_BAD_CLAIM: return AR_BAD_CLAIM;
+	case JWTV_NOT_JWS: return AR_NOT_JWS;
 	}
-	return "unknown";
+	return AR_UNKNOWN;
+}
+
+const char *jwtv_reason(enum jwtv_err e)
+{
+	return e == JWTV_OK ? "ok" : auth_reason_label(jwtv_auth_reason(e));
 }
 
 /* Returns 0 with the usable keys' kids in *info, or -1 with a message in err. */

@@ -1,11 +1,11 @@
 /* sessiond: the FastCGI session service. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "app.h"
+#include "cli.h"
 #include "config.h"
 #include "jwks_fetch.h"
 #include "lcache.h"
@@ -38,25 +38,19 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 't' },
-		{ "migrate", no_argument, NULL, 'm' },
-		{ "sql-dir", required_argument, NULL, 's' },
-		{ "config-reference", no_argument, NULL, 'r' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "check-config", no_argument, NULL, 't' }, { "migrate", no_argument, NULL, 'm' },
+		{ "sql-dir", required_argument, NULL, 's' }, { "config-reference", no_argument, NULL, 'r' },
+		CLI_OPTIONS,
 	};
 	const char *config_path = NULL, *sql_dir = SESSIOND_SQL_DIR;
 	int check = 0, migrate = 0, opt, lfd, created = 0, rc, pidfd = -1;
 	struct cfg cfg;
 	char err[512];
 
-	while ((opt = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, "c:tVh", opts, "sessiond", usage, &config_path)) != -1) {
 		switch (opt) {
-		case 'c':
-			config_path = optarg;
-			break;
+		case CLI_EXIT:
+			return 0;
 		case 't':
 			check = 1;
 			break;
@@ -68,12 +62,6 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			cfg_reference(stdout);
-			return 0;
-		case 'V':
-			printf("sessiond %s\n", SESSIOND_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
 			return 0;
 		default:
 			usage(stderr);

@@ -37,24 +37,30 @@ static const char *const dur_le[] = { "0.0005", "0.001", "0.0025", "0.005", "0.0
 static const uint64_t life_s[] = { 60, 300, 900, 3600, 14400, 43200, 86400, 259200, 604800 };
 #define NLIFE (sizeof(life_s) / sizeof(life_s[0]) + 1)
 
-/* Authentication failures: (scheme, auth_reject reason) → label; reason_in NULL is the scheme's "other". */
+/*
+ * Authentication failures: (scheme, reason) → the series' labels, in
+ * exposition order. A row with reason OTHER is the scheme's bucket for any
+ * reason it does not list; the label is the reason's own except where noted.
+ */
+enum { S_SESSION, S_BEARER, S_SERVICE, S_OTHER };
+static const char *const scheme_labels[] = { "session", "bearer", "service", "other" };
+#define OTHER AR_COUNT
 static const struct {
-	const char *scheme, *reason_in, *reason;
+	int scheme;
+	enum auth_reason reason;
+	const char *label;    /* NULL: auth_reason_label(reason), or "other" */
 } auth_labels[] = {
-	{ "session", "missing", "missing" }, { "session", "malformed", "malformed" },
-	{ "session", "unknown", "unknown" }, { "session", "revoked", "revoked" },
-	{ "session", "expired", "expired" }, { "session", "rotated", "rotated" }, { "session", NULL, "other" },
-	{ "bearer", "missing_bearer", "missing" }, { "bearer", "malformed", "malformed" },
-	{ "bearer", "too_large", "too_large" }, { "bearer", "bad_alg", "bad_alg" },
-	{ "bearer", "unknown_kid", "unknown_kid" }, { "bearer", "bad_signature", "bad_signature" },
-	{ "bearer", "expired", "expired" }, { "bearer", "not_yet_valid", "not_yet_valid" },
-	{ "bearer", "bad_issuer", "bad_issuer" }, { "bearer", "bad_audience", "bad_audience" },
-	{ "bearer", "missing_sub", "missing_sub" }, { "bearer", "no_keys", "no_keys" },
-	{ "bearer", "bad_claim", "bad_claim" },
-	{ "bearer", "not_jws", "not_jws" },
-	{ "bearer", NULL, "other" },
-	{ "service", "service_key", "invalid_key" }, { "service", NULL, "other" },
-	{ "other", NULL, "other" },
+	{ S_SESSION, AR_MISSING, NULL }, { S_SESSION, AR_MALFORMED, NULL }, { S_SESSION, AR_UNKNOWN, NULL },
+	{ S_SESSION, AR_REVOKED, NULL }, { S_SESSION, AR_EXPIRED, NULL }, { S_SESSION, AR_ROTATED, NULL },
+	{ S_SESSION, OTHER, NULL },
+	{ S_BEARER, AR_MISSING_BEARER, "missing" }, { S_BEARER, AR_MALFORMED, NULL },
+	{ S_BEARER, AR_TOO_LARGE, NULL }, { S_BEARER, AR_BAD_ALG, NULL }, { S_BEARER, AR_UNKNOWN_KID, NULL },
+	{ S_BEARER, AR_BAD_SIGNATURE, NULL }, { S_BEARER, AR_EXPIRED, NULL }, { S_BEARER, AR_NOT_YET_VALID, NULL },
+	{ S_BEARER, AR_BAD_ISSUER, NULL }, { S_BEARER, AR_BAD_AUDIENCE, NULL }, { S_BEARER, AR_MISSING_SUB, NULL },
+	{ S_BEARER, AR_NO_KEYS, NULL }, { S_BEARER, AR_BAD_CLAIM, NULL }, { S_BEARER, AR_NOT_JWS, NULL },
+	{ S_BEARER, OTHER, NULL },
+	{ S_SERVICE, AR_SERVICE_KEY, "invalid_key" }, { S_SERVICE, OTHER, NULL },
+	{ S_OTHER, OTHER, NULL },
 };
 #define NAUTH (sizeof(auth_labels) / sizeof(auth_labels[0]))
 
@@ -157,33 +163,34 @@ void metrics_store_error(enum metrics_store_err kind)
 		ADD(&m->store_errors[kind], 1);
 }
 
-void metrics_auth_failure(const char *scheme, const char *reason)
+static const char *auth_label(size_t i)
+{
+	if (auth_labels[i].label)
+		return auth_labels[i].label;
+	return auth_labels[i].reason == OTHER ? "other" : auth_reason_label(auth_labels[i].reason);
+}
+
+void metrics_auth_failure(const char *scheme, enum auth_reason reason)
 {
 	struct metrics_shm *m = M();
-	const char *s = "other";
-	size_t other = NAUTH - 1;
+	int s = S_OTHER;
+	size_t i;
 
 	if (m == NULL)
 		return;
+	/* The scheme is the WWW-Authenticate value's first word ("Bearer error=..." is bearer). */
 	if (scheme && strncasecmp(scheme, "Session", 7) == 0)
-		s = "session";
+		s = S_SESSION;
 	else if (scheme && strncasecmp(scheme, "Bearer", 6) == 0)
-		s = "bearer";
+		s = S_BEARER;
 	else if (scheme && strncasecmp(scheme, "Service", 7) == 0)
-		s = "service";
-	for (size_t i = 0; i < NAUTH; i++) {
-		if (strcmp(auth_labels[i].scheme, s) != 0)
-			continue;
-		if (auth_labels[i].reason_in == NULL) {
-			other = i;
+		s = S_SERVICE;
+	/* The scheme's rows end with its OTHER row, which takes any reason not listed. */
+	for (i = 0; i < NAUTH; i++)
+		if (auth_labels[i].scheme == s && (auth_labels[i].reason == reason || auth_labels[i].reason == OTHER))
 			break;
-		}
-		if (reason && strcmp(auth_labels[i].reason_in, reason) == 0) {
-			ADD(&m->auth[i], 1);
-			return;
-		}
-	}
-	ADD(&m->auth[other], 1);
+	if (i < NAUTH)
+		ADD(&m->auth[i], 1);
 }
 
 void metrics_request(const char *route, int status, double seconds)
@@ -352,6 +359,15 @@ static void scalar(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "%s %" PRIu64 "\n", name, v);
 }
 
+/* A counter family with one label: a series name{label="names[i]"} per value. */
+static void labelled(FILE *f, const char *name, const char *help, const char *label, const char *const *names,
+		     const uint64_t *values, int n)
+{
+	family(f, name, "counter", help);
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s{%s=\"%s\"} %" PRIu64 "\n", name, label, names[i], LOAD(&values[i]));
+}
+
 static void render_requests(FILE *f, struct metrics_shm *m)
 {
 	size_t nr = route_count();
@@ -469,24 +485,20 @@ int metrics_render(char **out, size_t *len)
 	       LOAD(&m->counters[MC_SESSIONS_REFRESHED]));
 	scalar(f, "sessiond_sessions_rotated_total", "counter", "Sessions extended by refresh with a new token.",
 	       LOAD(&m->counters[MC_SESSIONS_ROTATED]));
-	family(f, "sessiond_sessions_revoked_total", "counter", "Sessions revoked, by reason.");
-	for (int i = 0; i < MR_COUNT; i++)
-		fprintf(f, "sessiond_sessions_revoked_total{reason=\"%s\"} %" PRIu64 "\n", revoke_reasons[i],
-			LOAD(&m->revoked[i]));
+	labelled(f, "sessiond_sessions_revoked_total", "Sessions revoked, by reason.", "reason", revoke_reasons,
+		 m->revoked, MR_COUNT);
 	scalar(f, "sessiond_sessions_expired_total", "counter",
 	       "Sessions found expired when presented (counted once per session).",
 	       LOAD(&m->counters[MC_SESSIONS_EXPIRED]));
 	family(f, "sessiond_auth_failures_total", "counter", "Failed authentications, by scheme and reason.");
 	for (size_t i = 0; i < NAUTH; i++)
 		fprintf(f, "sessiond_auth_failures_total{scheme=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
-			auth_labels[i].scheme, auth_labels[i].reason, LOAD(&m->auth[i]));
+			scheme_labels[auth_labels[i].scheme], auth_label(i), LOAD(&m->auth[i]));
 	render_requests(f, m);
 	render_lifetime(f, m);
-	family(f, "sessiond_store_errors_total", "counter",
-	       "Store failures: query (a statement failed), unavailable (the connection failed), connect (a connection attempt failed).");
-	for (int i = 0; i < MS_COUNT; i++)
-		fprintf(f, "sessiond_store_errors_total{kind=\"%s\"} %" PRIu64 "\n", store_kinds[i],
-			LOAD(&m->store_errors[i]));
+	labelled(f, "sessiond_store_errors_total",
+		 "Store failures: query (a statement failed), unavailable (the connection failed), connect (a connection attempt failed).",
+		 "kind", store_kinds, m->store_errors, MS_COUNT);
 	scalar(f, "sessiond_store_reconnects_total", "counter", "Store connections re-established after a loss.",
 	       LOAD(&m->counters[MC_STORE_RECONNECTS]));
 	scalar(f, "sessiond_cache_hits_total", "counter", "Session lookups answered by the cache table.",
@@ -497,10 +509,8 @@ int metrics_render(char **out, size_t *len)
 	scalar(f, "sessiond_cache_misses_total", "counter",
 	       "Session lookups that read through to the sessions table (unknown tokens included).",
 	       LOAD(&m->counters[MC_CACHE_MISSES]));
-	family(f, "sessiond_jwks_fetches_total", "counter", "JWKS fetches from the issuer, by result.");
-	for (int i = 0; i < MJ_COUNT; i++)
-		fprintf(f, "sessiond_jwks_fetches_total{result=\"%s\"} %" PRIu64 "\n", jwks_results[i],
-			LOAD(&m->jwks_fetches[i]));
+	labelled(f, "sessiond_jwks_fetches_total", "JWKS fetches from the issuer, by result.", "result", jwks_results,
+		 m->jwks_fetches, MJ_COUNT);
 	scalar(f, "sessiond_jwks_keys", "gauge", "Usable signing keys in the key set in use (0 = none).",
 	       LOAD(&m->jwks_keys));
 	if (LOAD(&m->jwks_loaded_at) != 0) {

@@ -75,6 +75,33 @@ void route_clear_cookie(struct app *a, struct req *r)
 	http_add_header(r, "Set-Cookie", v);
 }
 
+void route_logged_out(struct app *a, struct req *r)
+{
+	route_clear_cookie(a, r);
+	/* Clear-Site-Data clears every cookie of the origin, not only ours: only when the operator asks. */
+	if (a->cfg->logout_clear_site_data)
+		http_add_header(r, "Clear-Site-Data", "\"cookies\"");
+}
+
+/* The reason each revocation records in session_events. */
+static const char *const revoke_events[MR_COUNT] = {
+	[MR_LOGOUT] = "logout", [MR_REVOKE_ONE] = "revoked_by_user", [MR_INVALIDATE_ALL] = "invalidate_all",
+};
+
+int route_revoke(struct app *a, struct req *r, const struct auth *au, const char *id, const unsigned char *hash,
+		 const char *keep, enum metrics_revoke why, long *n)
+{
+	enum store_err err = sess_revoke(&a->store, sess_get(&au->s, SC_USER_ID), id, hash, keep, revoke_events[why],
+					 r->client_addr, n);
+
+	if (err != STORE_OK) {
+		auth_store_error(a, r, err);
+		return -1;
+	}
+	metrics_revoked(why, *n);
+	return 0;
+}
+
 static long seconds_left(const struct session *s)
 {
 	const char *e = sess_get(s, SC_EXPIRES_EPOCH);
@@ -194,6 +221,20 @@ static int read_fields(struct req *r, struct json_object *body, int allow_type, 
 
 /* ---- POST /api/sessions/create/ ----------------------------------------------------- */
 
+/*
+ * What a handler built toward its answer (a new token, NULL when none; the
+ * body read; the store row; the rendering), wiped and freed on every path.
+ */
+static void release_answer(char tok[TOKEN_LEN + 1], struct jsonx_buf *b, struct session *s, struct json_object *body)
+{
+	if (tok)
+		OPENSSL_cleanse(tok, TOKEN_LEN + 1);
+	jsonx_buf_free(b);
+	sess_release(s);
+	if (body)
+		json_object_put(body);
+}
+
 static int load_verifier(struct app *a, struct req *r)
 {
 	/*
@@ -231,7 +272,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	memset(&id, 0, sizeof(id));
 	if (!authhdr_param(r->authorization, "Bearer", &jwt, &jwt_len)) {
 		auth_reject(a, r, "Bearer", "missing_credentials", "an Auth0 access token is required (Authorization: Bearer)",
-			    "missing_bearer");
+			    AR_MISSING_BEARER);
 		return;
 	}
 	if (load_verifier(a, r) != 0)
@@ -253,7 +294,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	if (jerr == JWTV_NOT_JWS) {
 		snprintf(msg, sizeof(msg), "the bearer token is not a signed JWT; request an access token for the API audience %s",
 			 a->cfg->jwt_audience);
-		auth_reject(a, r, "Bearer error=\"invalid_token\"", "token_not_jws", msg, jwtv_reason(jerr));
+		auth_reject(a, r, "Bearer error=\"invalid_token\"", "token_not_jws", msg, jwtv_auth_reason(jerr));
 		goto out;
 	}
 	if (jerr != JWTV_OK) {
@@ -262,7 +303,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 				 "characters it may not)", id.bad_claim);
 		else
 			snprintf(msg, sizeof(msg), "the access token was rejected (%s)", jwtv_reason(jerr));
-		auth_reject(a, r, "Bearer error=\"invalid_token\"", "invalid_token", msg, jwtv_reason(jerr));
+		auth_reject(a, r, "Bearer error=\"invalid_token\"", "invalid_token", msg, jwtv_auth_reason(jerr));
 		goto out;
 	}
 	body = http_body_object(r);
@@ -299,7 +340,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	n.max_per_user = a->cfg->max_sessions_per_user;
 	err = sess_create(&a->store, &n, &s);
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=session_created session=%s", sess_get(&s, SC_ID));
@@ -307,20 +348,16 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	if (a->cfg->set_cookie)
 		set_session_cookie(a, r, tok, seconds_left(&s));
 	add_csrf_header(r, tok);
-	jsonx_buf_append(&b, "{\"session_token\":", 17);
+	jsonx_buf_lit(&b, "{\"session_token\":");
 	jsonx_buf_str(&b, tok);
-	jsonx_buf_append(&b, ",\"expires_at\":", 14);
+	jsonx_buf_lit(&b, ",\"expires_at\":");
 	jsonx_buf_str(&b, sess_get(&s, SC_EXPIRES_AT));
-	jsonx_buf_append(&b, ",\"session\":", 11);
+	jsonx_buf_lit(&b, ",\"session\":");
 	sess_render(&s, &b, 0, -1);
 	jsonx_buf_lit(&b, "}");
 	route_send_buf(r, 201, &b);
 out:
-	OPENSSL_cleanse(tok, sizeof(tok));
-	jsonx_buf_free(&b);
-	sess_release(&s);
-	if (body)
-		json_object_put(body);
+	release_answer(tok, &b, &s, body);
 	jwtv_identity_free(&id);
 }
 
@@ -387,14 +424,11 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	struct session s = { 0 };
 	struct jsonx_buf b = { 0 };
 	char vbuf[24], etag[32];
-	int too_large = 0;
 	enum store_err err;
 
 	(void)arg;
-	if (auth_session(a, r, &au) != 0)
+	if (auth_session_write(a, r, &au) != 0)
 		return;
-	if (auth_csrf(a, r, &au) != 0)
-		goto out;
 	memset(&p, 0, sizeof(p));
 	if (parse_if_match(r->if_match, vbuf, sizeof(vbuf), &p.version) != 0) {
 		http_error(r, ERR_BAD_REQUEST, "invalid_if_match", "If-Match must be a quoted version, e.g. \"3\"");
@@ -420,34 +454,20 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	p.max_data = a->cfg->max_session_data_bytes;
 	p.ip = r->client_addr;
 	p.hash = au.hash;
-	err = sess_patch(&a->store, sess_get(&au.s, SC_ID), &p, &s, &too_large);
-	if (err == STORE_CONFLICT) {
+	err = sess_patch(&a->store, sess_get(&au.s, SC_ID), &p, &s);
+	/* The version now stored, on success and on a conflict alike. */
+	if (err == STORE_OK || err == STORE_CONFLICT) {
 		snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
 		http_add_header(r, "ETag", etag);
-		http_error(r, ERR_PRECONDITION, "version_conflict", "the session changed since that version");
-		goto out;
-	}
-	if (too_large) {
-		http_error(r, ERR_TOO_LARGE, "session_data_too_large", "session_data would exceed its size limit");
-		goto out;
-	}
-	if (err == STORE_NOT_FOUND) {
-		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "revoked");
-		goto out;
 	}
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
-	snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
-	http_add_header(r, "ETag", etag);
 	sess_render(&s, &b, 0, -1);
 	route_send_buf(r, 200, &b);
 out:
-	jsonx_buf_free(&b);
-	sess_release(&s);
-	if (body)
-		json_object_put(body);
+	release_answer(NULL, &b, &s, body);
 	auth_release(&au);
 }
 
@@ -455,26 +475,15 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 {
 	struct auth au;
 	long n = 0;
-	enum store_err err;
 
 	(void)arg;
-	if (auth_session(a, r, &au) != 0)
+	if (auth_session_write(a, r, &au) != 0)
 		return;
-	if (auth_csrf(a, r, &au) != 0)
+	if (route_revoke(a, r, &au, sess_get(&au.s, SC_ID), au.hash, NULL, MR_LOGOUT, &n) != 0)
 		goto out;
-	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), sess_get(&au.s, SC_ID), au.hash, NULL, "logout",
-			  r->client_addr, &n);
-	if (err != STORE_OK) {
-		auth_store_error(r, err);
-		goto out;
-	}
 	log_info("event=session_revoked session=%s reason=logout", sess_get(&au.s, SC_ID));
-	metrics_revoked(MR_LOGOUT, n);
 	metrics_session_ended(sess_get(&au.s, SC_CREATED_EPOCH));
-	route_clear_cookie(a, r);
-	/* Clear-Site-Data clears every cookie of the origin, not only ours: only when the operator asks. */
-	if (a->cfg->logout_clear_site_data)
-		http_add_header(r, "Clear-Site-Data", "\"cookies\"");
+	route_logged_out(a, r);
 	http_send_json_lit(r, 200, "{\"message\":\"Logged out\"}");
 out:
 	auth_release(&au);
@@ -495,10 +504,8 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	enum store_err err;
 
 	(void)arg;
-	if (auth_session(a, r, &au) != 0)
+	if (auth_session_write(a, r, &au) != 0)
 		return;
-	if (auth_csrf(a, r, &au) != 0)
-		goto out;
 	body = http_body_object(r);
 	if (body == NULL)
 		goto out;
@@ -525,12 +532,8 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 		goto out;
 	err = sess_refresh(&a->store, sess_get(&au.s, SC_ID), au.hash, hours, a->cfg->max_lifetime, rotate ? hash : NULL,
 			   r->client_addr, &s);
-	if (err == STORE_NOT_FOUND) {
-		auth_reject(a, r, "Session", "invalid_session", "the session token is invalid", "revoked");
-		goto out;
-	}
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=session_%s session=%s", rotate ? "rotated" : "refreshed", sess_get(&s, SC_ID));
@@ -539,19 +542,15 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 		set_session_cookie(a, r, rotate ? tok : au.token, seconds_left(&s));
 	if (rotate)
 		add_csrf_header(r, tok);
-	jsonx_buf_append(&b, "{\"expires_at\":", 14);
+	jsonx_buf_lit(&b, "{\"expires_at\":");
 	jsonx_buf_str(&b, sess_get(&s, SC_EXPIRES_AT));
 	if (rotate) {
-		jsonx_buf_append(&b, ",\"session_token\":", 17);
+		jsonx_buf_lit(&b, ",\"session_token\":");
 		jsonx_buf_str(&b, tok);
 	}
 	jsonx_buf_lit(&b, "}");
 	route_send_buf(r, 200, &b);
 out:
-	OPENSSL_cleanse(tok, sizeof(tok));
-	jsonx_buf_free(&b);
-	sess_release(&s);
-	if (body)
-		json_object_put(body);
+	release_answer(tok, &b, &s, body);
 	auth_release(&au);
 }

@@ -28,7 +28,7 @@ void route_list(struct app *a, struct req *r, const char *arg)
 		return;
 	err = sess_list(&a->store, sess_get(&au.s, SC_USER_ID), a->cfg->idle_timeout, &list);
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
 	n = PQntuples(list.res);
@@ -53,24 +53,16 @@ void route_revoke_one(struct app *a, struct req *r, const char *id)
 {
 	struct auth au;
 	long n = 0;
-	enum store_err err;
 
-	if (auth_session(a, r, &au) != 0)
+	if (auth_session_write(a, r, &au) != 0)
 		return;
-	if (auth_csrf(a, r, &au) != 0)
+	if (route_revoke(a, r, &au, id, NULL, NULL, MR_REVOKE_ONE, &n) != 0)
 		goto out;
-	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), id, NULL, NULL, "revoked_by_user",
-			  r->client_addr, &n);
-	if (err != STORE_OK) {
-		auth_store_error(r, err);
-		goto out;
-	}
 	if (n == 0) {
 		http_error(r, ERR_NOT_FOUND, "session_not_found", "no such session");
 		goto out;
 	}
 	log_info("event=session_revoked session=%s reason=revoked_by_user", id);
-	metrics_revoked(MR_REVOKE_ONE, n);
 	if (strcasecmp(id, sess_get(&au.s, SC_ID)) == 0)
 		route_clear_cookie(a, r);
 	http_send_json_lit(r, 200, "{\"message\":\"Session revoked\"}");
@@ -86,13 +78,10 @@ void route_invalidate_all(struct app *a, struct req *r, const char *arg)
 	char out_json[96];
 	int keep = 0;
 	long n = 0;
-	enum store_err err;
 
 	(void)arg;
-	if (auth_session(a, r, &au) != 0)
+	if (auth_session_write(a, r, &au) != 0)
 		return;
-	if (auth_csrf(a, r, &au) != 0)
-		goto out;
 	body = http_body_object(r);
 	if (body == NULL)
 		goto out;
@@ -107,20 +96,11 @@ void route_invalidate_all(struct app *a, struct req *r, const char *arg)
 		}
 	}
 	/* One statement: the count is exactly what it revoked. */
-	err = sess_revoke(&a->store, sess_get(&au.s, SC_USER_ID), NULL, NULL, keep ? sess_get(&au.s, SC_ID) : NULL,
-			  "invalidate_all", r->client_addr, &n);
-	if (err != STORE_OK) {
-		auth_store_error(r, err);
+	if (route_revoke(a, r, &au, NULL, NULL, keep ? sess_get(&au.s, SC_ID) : NULL, MR_INVALIDATE_ALL, &n) != 0)
 		goto out;
-	}
 	log_info("event=sessions_invalidated count=%ld keep_current=%d", n, keep);
-	metrics_revoked(MR_INVALIDATE_ALL, n);
-	if (!keep) {
-		route_clear_cookie(a, r);
-		/* Clear-Site-Data clears every cookie of the origin, not only ours: only when the operator asks. */
-		if (a->cfg->logout_clear_site_data)
-			http_add_header(r, "Clear-Site-Data", "\"cookies\"");
-	}
+	if (!keep)
+		route_logged_out(a, r);
 	snprintf(out_json, sizeof(out_json), "{\"message\":\"%s\",\"count\":%ld}",
 		 keep ? "All other sessions revoked" : "All sessions revoked", n);
 	http_send_raw(r, 200, "application/json; charset=utf-8", out_json, strlen(out_json));
@@ -143,13 +123,13 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 	enum store_err err;
 
 	if (!a->have_service_key || !authhdr_param(r->authorization, "Service", &key, &key_len)) {
-		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", "service_key");
+		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", AR_SERVICE_KEY);
 		return;
 	}
 	/* Compare hashes: constant time whatever the presented length. */
 	token_hash(key, key_len, h);
 	if (!token_ct_equal(h, a->service_key_hash, sizeof(h))) {
-		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", "service_key");
+		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", AR_SERVICE_KEY);
 		return;
 	}
 	if (user_id[0] == '\0' || strlen(user_id) > 255) {
@@ -181,7 +161,7 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 	}
 	err = sess_set_billing(&a->store, user_id, plan, status, r->client_addr, &n);
 	if (err != STORE_OK) {
-		auth_store_error(r, err);
+		auth_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=billing_updated sessions=%ld", n);

@@ -240,18 +240,13 @@ static int listen_wait(int ep, int lfd, const sigset_t *mask)
 /* The worker loop; returns when SIGTERM/SIGINT arrived and no request is in flight. */
 static int worker_main(struct cfg *c, int lfd)
 {
-	sigset_t block, none;
+	sigset_t none;
 	FCGX_Request fr;
 	struct app app;
 	double last_tick = now_s();
 	int unix_socket, may_close, ep;
 
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigprocmask(SIG_BLOCK, &block, NULL);
-	sigemptyset(&none);
+	signals_block(&none);
 	install_handlers();
 	{
 		struct sockaddr_storage ss;

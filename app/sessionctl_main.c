@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "cli.h"
 #include "config.h"
 #include "store.h"
 
@@ -138,6 +139,19 @@ static void put_json(json_object *o)
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 }
 
+/* EXIT_OK when the store ever recorded a session of user, else the failure reported. */
+static int check_user(PGconn *conn, const char *user)
+{
+	char err[512];
+	int known = admin_user_known(conn, user, err, sizeof(err));
+
+	if (known < 0)
+		return fail_with(EXIT_STORE, "store_error", "%s", err);
+	if (!known)
+		return fail_with(EXIT_NOT_FOUND, "unknown_user", "no session was ever recorded for user '%s'", user);
+	return EXIT_OK;
+}
+
 static const char *const LIST_COLS[] = {
 	"id", "user_id", "state", "created_at", "last_activity", "expires_at", "ip_address", "user_agent", NULL
 };
@@ -148,15 +162,10 @@ static int cmd_list(PGconn *conn, const struct opts *o, long idle)
 				  .all = o->all, .limit = o->limit, .idle_timeout = idle };
 	json_object *res, *arr;
 	char err[512];
-	int known;
+	int rc;
 
-	if (o->user != NULL) {
-		known = admin_user_known(conn, o->user, err, sizeof(err));
-		if (known < 0)
-			return fail_with(EXIT_STORE, "store_error", "%s", err);
-		if (!known)
-			return fail_with(EXIT_NOT_FOUND, "unknown_user", "no session was ever recorded for user '%s'", o->user);
-	}
+	if (o->user != NULL && (rc = check_user(conn, o->user)) != EXIT_OK)
+		return rc;
 	if (admin_list(conn, &f, &res, err, sizeof(err)) != ADMIN_OK)
 		return fail_with(EXIT_STORE, "store_error", "%s", err);
 	if (json_out) {
@@ -216,7 +225,7 @@ static int cmd_revoke(PGconn *conn, const struct opts *o, char **ids, int n)
 {
 	json_object *res, *arr;
 	char err[512];
-	int rc = EXIT_OK, known;
+	int rc = EXIT_OK;
 	size_t missing = 0;
 
 	if ((n > 0) == (o->user != NULL))
@@ -224,13 +233,8 @@ static int cmd_revoke(PGconn *conn, const struct opts *o, char **ids, int n)
 	for (int i = 0; i < n; i++)
 		if (!admin_is_uuid(ids[i]))
 			return fail_with(EXIT_USAGE, "invalid_session_id", "'%.64s' is not a session id (a UUID); nothing revoked", ids[i]);
-	if (o->user != NULL) {
-		known = admin_user_known(conn, o->user, err, sizeof(err));
-		if (known < 0)
-			return fail_with(EXIT_STORE, "store_error", "%s", err);
-		if (!known)
-			return fail_with(EXIT_NOT_FOUND, "unknown_user", "no session was ever recorded for user '%s'", o->user);
-	}
+	if (o->user != NULL && (rc = check_user(conn, o->user)) != EXIT_OK)
+		return rc;
 	if (admin_revoke(conn, n > 0 ? (const char *const *)ids : NULL, (size_t)n, o->user, o->by,
 			 &res, err, sizeof(err)) != ADMIN_OK)
 		return fail_with(EXIT_STORE, "store_error", "%s", err);
@@ -296,31 +300,13 @@ static int valid_by(const char *s)
 	return 1;
 }
 
-static int parse_limit(const char *s, long *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (end == s || *end != '\0' || v < 1 || v > LIMIT_MAX)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "email", required_argument, NULL, 'e' },
-		{ "tenant", required_argument, NULL, 't' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ "by", required_argument, NULL, 'b' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, 'j' }, { "user", required_argument, NULL, 'u' },
+		{ "email", required_argument, NULL, 'e' }, { "tenant", required_argument, NULL, 't' },
+		{ "all", no_argument, NULL, 'a' }, { "limit", required_argument, NULL, 'l' },
+		{ "by", required_argument, NULL, 'b' }, CLI_OPTIONS,
 	};
 	struct opts o = { .limit = LIMIT_DEFAULT };
 	const char *cmd;
@@ -334,9 +320,10 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0)
 			json_out = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, ":h", lopts, "sessionctl", usage, &o.config)) != -1) {
 		switch (opt) {
-		case 'c': o.config = optarg; break;
+		case CLI_EXIT:
+			return EXIT_OK;
 		case 'j': json_out = 1; break;
 		case 'u': o.user = optarg; break;
 		case 'e': o.email = optarg; break;
@@ -344,16 +331,10 @@ int main(int argc, char **argv)
 		case 'a': o.all = 1; break;
 		case 'b': o.by = optarg; break;
 		case 'l':
-			if (parse_limit(optarg, &o.limit) != 0)
+			if (cli_long(optarg, 1, LIMIT_MAX, &o.limit) != 0)
 				return fail_with(EXIT_USAGE, "usage", "--limit must be an integer in 1..%d, not '%.32s'",
 						 LIMIT_MAX, optarg);
 			break;
-		case 'V':
-			printf("sessionctl %s\n", SESSIOND_VERSION);
-			return EXIT_OK;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
 		case ':':
 			return fail_with(EXIT_USAGE, "usage", "%s needs a value", argv[optind - 1]);
 		default:

@@ -48,16 +48,14 @@ static int is_true(const char *v)
 enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idle_timeout,
 			   long touch_interval, struct session *out)
 {
-	char idle[24], touch[24];
-	const char *params[3] = { (const char *)hash, idle, touch };
+	char idle[STORE_NUM_LEN], touch[STORE_NUM_LEN];
+	const char *params[3] = { (const char *)hash, store_num(idle, idle_timeout), store_num(touch, touch_interval) };
 	int lengths[3] = { TOKEN_HASH_LEN, 0, 0 };
 	int formats[3] = { 1, 0, 0 };
 	enum store_err err;
 	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(idle, sizeof(idle), "%ld", idle_timeout);
-	snprintf(touch, sizeof(touch), "%ld", touch_interval);
 	res = store_exec(st, "sess_read", 3, params, lengths, formats, &err);
 	if (res == NULL)
 		return err;
@@ -82,7 +80,7 @@ enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idl
 	return STORE_OK;
 }
 
-enum store_err sess_gone(struct store *st, const unsigned char *hash, char *reason, size_t n)
+enum store_err sess_gone(struct store *st, const unsigned char *hash, enum auth_reason *reason)
 {
 	const char *params[1] = { (const char *)hash };
 	int lengths[1] = { TOKEN_HASH_LEN }, formats[1] = { 1 };
@@ -93,7 +91,7 @@ enum store_err sess_gone(struct store *st, const unsigned char *hash, char *reas
 		return err;
 	err = PQntuples(res) == 1 ? STORE_OK : STORE_NOT_FOUND;
 	if (err == STORE_OK)
-		snprintf(reason, n, "%s", PQgetvalue(res, 0, 0));
+		*reason = auth_reason_parse(PQgetvalue(res, 0, 0), AR_REVOKED);
 	PQclear(res);
 	return err;
 }
@@ -197,36 +195,37 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 	return STORE_OK;
 }
 
-/* Reads a function result "status, <session row>" into out. */
-static enum store_err take_status_row(PGresult *res, struct session *out, const char **status)
+/* Reads a function result "status, <session row>" into out; the status becomes the result. */
+static enum store_err take_status_row(PGresult *res, struct session *out)
 {
+	const char *status;
+
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		return STORE_ERROR;
 	}
-	*status = PQgetvalue(res, 0, 0);
+	status = PQgetvalue(res, 0, 0);
 	out->res = res;
 	out->col0 = 1;
-	if (strcmp(*status, "ok") == 0)
+	if (strcmp(status, "ok") == 0)
 		return STORE_OK;
-	if (strcmp(*status, "conflict") == 0)
+	if (strcmp(status, "conflict") == 0)
 		return STORE_CONFLICT;
-	if (strcmp(*status, "not_found") == 0)
+	if (strcmp(status, "not_found") == 0)
 		return STORE_NOT_FOUND;
+	if (strcmp(status, "too_large") == 0)
+		return STORE_TOO_LARGE;
 	return STORE_ERROR;
 }
 
-enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out,
-			  int *too_large)
+enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out)
 {
 	char maxd[24];
 	const char *params[11];
-	const char *status = "";
 	enum store_err err;
 	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
-	*too_large = 0;
 	snprintf(maxd, sizeof(maxd), "%ld", p->max_data);
 	params[0] = id;
 	params[1] = p->version;
@@ -243,9 +242,7 @@ enum store_err sess_patch(struct store *st, const char *id, const struct sess_pa
 	res = store_exec_then(st, "sess_patch", 11, params, NULL, NULL, "cache_ring", &err);
 	if (res == NULL)
 		return err;
-	err = take_status_row(res, out, &status);
-	if (err == STORE_ERROR && strcmp(status, "too_large") == 0)
-		*too_large = 1;
+	err = take_status_row(res, out);
 	if (err == STORE_OK) {
 		if (p->hash)
 			lcache_invalidate_hash(p->hash);
@@ -256,21 +253,18 @@ enum store_err sess_patch(struct store *st, const char *id, const struct sess_pa
 enum store_err sess_refresh(struct store *st, const char *id, const unsigned char *hash, long hours,
 			    long max_lifetime, const unsigned char *new_hash, const char *ip, struct session *out)
 {
-	char h[24], ml[24];
-	const char *params[5] = { id, h, ml, (const char *)new_hash, ip };
+	char h[STORE_NUM_LEN], ml[STORE_NUM_LEN];
+	const char *params[5] = { id, store_num(h, hours), store_num(ml, max_lifetime), (const char *)new_hash, ip };
 	int lengths[5] = { 0, 0, 0, new_hash ? TOKEN_HASH_LEN : 0, 0 };
 	int formats[5] = { 0, 0, 0, 1, 0 };
-	const char *status = "";
 	enum store_err err;
 	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(h, sizeof(h), "%ld", hours);
-	snprintf(ml, sizeof(ml), "%ld", max_lifetime);
 	res = store_exec_then(st, "sess_refresh", 5, params, lengths, formats, "cache_ring", &err);
 	if (res == NULL)
 		return err;
-	err = take_status_row(res, out, &status);
+	err = take_status_row(res, out);
 	if (err == STORE_OK)
 		lcache_invalidate_hash(hash);
 	return err;
@@ -338,10 +332,11 @@ enum store_err sess_set_billing(struct store *st, const char *user_id, const cha
 	return STORE_OK;
 }
 
-void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route, long window_failures)
+void sess_auth_failed(struct store *st, const char *ip, enum auth_reason reason, const char *route,
+		      long window_failures)
 {
 	char n[24];
-	const char *params[4] = { ip, reason, route, n };
+	const char *params[4] = { ip, auth_reason_label(reason), route, n };
 	enum store_err err;
 
 	snprintf(n, sizeof(n), "%ld", window_failures);

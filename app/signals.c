@@ -18,3 +18,15 @@ void signals_install(void (*term)(int), void (*hup)(int))
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }
+
+void signals_block(sigset_t *wait_mask)
+{
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sigemptyset(wait_mask);
+}

@@ -397,3 +397,9 @@ enum store_err store_ping(struct store *s)
 	PQclear(res);
 	return err;
 }
+
+const char *store_num(char buf[STORE_NUM_LEN], long v)
+{
+	snprintf(buf, STORE_NUM_LEN, "%ld", v);
+	return buf;
+}

@@ -2,6 +2,7 @@
 #ifndef SESSIOND_AUTH_H
 #define SESSIOND_AUTH_H
 
+#include "auth_reason.h"
 #include "ctx.h"
 #include "http.h"
 #include "lcache.h"
@@ -51,15 +52,28 @@ int auth_session_read(struct app *a, struct req *r, struct auth *out);
 /* Cookie-authenticated state changes need an allowed Origin/Referer or a matching X-CSRF-Token. 0, or -1 after 403. */
 int auth_csrf(struct app *a, struct req *r, const struct auth *au);
 
+/*
+ * For state changes: auth_session, then auth_csrf. Returns 0 with out filled
+ * (release with auth_release), or -1 after the answer, holding nothing.
+ */
+int auth_session_write(struct app *a, struct req *r, struct auth *out);
+
 /* The CSRF token of a session token, derived (not stored): out[TOKEN_LEN+1]. */
 void auth_csrf_token(const char *token, char *out);
 
-/* Records and answers a failed authentication with 401 and WWW-Authenticate: scheme. */
+/*
+ * Records (log line, guard, audit row, metric) and answers a failed
+ * authentication with 401, WWW-Authenticate: scheme and the error code/message.
+ */
 void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
-		 const char *reason);
+		 enum auth_reason reason);
 
-/* Maps a store failure to 503/500. */
-void auth_store_error(struct req *r, enum store_err err);
+/*
+ * The one mapping from a store failure to an answer: NOT_FOUND (the session
+ * went under the request) 401 invalid_session, CONFLICT 412, TOO_LARGE 413,
+ * UNAVAILABLE 503, anything else 500.
+ */
+void auth_store_error(struct app *a, struct req *r, enum store_err err);
 
 void auth_release(struct auth *au);
 

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "auth_reason.h"
+
 struct jwtv_options {
 	const char *jwks_file;      /* path to the JWKS JSON ({"keys":[{kty,kid,n,e,alg?,use?},...]}) */
 	const char *issuer;         /* iss must equal this exactly */
@@ -73,7 +75,10 @@ enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t 
 
 void jwtv_identity_free(struct jwtv_identity *id);
 
-/* Stable snake_case reason for logs/metrics/error bodies, e.g. "expired", "bad_signature". Static string. */
+/* The authentication-failure reason of e (AR_UNKNOWN for JWTV_OK and out-of-range values). */
+enum auth_reason jwtv_auth_reason(enum jwtv_err e);
+
+/* e's reason label for logs and error bodies ("ok" for JWTV_OK, "unknown" out of range). Static string. */
 const char *jwtv_reason(enum jwtv_err e);
 
 size_t jwtv_key_count(const struct jwtv *v);

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth_reason.h"
+
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -88,10 +90,10 @@ void metrics_store_error(enum metrics_store_err kind);
 
 /*
  * Counts one failed authentication. scheme is the WWW-Authenticate scheme
- * ("Session", "Bearer ...", "Service"), reason auth_reject()'s reason; values
- * outside the fixed lists are counted as "other".
+ * ("Session", "Bearer ...", "Service"); a scheme or a reason outside the
+ * fixed lists is counted as "other".
  */
-void metrics_auth_failure(const char *scheme, const char *reason);
+void metrics_auth_failure(const char *scheme, enum auth_reason reason);
 
 /* Counts one request of route (a router name; NULL or unknown = "other") answered with status in seconds. */
 void metrics_request(const char *route, int status, double seconds);

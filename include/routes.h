@@ -7,20 +7,18 @@
 #include "ctx.h"
 #include "http.h"
 #include "jsonx.h"
+#include "metrics.h"
 
-/* Route handlers. */
-void route_health(struct app *a, struct req *r, const char *arg);
-void route_metrics(struct app *a, struct req *r, const char *arg);
-void route_create(struct app *a, struct req *r, const char *arg);
-void route_current_get(struct app *a, struct req *r, const char *arg);
-void route_current_patch(struct app *a, struct req *r, const char *arg);
-void route_current_delete(struct app *a, struct req *r, const char *arg);
-void route_refresh(struct app *a, struct req *r, const char *arg);
-void route_list(struct app *a, struct req *r, const char *arg);
-void route_revoke_one(struct app *a, struct req *r, const char *id);
-void route_invalidate_all(struct app *a, struct req *r, const char *arg);
-void route_internal_user(struct app *a, struct req *r, const char *user_id);
-void route_auth(struct app *a, struct req *r, const char *arg);
+struct auth;
+
+/*
+ * The route handlers, listed in the router's table (app/router.c). arg is the
+ * decoded {param} of the route's pattern (a session id, a user id), or NULL.
+ */
+typedef void route_handler(struct app *a, struct req *r, const char *arg);
+route_handler route_health, route_metrics, route_create, route_current_get, route_current_patch,
+	route_current_delete, route_refresh, route_list, route_revoke_one, route_invalidate_all,
+	route_internal_user, route_auth;
 
 /* Sends b as the JSON body with status. */
 void route_send_buf(struct req *r, int status, struct jsonx_buf *b);
@@ -31,7 +29,18 @@ void route_bad_field(struct req *r, const char *code, const char *field, const c
 /* 1 for a non-empty printable-ASCII string of at most max bytes, without spaces or quotes. */
 int route_plain_string(const char *s, size_t max);
 
+/*
+ * Revokes au's user's sessions as sess_revoke does (id, hash, keep) for why,
+ * by r's client address, and counts them: 0 with *n revoked, or -1 after the
+ * error answer.
+ */
+int route_revoke(struct app *a, struct req *r, const struct auth *au, const char *id, const unsigned char *hash,
+		 const char *keep, enum metrics_revoke why, long *n);
+
 /* Expires the session cookie (Set-Cookie with Max-Age=0). */
 void route_clear_cookie(struct app *a, struct req *r);
+
+/* After a logout: route_clear_cookie, and Clear-Site-Data when logout_clear_site_data is set. */
+void route_logged_out(struct app *a, struct req *r);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "auth_reason.h"
 #include "jsonx.h"
 #include "statements.h"
 #include "store.h"
@@ -100,9 +101,11 @@ struct sess_patch {
 	const unsigned char *hash;     /* the caller's token hash: its per-host cache entry */
 };
 
-/* Applies a PATCH. STORE_CONFLICT on a stale version; STORE_ERROR with *too_large set when session_data would exceed max_data. */
-enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out,
-			  int *too_large);
+/*
+ * Applies a PATCH. STORE_CONFLICT on a stale version (out holds the current
+ * row), STORE_TOO_LARGE when session_data would exceed max_data.
+ */
+enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out);
 
 /* Extends (and with new_hash rotates) the session whose token hash is hash. */
 enum store_err sess_refresh(struct store *st, const char *id, const unsigned char *hash, long hours,
@@ -126,13 +129,14 @@ enum store_err sess_set_billing(struct store *st, const char *user_id, const cha
 /*
  * Why a token no session holds went (migration 005's gone_tokens: its session
  * was deleted by cleanup, or the token rotated): STORE_OK with *reason set
- * to "revoked", "expired" or "rotated", or STORE_NOT_FOUND for a token that
- * never was one.
+ * to AR_REVOKED, AR_EXPIRED or AR_ROTATED, or STORE_NOT_FOUND for a token
+ * that never was one.
  */
-enum store_err sess_gone(struct store *st, const unsigned char *hash, char *reason, size_t n);
+enum store_err sess_gone(struct store *st, const unsigned char *hash, enum auth_reason *reason);
 
 /* Records a failed authentication (never the token); window_failures: the address's failures in its window so far. */
-void sess_auth_failed(struct store *st, const char *ip, const char *reason, const char *route, long window_failures);
+void sess_auth_failed(struct store *st, const char *ip, enum auth_reason reason, const char *route,
+		      long window_failures);
 
 /*
  * Deletes the invalidation log rows (sql/007) that every listener has read:

@@ -16,6 +16,7 @@ enum store_err {
 	STORE_OK = 0,
 	STORE_NOT_FOUND,      /* no such row (or not the caller's) */
 	STORE_CONFLICT,       /* version mismatch (If-Match) */
+	STORE_TOO_LARGE,      /* the write would exceed a size limit (session_data) */
 	STORE_UNAVAILABLE,    /* cannot reach PostgreSQL right now: 503 */
 	STORE_ERROR           /* anything else: 500, logged */
 };
@@ -62,6 +63,12 @@ PGresult *store_exec_then(struct store *s, const char *name, int nparams, const 
 
 /* Liveness: SELECT 1 through the prepared path. */
 enum store_err store_ping(struct store *s);
+
+/* Room for a long as decimal text. */
+#define STORE_NUM_LEN 24
+
+/* Writes v into buf as a statement's text parameter and returns buf. */
+const char *store_num(char buf[STORE_NUM_LEN], long v);
 
 /* Opens a plain connection for tools (migrations, cleanup): NULL with a message in err. */
 PGconn *store_connect_raw(const struct cfg *c, char *err, size_t errlen);

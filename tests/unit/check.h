@@ -23,6 +23,24 @@ static inline int check_report(int ok, const char *file, int line, const char *w
 	return ok;
 }
 
+/* s quoted for a check's message, control and non-ASCII bytes escaped, cut at 60 characters (static). */
+static inline const char *check_quote(const char *s)
+{
+	static char buf[256];
+	size_t used = 0;
+
+	if (s == NULL)
+		return "NULL";
+	buf[used++] = '"';
+	for (; *s && used < 60; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, c < 0x20 || c >= 0x7f ? "\\x%02x" : "%c", c);
+	}
+	snprintf(buf + used, sizeof(buf) - used, "\"");
+	return buf;
+}
+
 #define CHECK(cond) check_report(!!(cond), __FILE__, __LINE__, #cond)
 #define CHECK_MSG(cond, msg) check_report(!!(cond), __FILE__, __LINE__, (msg))
 #define CHECK_STR(a, b) \

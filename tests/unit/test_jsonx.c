@@ -16,6 +16,26 @@ static enum jsonx_err parse_str(const char *s, int depth, int require_object)
 	return e;
 }
 
+/* A document, the depth limit, whether an object is required, and the answer. */
+struct parse_case {
+	const char *text;
+	int depth, require_object;
+	enum jsonx_err want;
+};
+
+/* One check per case: parse_str(text, depth, require_object) == want. */
+static void parse_cases(const struct parse_case *c, size_t n)
+{
+	char what[512];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(what, sizeof(what), "parse_str(%s, %d, %d) == %d", check_quote(c[i].text), c[i].depth,
+			 c[i].require_object, (int)c[i].want);
+		check_report(parse_str(c[i].text, c[i].depth, c[i].require_object) == c[i].want, __FILE__, __LINE__,
+			     what);
+	}
+}
+
 /* Plain serialization of parse(s), compared with want (want NULL: must fail to parse). */
 static int parses_to(const char *s, const char *want)
 {
@@ -33,91 +53,127 @@ static void test_parse(void)
 {
 	struct json_object *o = NULL;
 
-	CHECK(parse_str("{}", 8, 1) == JSONX_OK);
-	CHECK(parse_str("  {\"a\": [1, 2.5, -3e2, true, false, null, \"x\"]}\r\n\t ", 8, 1) == JSONX_OK);
-	CHECK(parse_str("[]", 8, 0) == JSONX_OK);
-	CHECK(parse_str("123", 8, 0) == JSONX_OK);
-	CHECK(parse_str("\"s\"", 8, 0) == JSONX_OK);
-	CHECK(parse_str("true", 8, 0) == JSONX_OK);
-	CHECK(parse_str("-0", 8, 0) == JSONX_OK);
-	CHECK(parse_str("0.5e-3", 8, 0) == JSONX_OK);
+	{
+		static const struct parse_case cases[] = {
+			{ "{}", 8, 1, JSONX_OK },
+			{ "  {\"a\": [1, 2.5, -3e2, true, false, null, \"x\"]}\r\n\t ", 8, 1, JSONX_OK },
+			{ "[]", 8, 0, JSONX_OK },
+			{ "123", 8, 0, JSONX_OK },
+			{ "\"s\"", 8, 0, JSONX_OK },
+			{ "true", 8, 0, JSONX_OK },
+			{ "-0", 8, 0, JSONX_OK },
+			{ "0.5e-3", 8, 0, JSONX_OK },
+		};
+
+		parse_cases(cases, sizeof(cases) / sizeof(cases[0]));
+	}
 
 	/* non-object */
-	CHECK(parse_str("[]", 8, 1) == JSONX_NOT_OBJECT);
-	CHECK(parse_str("123", 8, 1) == JSONX_NOT_OBJECT);
-	CHECK(parse_str("\"s\"", 8, 1) == JSONX_NOT_OBJECT);
-	CHECK(parse_str("null", 8, 1) == JSONX_NOT_OBJECT);
+	{
+		static const struct parse_case cases[] = {
+			{ "[]", 8, 1, JSONX_NOT_OBJECT },
+			{ "123", 8, 1, JSONX_NOT_OBJECT },
+			{ "\"s\"", 8, 1, JSONX_NOT_OBJECT },
+			{ "null", 8, 1, JSONX_NOT_OBJECT },
+		};
+
+		parse_cases(cases, sizeof(cases) / sizeof(cases[0]));
+	}
 	CHECK(jsonx_parse("null", 4, 8, 0, &o) == JSONX_OK && o == NULL);
 
 	/* trailing garbage and framing */
-	CHECK(parse_str("{}x", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("{} {}", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("{}}", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("12x", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("1 2", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("{} \f", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("\v{}", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("   ", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("{", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("{\"a\":1", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("\"abc", 8, 0) == JSONX_SYNTAX);
+	{
+		static const struct parse_case cases[] = {
+			{ "{}x", 8, 1, JSONX_SYNTAX },
+			{ "{} {}", 8, 1, JSONX_SYNTAX },
+			{ "{}}", 8, 1, JSONX_SYNTAX },
+			{ "12x", 8, 0, JSONX_SYNTAX },
+			{ "1 2", 8, 0, JSONX_SYNTAX },
+			{ "{} \f", 8, 1, JSONX_SYNTAX },
+			{ "\v{}", 8, 1, JSONX_SYNTAX },
+			{ "", 8, 0, JSONX_SYNTAX },
+			{ "   ", 8, 0, JSONX_SYNTAX },
+			{ "{", 8, 1, JSONX_SYNTAX },
+			{ "{\"a\":1", 8, 1, JSONX_SYNTAX },
+			{ "\"abc", 8, 0, JSONX_SYNTAX },
+		};
+
+		parse_cases(cases, sizeof(cases) / sizeof(cases[0]));
+	}
 	CHECK(jsonx_parse("{}\0", 3, 8, 1, &o) == JSONX_SYNTAX && o == NULL);
 	CHECK(jsonx_parse("{\"a\":\"b\0c\"}", 11, 8, 1, &o) == JSONX_SYNTAX && o == NULL);
 	CHECK(jsonx_parse("{\"a\":1}", 3, 8, 1, &o) == JSONX_SYNTAX && o == NULL); /* len honoured */
 	CHECK(jsonx_parse(NULL, 0, 8, 0, &o) == JSONX_SYNTAX && o == NULL);
 
 	/* things json-c's strict mode lets through */
-	CHECK(parse_str("{'a':1}", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("['a']", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("NaN", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("Infinity", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("-Infinity", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("[1,]", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("{\"a\":1,}", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("[,1]", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("{\"a\" 1}", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("{a:1}", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("{1:1}", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("01", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("-", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("1.", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str(".5", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("1e", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("+1", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("0x10", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("tru", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("True", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("nul", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("/* c */ {}", 8, 1) == JSONX_SYNTAX);
-	CHECK(parse_str("\"a\x01\"", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("\"a\tb\"", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("\"\\x\"", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("\"\\u12\"", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("\"\\u12g4\"", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("\"\\", 8, 0) == JSONX_SYNTAX);
+	{
+		static const struct parse_case cases[] = {
+			{ "{'a':1}", 8, 1, JSONX_SYNTAX },
+			{ "['a']", 8, 0, JSONX_SYNTAX },
+			{ "NaN", 8, 0, JSONX_SYNTAX },
+			{ "Infinity", 8, 0, JSONX_SYNTAX },
+			{ "-Infinity", 8, 0, JSONX_SYNTAX },
+			{ "[1,]", 8, 0, JSONX_SYNTAX },
+			{ "{\"a\":1,}", 8, 1, JSONX_SYNTAX },
+			{ "[,1]", 8, 0, JSONX_SYNTAX },
+			{ "{\"a\" 1}", 8, 1, JSONX_SYNTAX },
+			{ "{a:1}", 8, 1, JSONX_SYNTAX },
+			{ "{1:1}", 8, 1, JSONX_SYNTAX },
+			{ "01", 8, 0, JSONX_SYNTAX },
+			{ "-", 8, 0, JSONX_SYNTAX },
+			{ "1.", 8, 0, JSONX_SYNTAX },
+			{ ".5", 8, 0, JSONX_SYNTAX },
+			{ "1e", 8, 0, JSONX_SYNTAX },
+			{ "+1", 8, 0, JSONX_SYNTAX },
+			{ "0x10", 8, 0, JSONX_SYNTAX },
+			{ "tru", 8, 0, JSONX_SYNTAX },
+			{ "True", 8, 0, JSONX_SYNTAX },
+			{ "nul", 8, 0, JSONX_SYNTAX },
+			{ "/* c */ {}", 8, 1, JSONX_SYNTAX },
+			{ "\"a\x01\"", 8, 0, JSONX_SYNTAX },
+			{ "\"a\tb\"", 8, 0, JSONX_SYNTAX },
+			{ "\"\\x\"", 8, 0, JSONX_SYNTAX },
+			{ "\"\\u12\"", 8, 0, JSONX_SYNTAX },
+			{ "\"\\u12g4\"", 8, 0, JSONX_SYNTAX },
+			{ "\"\\", 8, 0, JSONX_SYNTAX },
+		};
+
+		parse_cases(cases, sizeof(cases) / sizeof(cases[0]));
+	}
 	CHECK(parses_to("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\"", "\"\\\"\\\\\\/\\b\\f\\n\\r\\tA\""));
 
 	/* UTF-8 */
 	CHECK(parses_to("\"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"", "\"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""));
-	CHECK(parse_str("\"\xff\"", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("\"\xc3\"", 8, 0) == JSONX_SYNTAX);      /* truncated */
-	CHECK(parse_str("\"\xc3(\"", 8, 0) == JSONX_SYNTAX);     /* bad continuation */
-	CHECK(parse_str("\"\xc0\xaf\"", 8, 0) == JSONX_SYNTAX);  /* overlong '/' */
-	CHECK(parse_str("\"\xe0\x80\xaf\"", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("\"\xed\xa0\x80\"", 8, 0) == JSONX_SYNTAX); /* surrogate */
-	CHECK(parse_str("\"\xf4\x90\x80\x80\"", 8, 0) == JSONX_SYNTAX); /* > U+10FFFF */
-	CHECK(parse_str("\"\x80\"", 8, 0) == JSONX_SYNTAX);
-	CHECK(parse_str("{\"\xfe\":1}", 8, 1) == JSONX_SYNTAX);   /* in a key */
-	CHECK(parse_str("\xef\xbb\xbf{}", 8, 1) == JSONX_SYNTAX); /* BOM */
+	{
+		static const struct parse_case cases[] = {
+			{ "\"\xff\"", 8, 0, JSONX_SYNTAX },
+			{ "\"\xc3\"", 8, 0, JSONX_SYNTAX }, /* truncated */
+			{ "\"\xc3(\"", 8, 0, JSONX_SYNTAX }, /* bad continuation */
+			{ "\"\xc0\xaf\"", 8, 0, JSONX_SYNTAX }, /* overlong '/' */
+			{ "\"\xe0\x80\xaf\"", 8, 0, JSONX_SYNTAX },
+			{ "\"\xed\xa0\x80\"", 8, 0, JSONX_SYNTAX }, /* surrogate */
+			{ "\"\xf4\x90\x80\x80\"", 8, 0, JSONX_SYNTAX }, /* > U+10FFFF */
+			{ "\"\x80\"", 8, 0, JSONX_SYNTAX },
+			{ "{\"\xfe\":1}", 8, 1, JSONX_SYNTAX }, /* in a key */
+			{ "\xef\xbb\xbf{}", 8, 1, JSONX_SYNTAX }, /* BOM */
+		};
+
+		parse_cases(cases, sizeof(cases) / sizeof(cases[0]));
+	}
 
 	/* depth: jsonx_depth counting, max_depth inclusive */
-	CHECK(parse_str("[[[1]]]", 3, 0) == JSONX_OK);
-	CHECK(parse_str("[[[1]]]", 2, 0) == JSONX_TOO_DEEP);
-	CHECK(parse_str("{\"a\":{\"b\":{}}}", 3, 1) == JSONX_OK);
-	CHECK(parse_str("{\"a\":{\"b\":{}}}", 2, 1) == JSONX_TOO_DEEP);
-	CHECK(parse_str("{}", 0, 1) == JSONX_TOO_DEEP);
-	CHECK(parse_str("7", 0, 0) == JSONX_OK);
+	{
+		static const struct parse_case cases[] = {
+			{ "[[[1]]]", 3, 0, JSONX_OK },
+			{ "[[[1]]]", 2, 0, JSONX_TOO_DEEP },
+			{ "{\"a\":{\"b\":{}}}", 3, 1, JSONX_OK },
+			{ "{\"a\":{\"b\":{}}}", 2, 1, JSONX_TOO_DEEP },
+			{ "{}", 0, 1, JSONX_TOO_DEEP },
+			{ "7", 0, 0, JSONX_OK },
+		};
+
+		parse_cases(cases, sizeof(cases) / sizeof(cases[0]));
+	}
 	CHECK(parse_str("{}", -5, 1) == JSONX_TOO_DEEP);
 	{
 		size_t n = 100000, i;
@@ -203,8 +259,14 @@ static void test_nul(void)
 {
 	char f[16];
 
-	CHECK(parse_str("\"a\\u0000b\"", 8, 0) == JSONX_NUL);
-	CHECK(parse_str("{\"a\\u0000b\":1}", 8, 1) == JSONX_NUL);
+	{
+		static const struct parse_case cases[] = {
+			{ "\"a\\u0000b\"", 8, 0, JSONX_NUL },
+			{ "{\"a\\u0000b\":1}", 8, 1, JSONX_NUL },
+		};
+
+		parse_cases(cases, sizeof(cases) / sizeof(cases[0]));
+	}
 	CHECK(parses_to("\"\\u0001\\u0100\\u1000\"", "\"\\u0001\xc4\x80\xe1\x80\x80\"")); /* other escapes stay */
 	CHECK(parse_named("{\"x\":1,\"session_data\":{\"a\":[\"x\\u0000y\"]}}", 1, f, sizeof(f)) == JSONX_NUL &&
 	      strcmp(f, "session_data") == 0);

@@ -121,6 +121,21 @@ static enum jwtv_err verify_claims(struct jwtv *v, const char *extra, long expof
 	return e;
 }
 
+/* Verifies a token whose exp is secs followed by frac (".25": a JSON double). */
+static enum jwtv_err verify_exp_frac(struct jwtv *v, long long secs, const char *frac)
+{
+	char *c, *t;
+	enum jwtv_err e;
+
+	if (asprintf(&c, "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":%lld%s}", secs, frac) < 0)
+		exit(2);
+	t = tok("RS256", k1, "k1", c);
+	e = verify_str(v, t, NULL);
+	free(t);
+	free(c);
+	return e;
+}
+
 /* Verifies a token built from a raw header and claims (signed RS256 with k1). */
 static enum jwtv_err verify_raw(struct jwtv *v, const char *hdr, const char *cl)
 {
@@ -154,6 +169,17 @@ static struct jwtv *make(const char *algs, char *err, size_t errlen)
 
 static void test_valid(struct jwtv *v)
 {
+	static const struct {
+		const char *header;
+		enum jwtv_err want;
+	} typs[] = {
+		{ "{\"alg\":\"RS256\",\"kid\":\"k1\"}", JWTV_OK },
+		{ "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}", JWTV_OK },
+		{ "{\"alg\":\"RS256\",\"typ\":\"jwt\",\"kid\":\"k1\"}", JWTV_OK },
+		{ "{\"alg\":\"RS256\",\"typ\":\"JWE\",\"kid\":\"k1\"}", JWTV_MALFORMED },
+		{ "{\"alg\":\"RS256\",\"typ\":1,\"kid\":\"k1\"}", JWTV_MALFORMED },
+		{ "{\"alg\":\"RS256\",\"kid\":\"k1\",\"crit\":[\"b64\"]}", JWTV_MALFORMED },
+	};
 	struct jwtv_identity id;
 	char *c = claims("\"email\":\"a@example.com\",\"name\":\"Ann\",\"picture\":\"https://p.example/a.png\","
 			 "\"" NS "tenant_id\":\"t-42\",\"" NS "tenant_name\":\"Acme\",\"tenant_id\":\"wrong\"", 300);
@@ -201,17 +227,13 @@ static void test_valid(struct jwtv *v)
 	free(c);
 
 	/* typ variants. */
-	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", c = claims(NULL, 300)) == JWTV_OK);
-	free(c);
-	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}", c = claims(NULL, 300)) == JWTV_OK);
-	free(c);
-	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"typ\":\"jwt\",\"kid\":\"k1\"}", c = claims(NULL, 300)) == JWTV_OK);
-	free(c);
-	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"typ\":\"JWE\",\"kid\":\"k1\"}", c = claims(NULL, 300)) == JWTV_MALFORMED);
-	free(c);
-	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"typ\":1,\"kid\":\"k1\"}", c = claims(NULL, 300)) == JWTV_MALFORMED);
-	free(c);
-	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"kid\":\"k1\",\"crit\":[\"b64\"]}", c = claims(NULL, 300)) == JWTV_MALFORMED);
+	c = claims(NULL, 300);
+	for (size_t i = 0; i < sizeof(typs) / sizeof(typs[0]); i++) {
+		char what[160];
+
+		snprintf(what, sizeof(what), "header %s: %s", typs[i].header, jwtv_reason(typs[i].want));
+		CHECK_MSG(verify_raw(v, typs[i].header, c) == typs[i].want, what);
+	}
 	free(c);
 }
 
@@ -232,24 +254,8 @@ static void test_time(struct jwtv *v)
 	CHECK(verify_claims(v, "\"nbf\":\"0\"", 300) == JWTV_MALFORMED);
 
 	/* exp as a double, missing, or of the wrong type. */
-	{
-		char *c, *t;
-
-		if (asprintf(&c, "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":%lld.25}",
-			     (long long)now - 60) < 0)
-			exit(2);
-		t = tok("RS256", k1, "k1", c);
-		CHECK(verify_str(v, t, NULL) == JWTV_OK);
-		free(t);
-		free(c);
-		if (asprintf(&c, "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":%lld.75}",
-			     (long long)now - 61) < 0)
-			exit(2);
-		t = tok("RS256", k1, "k1", c);
-		CHECK(verify_str(v, t, NULL) == JWTV_EXPIRED);
-		free(t);
-		free(c);
-	}
+	CHECK(verify_exp_frac(v, (long long)now - 60, ".25") == JWTV_OK);
+	CHECK(verify_exp_frac(v, (long long)now - 61, ".75") == JWTV_EXPIRED);
 	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"kid\":\"k1\"}",
 			 "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\"}") == JWTV_MALFORMED);
 	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"kid\":\"k1\"}",
