@@ -267,6 +267,10 @@ lock_order_check() {
 		[ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sessiond' AND wait_event_type = 'Lock'")" -ge 1 ] && { waiting=1; break; }
 		sleep 0.1
 	done
+	# What the backends were doing, for the failure message.
+	local seen
+	seen=$(psql_q "SELECT string_agg(application_name || ':' || coalesce(state, '') || ':' || coalesce(wait_event_type, '') || ':' || left(query, 40), ' | ')
+		FROM pg_stat_activity WHERE datname = 'sessiond' AND pid <> pg_backend_pid()")
 	want=$(psql_q "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM sessions WHERE user_id = '$user' AND id < '$mid' AND ${LOCK_ORDER_WANT:-true}")
 	got=$(psql_q "SELECT coalesce(string_agg(s.id::text, ',' ORDER BY s.id), '') FROM pgrowlocks('sessions') r
 		JOIN sessions s ON s.ctid = r.locked_row
@@ -277,7 +281,7 @@ lock_order_check() {
 	wait "$bg" 2>/dev/null
 	[ "$waiting" = 1 ] && [ -n "$want" ] && [ "$got" = "$want" ] &&
 		pass "$desc locks the user's rows in id order (holds the $(tr -cd , <<<"$want," | wc -c) before the held row, none after)" ||
-		fail "$desc: waiting=$waiting; locked '$got', want '$want'"
+		fail "$desc: waiting=$waiting; locked '$got', want '$want'; backends: $seen; bg exit: $(jobs -l | tr '\n' ' ')"
 }
 # A loaded machine may be slow to look: give the waiting statements time (statement timeout 30 s).
 restart_env SESSIOND_DB_STATEMENT_TIMEOUT=30000 || fail "restart with a 30 s statement timeout"
