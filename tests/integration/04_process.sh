@@ -281,7 +281,7 @@ lock_order_check() {
 	wait "$bg" 2>/dev/null
 	[ "$waiting" = 1 ] && [ -n "$want" ] && [ "$got" = "$want" ] &&
 		pass "$desc locks the user's rows in id order (holds the $(tr -cd , <<<"$want," | wc -c) before the held row, none after)" ||
-		fail "$desc: waiting=$waiting; locked '$got', want '$want'; backends: $seen; bg exit: $(jobs -l | tr '\n' ' ')"
+		fail "$desc: waiting=$waiting; locked '$got', want '$want'; backends: $seen"
 }
 # A loaded machine may be slow to look: give the waiting statements time (statement timeout 30 s).
 restart_env SESSIOND_DB_STATEMENT_TIMEOUT=30000 || fail "restart with a 30 s statement timeout"
