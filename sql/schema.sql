@@ -81,7 +81,8 @@ CREATE TABLE public.sessions (
     user_agent text,
     CONSTRAINT sessions_session_type_check CHECK ((session_type = ANY (ARRAY['web'::text, 'mobile'::text, 'api'::text]))),
     CONSTRAINT sessions_token_hash_check CHECK ((octet_length(token_hash) = 32))
-);
+)
+WITH (fillfactor='80');
 
 --
 -- Name: sessiond_cache_put(public.sessions); Type: FUNCTION; Schema: public; Owner: -
@@ -163,19 +164,16 @@ BEGIN
 END $$;
 
 --
--- Name: sessiond_log_invalidation(); Type: FUNCTION; Schema: public; Owner: -
+-- Name: sessiond_merge(jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.sessiond_log_invalidation() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    INSERT INTO session_invalidations (token_hash) VALUES (OLD.token_hash);
-    IF current_setting('application_name', true) IS DISTINCT FROM 'sessiond' THEN
-        PERFORM pg_notify('sessiond_cache', '');
-    END IF;
-    RETURN NULL;
-END $$;
+CREATE FUNCTION public.sessiond_merge(target jsonb, patch jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+SELECT CASE WHEN jsonb_typeof(target) = 'object' AND jsonb_typeof(patch) = 'object'
+             AND NOT jsonb_path_exists(patch, '$.* ? (@ == null || @.type() == "object")')
+            THEN target || patch
+            ELSE sessiond_merge_patch(target, patch) END $_$;
 
 --
 -- Name: sessiond_merge_patch(jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
@@ -208,19 +206,6 @@ BEGIN
 END $$;
 
 --
--- Name: sessiond_notify_change(); Type: FUNCTION; Schema: public; Owner: -
---
-
-CREATE FUNCTION public.sessiond_notify_change() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    -- Its own statement, so it also sees a cache fill committed meanwhile.
-    DELETE FROM session_cache c WHERE c.id = OLD.id;
-    RETURN NULL;
-END $$;
-
---
 -- Name: sessiond_patch(uuid, bigint, boolean, boolean, boolean, text, jsonb, text, text, integer, inet); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -229,40 +214,37 @@ CREATE FUNCTION public.sessiond_patch(p_id uuid, p_version bigint, p_needs boole
     AS $$
 DECLARE
     cur sessions;
-    merged jsonb;
 BEGIN
-    SELECT * INTO cur FROM sessions s WHERE s.id = p_id AND s.revoked_at IS NULL FOR UPDATE;
-    IF NOT FOUND THEN
-        status := 'not_found';
-        RETURN NEXT;
-        RETURN;
-    END IF;
-    IF p_version IS NOT NULL AND cur.version <> p_version THEN
-        status := 'conflict';
-        sess := cur;
-        RETURN NEXT;
-        RETURN;
-    END IF;
-    merged := CASE WHEN p_data IS NULL THEN cur.session_data
-                   ELSE sessiond_merge_patch(cur.session_data, p_data) END;
-    IF octet_length(merged::text) > p_max_data THEN
-        status := 'too_large';
-        RETURN NEXT;
-        RETURN;
-    END IF;
     UPDATE sessions s SET
         needs_onboarding = coalesce(p_needs, s.needs_onboarding),
         onboarding_completed = coalesce(p_completed, s.onboarding_completed),
         onboarding_step = CASE WHEN p_step_set THEN p_step ELSE s.onboarding_step END,
         subscription_plan = coalesce(p_plan, s.subscription_plan),
         subscription_status = coalesce(p_status, s.subscription_status),
-        session_data = merged,
+        session_data = CASE WHEN p_data IS NULL THEN s.session_data
+                            ELSE sessiond_merge(s.session_data, p_data) END,
         version = s.version + 1,
         updated_at = now(),
         last_activity = now()
-    WHERE s.id = p_id
+    WHERE s.id = p_id AND s.revoked_at IS NULL
+      AND (p_version IS NULL OR s.version = p_version)
+      AND (p_data IS NULL
+           OR octet_length(sessiond_merge(s.session_data, p_data)::text) <= p_max_data)
     RETURNING * INTO cur;
-    PERFORM sessiond_cache_put(cur);
+    IF NOT FOUND THEN
+        -- Nothing changed: say why, from the row as it is now.
+        SELECT * INTO cur FROM sessions s WHERE s.id = p_id AND s.revoked_at IS NULL;
+        IF NOT FOUND THEN
+            status := 'not_found';
+        ELSIF p_version IS NOT NULL AND cur.version <> p_version THEN
+            status := 'conflict';
+            sess := cur;
+        ELSE
+            status := 'too_large';
+        END IF;
+        RETURN NEXT;
+        RETURN;
+    END IF;
     INSERT INTO session_events (event, session_id, user_id, ip_address, detail)
     VALUES ('updated', cur.id, cur.user_id, p_ip, jsonb_build_object('version', cur.version));
     status := 'ok';
@@ -298,8 +280,6 @@ BEGIN
         last_activity = now()
     WHERE s.id = p_id
     RETURNING * INTO cur;
-    DELETE FROM session_cache c WHERE c.id = p_id;
-    PERFORM sessiond_cache_put(cur);
     INSERT INTO session_events (event, session_id, user_id, ip_address, detail)
     VALUES (CASE WHEN p_new_hash IS NULL THEN 'refreshed' ELSE 'rotated' END,
             cur.id, cur.user_id, p_ip, jsonb_build_object('expires_at', cur.expires_at));
@@ -366,6 +346,41 @@ BEGIN
     INSERT INTO session_events (event, session_id, user_id, ip_address, detail)
     SELECT 'revoked', x, p_user, p_ip, jsonb_build_object('reason', p_reason) FROM unnest(ids) AS x;
     RETURN coalesce(array_length(ids, 1), 0);
+END $$;
+
+--
+-- Name: sessiond_session_changed(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_session_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO session_invalidations (token_hash) VALUES (OLD.token_hash);
+    -- sessiond rings after its own commits; any other writer rings here.
+    IF current_setting('application_name', true) IS DISTINCT FROM 'sessiond' THEN
+        PERFORM pg_notify('sessiond_cache', '');
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.revoked_at IS NULL AND NEW.expires_at > now() THEN
+        UPDATE session_cache c SET
+            token_hash = NEW.token_hash, user_id = NEW.user_id, user_email = NEW.user_email,
+            user_name = NEW.user_name, user_picture = NEW.user_picture,
+            tenant_id = NEW.tenant_id, tenant_name = NEW.tenant_name,
+            needs_onboarding = NEW.needs_onboarding,
+            onboarding_completed = NEW.onboarding_completed,
+            onboarding_step = NEW.onboarding_step,
+            subscription_plan = NEW.subscription_plan,
+            subscription_status = NEW.subscription_status,
+            session_data = NEW.session_data, session_type = NEW.session_type,
+            version = NEW.version, created_at = NEW.created_at, updated_at = NEW.updated_at,
+            last_activity = greatest(c.last_activity, NEW.last_activity),
+            expires_at = NEW.expires_at, ip_address = NEW.ip_address,
+            user_agent = NEW.user_agent, flushed_activity = NEW.last_activity
+        WHERE c.id = OLD.id;
+    ELSE
+        DELETE FROM session_cache c WHERE c.id = OLD.id;
+    END IF;
+    RETURN NULL;
 END $$;
 
 --
@@ -617,37 +632,25 @@ CREATE INDEX sessions_revoked_idx ON public.sessions USING btree (revoked_at) WH
 -- Name: sessions_user_live_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX sessions_user_live_idx ON public.sessions USING btree (user_id, last_activity DESC) WHERE (revoked_at IS NULL);
+CREATE INDEX sessions_user_live_idx ON public.sessions USING btree (user_id) WHERE (revoked_at IS NULL);
+
+--
+-- Name: sessions sessions_changed_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER sessions_changed_delete AFTER DELETE ON public.sessions FOR EACH ROW EXECUTE FUNCTION public.sessiond_session_changed();
+
+--
+-- Name: sessions sessions_changed_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER sessions_changed_update AFTER UPDATE ON public.sessions FOR EACH ROW WHEN (((old.version IS DISTINCT FROM new.version) OR (old.token_hash IS DISTINCT FROM new.token_hash) OR (old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.expires_at IS DISTINCT FROM new.expires_at) OR (old.subscription_plan IS DISTINCT FROM new.subscription_plan) OR (old.subscription_status IS DISTINCT FROM new.subscription_status) OR (old.session_data IS DISTINCT FROM new.session_data))) EXECUTE FUNCTION public.sessiond_session_changed();
 
 --
 -- Name: sessions sessions_keep_activity; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER sessions_keep_activity BEFORE UPDATE ON public.sessions FOR EACH ROW WHEN (((old.version IS DISTINCT FROM new.version) OR (old.token_hash IS DISTINCT FROM new.token_hash) OR (old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.expires_at IS DISTINCT FROM new.expires_at) OR (old.subscription_plan IS DISTINCT FROM new.subscription_plan) OR (old.subscription_status IS DISTINCT FROM new.subscription_status) OR (old.session_data IS DISTINCT FROM new.session_data))) EXECUTE FUNCTION public.sessiond_keep_activity();
-
---
--- Name: sessions sessions_log_delete; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER sessions_log_delete AFTER DELETE ON public.sessions FOR EACH ROW EXECUTE FUNCTION public.sessiond_log_invalidation();
-
---
--- Name: sessions sessions_log_update; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER sessions_log_update AFTER UPDATE ON public.sessions FOR EACH ROW WHEN (((old.version IS DISTINCT FROM new.version) OR (old.token_hash IS DISTINCT FROM new.token_hash) OR (old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.expires_at IS DISTINCT FROM new.expires_at) OR (old.subscription_plan IS DISTINCT FROM new.subscription_plan) OR (old.subscription_status IS DISTINCT FROM new.subscription_status) OR (old.session_data IS DISTINCT FROM new.session_data))) EXECUTE FUNCTION public.sessiond_log_invalidation();
-
---
--- Name: sessions sessions_notify_delete; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER sessions_notify_delete AFTER DELETE ON public.sessions FOR EACH ROW EXECUTE FUNCTION public.sessiond_notify_change();
-
---
--- Name: sessions sessions_notify_update; Type: TRIGGER; Schema: public; Owner: -
---
-
-CREATE TRIGGER sessions_notify_update AFTER UPDATE ON public.sessions FOR EACH ROW WHEN (((old.version IS DISTINCT FROM new.version) OR (old.token_hash IS DISTINCT FROM new.token_hash) OR (old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.expires_at IS DISTINCT FROM new.expires_at) OR (old.subscription_plan IS DISTINCT FROM new.subscription_plan) OR (old.subscription_status IS DISTINCT FROM new.subscription_status) OR (old.session_data IS DISTINCT FROM new.session_data))) EXECUTE FUNCTION public.sessiond_notify_change();
+CREATE TRIGGER sessions_keep_activity BEFORE UPDATE ON public.sessions FOR EACH ROW WHEN ((new.last_activity <= old.last_activity)) EXECUTE FUNCTION public.sessiond_keep_activity();
 
 --
 -- Name: sessions sessions_remember_deleted; Type: TRIGGER; Schema: public; Owner: -

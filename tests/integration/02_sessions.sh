@@ -44,6 +44,22 @@ expect_json '.onboarding_completed and (.needs_onboarding | not) and .onboarding
 expect_json '.session_data | tojson' '{"lang":"fr"}' "session_data merged per RFC 7396 (null removes)"
 expect_json '.version' '2' "version increases"
 expect_header ETag '^"2"$' "ETag carries the version"
+# Merge patch (RFC 7396) on both of its paths: a flat patch is a concatenation,
+# one with nulls or objects goes through the recursive merge (sql/011).
+for c in '{"a":1,"o":{"x":1,"y":[1]}}|{"b":"s","a":[2]}' '{"a":1,"o":{"x":1,"y":[1]}}|{"o":{"y":null,"z":2}}' \
+	'{"a":1,"o":{"x":1}}|{"o":3,"n":null}' '{"a":1}|{"a":{"deep":{"er":null,"k":true}}}' '{"a":1}|{}' '{"a":{"b":1}}|{"a":"x","c":{"d":null}}'; do
+	t=${c%%|*} p=${c#*|}
+	create 'auth0|merge'
+	as "$TOKEN" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -d "{\"session_data\":$t}"
+	as "$TOKEN" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -d "{\"session_data\":$p}"
+	want=$(psql_q "SELECT sessiond_merge_patch('$t'::jsonb, '$p'::jsonb)::text")
+	[ "$(jq_body '.session_data' | jq -cS .)" = "$(jq -cS . <<<"$want")" ] &&
+		pass "merge patch $p onto $t gives $want" || fail "merge patch $p onto $t: got $(jq_body '.session_data | tojson'), want $want"
+done
+[ "$(psql_q "SELECT count(*) FROM (VALUES ('{\"a\":1}', '{\"b\":2}'), ('{\"a\":1}', '{\"a\":null}'), ('[1]', '{\"a\":1}'),
+	('{\"a\":1}', '[2]'), ('{\"a\":{\"b\":1}}', '{\"a\":{\"c\":2}}'), ('{\"a\":1}', '\"s\"'), ('{}', '{\"x\":[null]}')) v(t, p)
+	WHERE sessiond_merge(t::jsonb, p::jsonb) IS DISTINCT FROM sessiond_merge_patch(t::jsonb, p::jsonb)")" = 0 ] &&
+	pass "sessiond_merge's fast path agrees with the recursive merge patch" || fail "sessiond_merge differs from sessiond_merge_patch"
 as "$T1" POST /api/sessions/refresh/ -H 'Content-Type: application/json' -d '{"hours":48}'
 expect_status 200 "refresh"
 new_exp=$(jq_body '.expires_at | fromdateiso8601')
