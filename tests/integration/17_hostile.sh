@@ -213,8 +213,9 @@ expect_status 200 "another scheme is not a Session header: the cookie is used"
 new_session 'auth0|bill'
 BT=$TOKEN
 BSID=$SID
-psql_q "UPDATE sessions SET last_activity = now() - interval '10 minutes' WHERE id = '$BSID';
-	UPDATE session_cache SET last_activity = now() - interval '10 minutes', flushed_activity = now() - interval '10 minutes' WHERE id = '$BSID'" >/dev/null
+# The cache row first: moving sessions.last_activity back keeps the cache's fresher value (sessions_keep_activity).
+psql_q "UPDATE session_cache SET last_activity = now() - interval '10 minutes', flushed_activity = now() - interval '10 minutes' WHERE id = '$BSID';
+	UPDATE sessions SET last_activity = now() - interval '10 minutes' WHERE id = '$BSID'" >/dev/null
 as "$BT" GET /api/sessions/current/
 expect_status 200 "touch the session"
 pre=$(psql_q "SELECT (SELECT last_activity < now() - interval '5 minutes' FROM sessions WHERE id = '$BSID')::text || ',' || (SELECT last_activity > now() - interval '1 minute' FROM session_cache WHERE id = '$BSID')::text")
