@@ -29,18 +29,39 @@ free_port() {
 	return 1
 }
 
-# stack_up [extra sessiond.conf lines]: starts a fresh stack for this test file.
-stack_up() {
+# itest_base: the directory (made if missing) under which tests keep their
+# state: build/itest, or /var/tmp/sessiond-itest when run as root from a
+# home the stack's postgres and www-data accounts cannot reach (/root).
+itest_base() {
 	local base=$TOP/build/itest
 	mkdir -p "$base"
-	# As root the stack's postgres and www-data accounts must reach it (not so under /root).
 	if [ "$(id -u)" -eq 0 ] && ! runuser -u nobody -- test -x "$base" 2>/dev/null; then
 		base=/var/tmp/sessiond-itest
 		mkdir -p "$base"
 		chmod 755 "$base"
 	fi
-	VAR=$(mktemp -d "$base/$TEST_NAME.XXXXXX")
-	chmod 755 "$VAR"
+	echo "$base"
+}
+
+# itest_mkdir NAME: a fresh directory NAME.XXXXXX under itest_base, mode 0755.
+itest_mkdir() {
+	local d
+	d=$(mktemp -d "$(itest_base)/$1.XXXXXX") && chmod 755 "$d" && echo "$d"
+}
+
+# service_key_new: a random service key in SERVICE_KEY and a file holding it
+# (readable by the stack's accounts) in SERVICE_KEY_FILE, for the
+# service_key_file key of stack_up's configuration. stack_down removes the file.
+service_key_new() {
+	SERVICE_KEY_FILE=$(mktemp "$(itest_base)/service-key.XXXXXX")
+	SERVICE_KEY="svc-$(openssl rand -hex 24)"
+	printf '%s\n' "$SERVICE_KEY" >"$SERVICE_KEY_FILE"
+	chmod 644 "$SERVICE_KEY_FILE"
+}
+
+# stack_up [extra sessiond.conf lines]: starts a fresh stack for this test file.
+stack_up() {
+	VAR=$(itest_mkdir "$TEST_NAME")
 	PORT=$(free_port)
 	BASE="http://127.0.0.1:$PORT"
 	export SESSIOND_VAR_DIR=$VAR SESSIOND_HTTP_PORT=$PORT SESSIOND_BUILD=$BUILD
@@ -76,6 +97,18 @@ stack_down() {
 		cp "$VAR"/log/*.log "$TOP/build/test-logs/$TEST_NAME/" 2>/dev/null
 		rm -rf "$VAR"
 	fi
+	[ -n "${SERVICE_KEY_FILE:-}" ] && rm -f "$SERVICE_KEY_FILE"
+	return 0
+}
+
+# wait_health URL [TRIES]: waits until URL/api/sessions/health/ answers 2xx,
+# polling every 0.05 s, TRIES times at most (default 400: 20 s).
+wait_health() {
+	for _ in $(seq 1 "${2:-400}"); do
+		curl -fs "$1/api/sessions/health/" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 # Restarts sessiond with the current $CONF (after a test edits it).
@@ -87,11 +120,50 @@ sessiond_restart() {
 	# shellcheck disable=SC2086
 	${SESSIOND_WRAPPER:-} "$BUILD/sessiond" --config "$CONF" </dev/null >>"$VAR/log/sessiond.log" 2>&1 &
 	echo $! >"$VAR/run/sessiond.pid"
-	for _ in $(seq 1 400); do
-		curl -fs "$BASE/api/sessions/health/" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
+	wait_health "$BASE"
+}
+
+# nginx_conf DIR ERROR_LOG CONNECTIONS <<CONF ... CONF: writes DIR/nginx.conf
+# for a test's own nginx (start it with nginx -p DIR -c DIR/nginx.conf): one
+# worker (as www-data under root), its pid and temporary files under DIR,
+# errors to ERROR_LOG; standard input is the rest of the http block
+# (access_log, includes, servers).
+nginx_conf() {
+	local dir=$1 err=$2 conns=$3 body
+	body=$(cat)
+	mkdir -p "$dir/tmp"
+	{
+		[ "$(id -u)" -eq 0 ] && echo "user www-data;"
+		cat <<CONF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $err warn;
+events { worker_connections $conns; }
+http {
+    client_body_temp_path $dir/tmp/body;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    proxy_temp_path $dir/tmp/proxy;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+$body
+}
+CONF
+	} >"$dir/nginx.conf"
+}
+
+# nginx_fcgi_server PORT SOCKET: an nginx server block on 127.0.0.1:PORT that
+# passes /api/sessions/ to the sessiond listening on the unix SOCKET.
+nginx_fcgi_server() {
+	cat <<CONF
+    server {
+        listen 127.0.0.1:$1;
+        location /api/sessions/ {
+            include fastcgi_params;
+            fastcgi_param REQUEST_ID \$request_id;
+            fastcgi_pass unix:$2;
+        }
+    }
+CONF
 }
 
 psql_q() { # sql → unaligned tuples
@@ -194,6 +266,43 @@ create() {
 
 # as TOKEN METHOD PATH [curl args...]: a request authenticated with Authorization: Session.
 as() { local t=$1 m=$2 p=$3; shift 3; req "$m" "$p" -H "Authorization: Session $t" "$@"; }
+
+# expect_revoked_everywhere TOKEN: 40 parallel GET /current/ with TOKEN (just
+# revoked) are all 401, and the log shows 401s for it from at least two workers.
+expect_revoked_everywhere() {
+	: >"$VAR/after.txt"
+	for _ in $(seq 1 40); do
+		curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Session $1" "$BASE/api/sessions/current/" >>"$VAR/after.txt" &
+	done
+	wait
+	[ "$(sort -u "$VAR/after.txt")" = 401 ] && pass "40 parallel requests right after the revoke: all 401" ||
+		fail "after revoke: $(sort "$VAR/after.txt" | uniq -c | tr '\n' ' ')"
+	grep -o 'pid=[0-9]* req=[^ ]* event=request method=GET route=current_get status=401' "$VAR/log/sessiond.log" |
+		awk '{print $1}' | sort -u >"$VAR/w.txt"
+	[ "$(wc -l <"$VAR/w.txt")" -ge 2 ] && pass "the 401s came from $(wc -l <"$VAR/w.txt") different workers" ||
+		fail "only one worker answered"
+}
+
+# Tests with several hosts name each one's base URL BASE_<HOST> (BASE_A is the
+# stack's own, BASE_B a second sessiond's...); these run the request helpers
+# against one of them and leave BASE at BASE_A.
+# on HOST METHOD PATH [curl args...]: req against BASE_<HOST>.
+on() {
+	local v=BASE_$1
+	shift
+	BASE=${!v}
+	req "$@"
+	BASE=$BASE_A
+}
+# create_on HOST SUB: create SUB's session on BASE_<HOST> (sets TOKEN, SID as create does).
+create_on() {
+	local v=BASE_$1
+	BASE=${!v}
+	create "$2"
+	BASE=$BASE_A
+}
+# as_on HOST TOKEN METHOD PATH [curl args...]: as, against BASE_<HOST>.
+as_on() { local h=$1 t=$2; shift 2; on "$h" "$@" -H "Authorization: Session $t"; }
 
 # The master's worker processes (not its cache listener sessiond-cache, nor its JWKS fetcher sessiond-jwks).
 worker_pids() {

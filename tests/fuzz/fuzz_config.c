@@ -4,12 +4,10 @@
  * numbers with bounds, enums, cross-key checks). Built and run by tests/fuzz/run.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "config.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,23 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cfg c;
 	char err[512];
-	FILE *f;
 
-	if (path[0] == '\0') {
-		int fd;
-
-		snprintf(path, sizeof(path), "/tmp/fuzz_config.XXXXXX");
-		fd = mkstemp(path);
-		if (fd < 0)
-			abort();
-		close(fd);
-		unsetenv("SESSIOND_CONFIG");
-	}
-	f = fopen(path, "wb");
-	if (f == NULL)
-		abort();
-	fwrite(data, 1, size, f);
-	fclose(f);
+	unsetenv("SESSIOND_CONFIG");
+	fuzz_input_file(path, "config", data, size);
 	err[0] = '\0';
 	if (cfg_load(&c, path, err, sizeof(err)) != 0) {
 		/* Every failure explains itself, naming the file. */

@@ -4,12 +4,11 @@
  * jwtv_jwks_check (the fetcher's check), which must agree. Built and run by tests/fuzz/run.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "jwtv.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,32 +16,11 @@ static char path[64];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct jwtv_options o = {
-		.issuer = "https://issuer.example/",
-		.audience = "https://api.example",
-		.algorithms = "RS256,RS384",
-		.leeway = 60,
-		.claim_email = "email",
-	};
+	struct jwtv_options o = fuzz_jwtv_options("RS256,RS384");
 	struct jwtv *v;
 	char err[256];
-	FILE *f;
 
-	if (path[0] == '\0') {
-		int fd;
-
-		snprintf(path, sizeof(path), "/tmp/fuzz_jwks.XXXXXX");
-		fd = mkstemp(path);
-		if (fd < 0)
-			abort();
-		close(fd);
-	}
-	f = fopen(path, "wb");
-	if (f == NULL)
-		abort();
-	fwrite(data, 1, size, f);
-	fclose(f);
-	o.jwks_file = path;
+	o.jwks_file = fuzz_input_file(path, "jwks", data, size);
 	v = jwtv_new(&o, err, sizeof(err));
 	{
 		/* The fetcher's check of a fetched document must agree with the loader. */

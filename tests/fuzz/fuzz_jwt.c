@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "jwtv.h"
+#include "fuzz_common.h"
 #include "../tools/mint.h"
 
 #define NOW ((time_t)1700000000)
@@ -43,17 +44,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char err[256], *jwk;
 	FILE *f;
-	struct jwtv_options o = {
-		.issuer = "https://issuer.example/",
-		.audience = "https://api.example",
-		.algorithms = "RS256,RS384,RS512",
-		.leeway = 60,
-		.claim_email = "email",
-		.claim_name = "name",
-		.claim_picture = "picture",
-		.claim_tenant_id = "https://example.com/tenant_id",
-		.claim_tenant_name = "https://example.com/tenant_name",
-	};
+	struct jwtv_options o = fuzz_jwtv_options("RS256,RS384,RS512");
 
 	(void)argc;
 	(void)argv;
@@ -68,6 +59,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fclose(f);
 	free(jwk);
 	o.jwks_file = path;
+	o.claim_name = "name";
+	o.claim_picture = "picture";
+	o.claim_tenant_id = "https://example.com/tenant_id";
+	o.claim_tenant_name = "https://example.com/tenant_name";
 	if ((v = jwtv_new(&o, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "fuzz_jwt: %s\n", err);
 		abort();

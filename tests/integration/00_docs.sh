@@ -4,12 +4,8 @@
 # docs/observability.md, every configuration key in docs/configuration.md
 # (generated: 01_foundation compares it line by line); every relative link
 # resolves; nothing points outside the repository; README.md stays a front page.
-set -uo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${SESSIOND_BUILD:-$top/build}
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; }
-cd "$top" || exit 1
+. "$(dirname "$0")/../lib.sh"
+cd "$TOP" || exit 1
 
 # Routes: the table in app/router.c, as "METHOD /path" under /api/sessions.
 routes=$(sed -n 's|^[[:space:]]*{ "\([A-Z]*\)", "/api/sessions\(/[^"]*\)".*|\1 \2|p' app/router.c)

@@ -4,13 +4,9 @@
 # (each object's undefined symbols, attributed to the module that defines
 # them). tsort(1) finds the circles; the layers it prints are the order a
 # reader can follow from main() down to the SQL.
-set -uo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${SESSIOND_BUILD:-$top/build}
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; }
+. "$(dirname "$0")/../lib.sh"
 
-cd "$top" || exit 1
+cd "$TOP" || exit 1
 mods=$(ls app/*.c include/*.h | sed 's|.*/||; s|\.[ch]$||' | sort -u)
 is_mod() { grep -qx "$1" <<<"$mods"; }
 

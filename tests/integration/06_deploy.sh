@@ -77,14 +77,6 @@ smoke() {
 	smoke_sessions "$label"
 }
 
-wait_health() { # url
-	for _ in $(seq 1 100); do
-		curl -fs "$1/api/sessions/health/" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 stop_and_wait() { # pid desc
 	kill -TERM "$1" 2>/dev/null
 	for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
@@ -280,7 +272,7 @@ BASE=$NGINX_BASE
 echo $! >"$VAR/run/sessiond.pid"
 wait_health "$BASE" || fail "(d) sessiond restart"
 N=$NGINX2_DIR
-mkdir -p "$N/tmp"
+mkdir -p "$N"
 SITE_PORT=$(free_port)
 APP_PORT=$(free_port)
 BACK_PORT=$(free_port)
@@ -289,19 +281,8 @@ sed -e "s|unix:/run/sessiond/sessiond.sock|unix:$SOCK|" -e "s|listen 127.0.0.1:8
 	"$TOP/conf/nginx/sessiond.conf" >"$N/site.conf"
 sed -e "s|listen 127.0.0.1:8081;|listen 127.0.0.1:$APP_PORT;|" -e "s|http://127.0.0.1:3000|http://127.0.0.1:$BACK_PORT|" \
 	"$TOP/conf/nginx/auth-request-example.conf" >"$N/app.conf"
-cat >"$N/nginx.conf" <<CONF
-$([ "$ROOT" = 1 ] && echo "user www-data;")
-worker_processes 1;
-pid $N/nginx.pid;
-error_log $N/error.log warn;
-events { worker_connections 64; }
-http {
+nginx_conf "$N" "$N/error.log" 64 <<CONF
     access_log off;
-    client_body_temp_path $N/tmp/body;
-    fastcgi_temp_path $N/tmp/fastcgi;
-    proxy_temp_path $N/tmp/proxy;
-    uwsgi_temp_path $N/tmp/uwsgi;
-    scgi_temp_path $N/tmp/scgi;
     include $N/site.conf;
     include $N/app.conf;
     # The protected application: echoes the identity headers it was given.
@@ -309,7 +290,6 @@ http {
         listen 127.0.0.1:$BACK_PORT;
         location / { return 200 "app user=\$http_x_session_user tenant=\$http_x_session_tenant id=\$http_x_session_id\n"; }
     }
-}
 CONF
 out=$(nginx -t -p "$N" -c "$N/nginx.conf" 2>&1) && pass "(d) nginx accepts the site with the auth_request example" || fail "(d) nginx -t: $out"
 nginx -p "$N" -c "$N/nginx.conf" 2>"$N/start.err" || fail "(d) nginx start: $(cat "$N/start.err")"

@@ -25,11 +25,7 @@ start_b() {
 	"$BUILD/sessiond" --config "$CONF_B" </dev/null >>"$VAR/log/sessiond2.log" 2>&1 &
 	echo $! >"$PID_B"
 	disown   # no "Killed" job notice when the test SIGKILLs it
-	for _ in $(seq 1 200); do
-		curl -fs "$BASE_B/api/sessions/health/" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
+	wait_health "$BASE_B"
 }
 stop_b() {
 	local pid
@@ -59,37 +55,18 @@ PORT_U=$(free_port)
 PORT_B=$(free_port)
 BASE_U="http://127.0.0.1:$PORT_U"
 BASE_B="http://127.0.0.1:$PORT_B"
-mkdir -p "$N2/tmp"
+mkdir -p "$N2"
 cp /etc/nginx/fastcgi_params "$N2/fastcgi_params"
 sed -e "s|unix:/run/sessiond/sessiond.sock|unix:$SOCK_A|" \
     -e "s|unix:/run/sessiond2/sessiond.sock|unix:$SOCK_B|" \
     -e "s|listen 127.0.0.1:8080;|listen 127.0.0.1:$PORT_U;|" \
     "$TOP/conf/nginx/sessiond-upstream.conf" >"$N2/upstream.conf"
-cat >"$N2/nginx.conf" <<CONF
-$([ "$(id -u)" -eq 0 ] && echo "user www-data;")
-worker_processes 1;
-pid $N2/nginx.pid;
-error_log $VAR/log/nginx2-error.log warn;
-events { worker_connections 1024; }
-http {
+nginx_conf "$N2" "$VAR/log/nginx2-error.log" 1024 <<CONF
     log_format up '\$status "\$upstream_addr" "\$upstream_status" \$request_method \$request_uri';
     access_log $ACCESS2 up;
-    client_body_temp_path $N2/tmp/body;
-    fastcgi_temp_path $N2/tmp/fastcgi;
-    proxy_temp_path $N2/tmp/proxy;
-    uwsgi_temp_path $N2/tmp/uwsgi;
-    scgi_temp_path $N2/tmp/scgi;
     include $N2/upstream.conf;
     # Host B alone (host A alone is the stack's own nginx on \$PORT).
-    server {
-        listen 127.0.0.1:$PORT_B;
-        location /api/sessions/ {
-            include fastcgi_params;
-            fastcgi_param REQUEST_ID \$request_id;
-            fastcgi_pass unix:$SOCK_B;
-        }
-    }
-}
+$(nginx_fcgi_server "$PORT_B" "$SOCK_B")
 CONF
 nginx -p "$N2" -c "$N2/nginx.conf" -t >"$VAR/nginx2-t.log" 2>&1 && nginx -p "$N2" -c "$N2/nginx.conf" &&
 	pass "nginx with the shipped upstream site (2 hosts) and a server for host B started" ||
@@ -101,22 +78,7 @@ b_workers() { comm -23 <(pgrep -P "$(cat "$PID_B")" | sort) <(pgrep -P "$(cat "$
 [ -n "$(pgrep -P "$(cat "$PID_B")" -x sessiond-cache)" ] && [ -n "$(listener_pid)" ] &&
 	pass "each host runs its own cache listener" || fail "cache listeners missing"
 
-# on HOST METHOD PATH [curl args]: req against host A, B or the upstream U.
-on() {
-	local h=$1
-	shift
-	case $h in A) BASE=$BASE_A ;; B) BASE=$BASE_B ;; U) BASE=$BASE_U ;; esac
-	req "$@"
-	BASE=$BASE_A
-}
-create_on() { # host sub: sets TOKEN, SID
-	local jwt
-	jwt=$(mint_jwt "$(std_claims "$2")")
-	on "$1" POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' -d '{}'
-	TOKEN=$(jq_body '.session_token // empty')
-	SID=$(jq_body '.session.id // empty')
-}
-as_on() { local h=$1 t=$2; shift 2; on "$h" "$@" -H "Authorization: Session $t"; }
+# on / create_on / as_on (tests/lib.sh) take host A, B or the upstream U.
 json_on() { local h=$1 t=$2 m=$3 p=$4 d=$5; on "$h" "$m" "$p" -H "Authorization: Session $t" -H 'Content-Type: application/json' -d "$d"; }
 # burst HOST TOKEN: 20 parallel GET /current/ on HOST; prints the distinct statuses.
 burst() {

@@ -13,37 +13,16 @@
 
 MIN_REFETCH=2
 # The test's identity provider: files under $IDP, nginx with ssl on a free port.
-base=$TOP/build/itest
-mkdir -p "$base"
-if [ "$(id -u)" -eq 0 ] && ! runuser -u nobody -- test -x "$base" 2>/dev/null; then
-	base=/var/tmp/sessiond-itest
-	mkdir -p "$base"
-	chmod 755 "$base"
-fi
-IDP=$(mktemp -d "$base/12_jwks-idp.XXXXXX")
-chmod 755 "$IDP"
-mkdir -p "$IDP/www/.well-known" "$IDP/keys" "$IDP/tmp" "$IDP/certs"
+IDP=$(itest_mkdir 12_jwks-idp)
+mkdir -p "$IDP/www/.well-known" "$IDP/keys" "$IDP/certs"
 IDP_PORT=$(free_port)
 ISS="https://127.0.0.1:$IDP_PORT/"
 DOC=$IDP/www/.well-known/jwks.json
 ACCESS=$IDP/access.log
 
 idp_conf() {
-	local user=""
-	[ "$(id -u)" -eq 0 ] && user="user www-data;"
-	cat >"$IDP/nginx.conf" <<CONF
-$user
-worker_processes 1;
-pid $IDP/nginx.pid;
-error_log $IDP/error.log warn;
-events { worker_connections 256; }
-http {
+	nginx_conf "$IDP" "$IDP/error.log" 256 <<CONF
     access_log $ACCESS;
-    client_body_temp_path $IDP/tmp/body;
-    fastcgi_temp_path $IDP/tmp/fastcgi;
-    proxy_temp_path $IDP/tmp/proxy;
-    uwsgi_temp_path $IDP/tmp/uwsgi;
-    scgi_temp_path $IDP/tmp/scgi;
     server {
         listen 127.0.0.1:$IDP_PORT ssl;
         ssl_certificate $IDP/certs/server.pem;
@@ -54,7 +33,6 @@ http {
             if (-f $IDP/www/fail500) { return 500; }
         }
     }
-}
 CONF
 }
 idp_start() { nginx -p "$IDP" -c "$IDP/nginx.conf" 2>>"$IDP/start.log"; }

@@ -81,27 +81,13 @@ sed -e "s|unix:/run/sessiond/sessiond.sock|unix:$VAR/run/sessiond.sock|" -e "/li
 	-e "s|/etc/ssl/certs/sessions.example.com.pem|$TLS/server.pem|" -e "s|/etc/ssl/private/sessions.example.com.key|$TLS/server.key|" \
 	-e "s|upstream sessiond {|upstream sessiond_tls {|" -e "s|fastcgi_pass sessiond;|fastcgi_pass sessiond_tls;|" \
 	-e "s|# cookie needs no CORS) may go here.|&\n    $pages|" "$TOP/conf/nginx/sessiond-tls.conf" >"$BN/tls.conf"
-user=""
-[ "$(id -u)" -eq 0 ] && user="user www-data;"
-cat >"$BN/nginx.conf" <<CONF
-$user
-worker_processes 1;
-pid $BN/nginx.pid;
-error_log $VAR/log/browser-nginx-error.log warn;
-events { worker_connections 256; }
-http {
+nginx_conf "$BN" "$VAR/log/browser-nginx-error.log" 256 <<CONF
     include /etc/nginx/mime.types;
     access_log $VAR/log/browser-nginx-access.log;
-    client_body_temp_path $BN/tmp/body;
-    fastcgi_temp_path $BN/tmp/fastcgi;
-    proxy_temp_path $BN/tmp/proxy;
-    uwsgi_temp_path $BN/tmp/uwsgi;
-    scgi_temp_path $BN/tmp/scgi;
     include $BN/api.conf;
     include $BN/tls.conf;
     server { listen 127.0.0.1:$P_APP; $pages }
     server { listen 127.0.0.1:$P_EVIL; $pages }
-}
 CONF
 cp /etc/nginx/fastcgi_params "$BN/"
 sed -i "s|include fastcgi_params;|include $BN/fastcgi_params;|" "$BN/api.conf" "$BN/tls.conf"

@@ -19,17 +19,12 @@ else
 fi
 
 # --- a stack that can show every answer ------------------------------------------------------
-mkdir -p "$TOP/build/itest"
-SERVICE_KEY_FILE=$(mktemp "$TOP/build/itest/service-key.XXXXXX")
-SERVICE_KEY="svc-$(openssl rand -hex 24)"
-printf '%s\n' "$SERVICE_KEY" >"$SERVICE_KEY_FILE"
-chmod 644 "$SERVICE_KEY_FILE"
+service_key_new
 stack_up "auth_fail_limit = 3
 trusted_proxies = 127.0.0.1
 max_session_data_bytes = 64
 cors_allowed_origins = https://app.example.test
 service_key_file = $SERVICE_KEY_FILE"
-trap 'stack_down; rm -f "$SERVICE_KEY_FILE"' EXIT
 secret_note "$SERVICE_KEY"
 OPENAPI_RECORDS=$VAR/openapi-records.jsonl
 : >"$OPENAPI_RECORDS"

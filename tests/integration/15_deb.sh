@@ -159,30 +159,18 @@ for _ in $(seq 1 100); do [ -S /run/sessiond/sessiond.sock ] && break; sleep 0.1
 # nginx with the installed site, only the listen port changed; www-data joins the group as the docs say.
 adduser --quiet www-data sessiond
 PPORT=$(free_port)
-mkdir -p "$NGX/tmp"
+mkdir -p "$NGX"
 cp /etc/nginx/fastcgi_params "$NGX/"
 sed "s|listen 127.0.0.1:8080;|listen 127.0.0.1:$PPORT;|" /usr/share/doc/sessiond/examples/nginx/sessiond.conf >"$NGX/site.conf"
-cat >"$NGX/nginx.conf" <<CONF
-user www-data;
-worker_processes 1;
-pid $NGX/nginx.pid;
-error_log $VAR/log/nginx-pkg-error.log warn;
-events { worker_connections 64; }
-http {
+nginx_conf "$NGX" "$VAR/log/nginx-pkg-error.log" 64 <<CONF
     access_log $VAR/log/nginx-pkg-access.log;
-    client_body_temp_path $NGX/tmp/body;
-    fastcgi_temp_path $NGX/tmp/fastcgi;
-    proxy_temp_path $NGX/tmp/proxy;
-    uwsgi_temp_path $NGX/tmp/uwsgi;
-    scgi_temp_path $NGX/tmp/scgi;
     include $NGX/site.conf;
-}
 CONF
 nginx -p "$NGX" -c "$NGX/nginx.conf" 9>&- && pass "nginx with the installed example site" || fail "nginx: $(tail -3 "$VAR/log/nginx-pkg-error.log")"
 
 # --- API smoke through nginx, sessionctl and cleanup_sessions from the package -------------------------
 BASE="http://127.0.0.1:$PPORT"
-for _ in $(seq 1 50); do curl -fs "$BASE/api/sessions/health/" >/dev/null && break; sleep 0.1; done
+wait_health "$BASE"
 req GET /api/sessions/health/
 expect_status 200 "health through nginx"
 expect_json '.store' ok "store reachable from the packaged sessiond"

@@ -71,37 +71,16 @@ BASE_A=$BASE
 sed "s|^listen = .*|listen = $SOCK_B|" "$CONF" >"$CONF_B"
 PORT_B=$(free_port)
 BASE_B="http://127.0.0.1:$PORT_B"
-mkdir -p "$N2/tmp"
+mkdir -p "$N2"
 cp /etc/nginx/fastcgi_params "$N2/fastcgi_params"
-cat >"$N2/nginx.conf" <<CONF
-$([ "$(id -u)" -eq 0 ] && echo "user www-data;")
-worker_processes 1;
-pid $N2/nginx.pid;
-error_log $VAR/log/nginx2-error.log warn;
-events { worker_connections 1024; }
-http {
+nginx_conf "$N2" "$VAR/log/nginx2-error.log" 1024 <<CONF
     access_log $VAR/log/nginx2-access.log;
-    client_body_temp_path $N2/tmp/body;
-    fastcgi_temp_path $N2/tmp/fastcgi;
-    proxy_temp_path $N2/tmp/proxy;
-    uwsgi_temp_path $N2/tmp/uwsgi;
-    scgi_temp_path $N2/tmp/scgi;
-    server {
-        listen 127.0.0.1:$PORT_B;
-        location /api/sessions/ {
-            include fastcgi_params;
-            fastcgi_param REQUEST_ID \$request_id;
-            fastcgi_pass unix:$SOCK_B;
-        }
-    }
-}
+$(nginx_fcgi_server "$PORT_B" "$SOCK_B")
 CONF
 nginx -p "$N2" -c "$N2/nginx.conf" || { fail "nginx for host B started"; exit 1; }
 "$BUILD/sessiond" --config "$CONF_B" </dev/null >>"$VAR/log/sessiond2.log" 2>&1 &
 echo $! >"$PID_B"
-up=0
-for _ in $(seq 1 200); do curl -fs "$BASE_B/api/sessions/health/" >/dev/null 2>&1 && { up=1; break; }; sleep 0.05; done
-[ "$up" = 1 ] && pass "host B: a second sessiond master with the same multi-host URLs is up" || { fail "host B started"; exit 1; }
+wait_health "$BASE_B" && pass "host B: a second sessiond master with the same multi-host URLs is up" || { fail "host B started"; exit 1; }
 
 pq() { # sql → unaligned tuples, on the current primary through the multi-host URL
 	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- psql "$URL" -qtAX -c "$1"; else psql "$URL" -qtAX -c "$1"; fi
@@ -115,15 +94,7 @@ node_q() { # node sql: on that node only
 	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- psql -h 127.0.0.1 -p "$port" -U sessiond -d sessiond -qtAX -c "$2"
 	else psql -h 127.0.0.1 -p "$port" -U sessiond -d sessiond -qtAX -c "$2"; fi
 }
-on() { local h=$1; shift; case $h in A) BASE=$BASE_A ;; B) BASE=$BASE_B ;; esac; req "$@"; BASE=$BASE_A; }
-create_on() { # host sub: sets TOKEN, SID
-	local jwt
-	jwt=$(mint_jwt "$(std_claims "$2")")
-	on "$1" POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' -d '{}'
-	TOKEN=$(jq_body '.session_token // empty')
-	SID=$(jq_body '.session.id // empty')
-}
-as_on() { local h=$1 t=$2; shift 2; on "$h" "$@" -H "Authorization: Session $t"; }
+# on / create_on / as_on (tests/lib.sh) take host A or B.
 # serving: both hosts answer health 200 (a read-write primary reached); waits up to $1 s.
 serving() {
 	local end=$((SECONDS + $1))

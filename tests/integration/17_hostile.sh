@@ -6,17 +6,12 @@
 # empty Session header, billing keeping unflushed activity, stale tokens after
 # cleanup not counted as guesses, Clear-Site-Data only when configured.
 . "$(dirname "$0")/../lib.sh"
-mkdir -p "$TOP/build/itest"
-SERVICE_KEY_FILE=$(mktemp "$TOP/build/itest/service-key.XXXXXX")
-SERVICE_KEY="svc-$(openssl rand -hex 24)"
-printf '%s\n' "$SERVICE_KEY" >"$SERVICE_KEY_FILE"
-chmod 644 "$SERVICE_KEY_FILE"
+service_key_new
 stack_up "auth_fail_limit = 25
 auth_fail_window = 600
 trusted_proxies = 127.0.0.1
 activity_flush_interval = 3600
 service_key_file = $SERVICE_KEY_FILE"
-trap 'stack_down; rm -f "$SERVICE_KEY_FILE"' EXIT
 
 new_session() { # sub [xff] [body]: sets TOKEN, SID (STATUS, BODY)
 	local jwt
@@ -218,8 +213,9 @@ expect_status 200 "another scheme is not a Session header: the cookie is used"
 new_session 'auth0|bill'
 BT=$TOKEN
 BSID=$SID
-psql_q "UPDATE sessions SET last_activity = now() - interval '10 minutes' WHERE id = '$BSID';
-	UPDATE session_cache SET last_activity = now() - interval '10 minutes', flushed_activity = now() - interval '10 minutes' WHERE id = '$BSID'" >/dev/null
+# The cache row first: moving sessions.last_activity back keeps the cache's fresher value (sessions_keep_activity).
+psql_q "UPDATE session_cache SET last_activity = now() - interval '10 minutes', flushed_activity = now() - interval '10 minutes' WHERE id = '$BSID';
+	UPDATE sessions SET last_activity = now() - interval '10 minutes' WHERE id = '$BSID'" >/dev/null
 as "$BT" GET /api/sessions/current/
 expect_status 200 "touch the session"
 pre=$(psql_q "SELECT (SELECT last_activity < now() - interval '5 minutes' FROM sessions WHERE id = '$BSID')::text || ',' || (SELECT last_activity > now() - interval '1 minute' FROM session_cache WHERE id = '$BSID')::text")

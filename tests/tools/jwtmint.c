@@ -53,6 +53,28 @@ static const char *optval(int argc, char **argv, int *i)
 	return argv[++*i];
 }
 
+/* One "--name VALUE" option of a command and where its value goes. */
+struct opt {
+	const char *name;
+	const char **val;
+};
+
+/* Reads argv[2..] as options of the table (ended by a NULL name); exits with the usage on any other word. */
+static void parse_opts(int argc, char **argv, const struct opt *opts)
+{
+	int i;
+
+	for (i = 2; i < argc; i++) {
+		const struct opt *o = opts;
+
+		while (o->name != NULL && strcmp(argv[i], o->name) != 0)
+			o++;
+		if (o->name == NULL)
+			usage();
+		*o->val = optval(argc, argv, &i);
+	}
+}
+
 /* Whole file as a malloc'd buffer (NUL-terminated), length in *len; exits on error. */
 static unsigned char *slurp(const char *path, size_t *len)
 {
@@ -100,6 +122,26 @@ static int safe_kid(const char *kid)
 	return strcmp(kid, ".") != 0 && strcmp(kid, "..") != 0;
 }
 
+/* The RSA key in the PEM file at path (private: PKCS#8, else SPKI); NULL, said on stderr, otherwise. */
+static EVP_PKEY *read_rsa_pem(const char *path, int private)
+{
+	FILE *f;
+	EVP_PKEY *pkey;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "jwtmint: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	pkey = private ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	if (pkey == NULL || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
+		fprintf(stderr, "jwtmint: %s: not an RSA %s key PEM\n", path, private ? "private" : "public");
+		EVP_PKEY_free(pkey);
+		return NULL;
+	}
+	return pkey;
+}
+
 static int write_pem(const char *path, EVP_PKEY *pkey, int private, mode_t mode)
 {
 	FILE *f;
@@ -121,27 +163,20 @@ static int write_pem(const char *path, EVP_PKEY *pkey, int private, mode_t mode)
 
 static int cmd_keygen(int argc, char **argv)
 {
-	const char *dir = NULL, *kid = NULL;
-	long bits = 2048;
-	char *path = NULL;
+	const char *dir = NULL, *kid = NULL, *bits_arg = "2048";
+	const struct opt opts[] = {{"--out", &dir}, {"--kid", &kid}, {"--bits", &bits_arg}, {NULL, NULL}};
+	char *path = NULL, *end;
+	long bits;
 	EVP_PKEY *pkey = NULL;
-	int i, rc = 1;
+	int rc = 1;
 
-	for (i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--out") == 0)
-			dir = optval(argc, argv, &i);
-		else if (strcmp(argv[i], "--kid") == 0)
-			kid = optval(argc, argv, &i);
-		else if (strcmp(argv[i], "--bits") == 0)
-			bits = strtol(optval(argc, argv, &i), NULL, 10);
-		else
-			usage();
-	}
+	parse_opts(argc, argv, opts);
 	if (dir == NULL || kid == NULL)
 		usage();
 	if (!safe_kid(kid))
 		die("--kid must be [A-Za-z0-9._-]+");
-	if (bits < 512 || bits > 16384)
+	bits = strtol(bits_arg, &end, 10);
+	if (end == bits_arg || *end != '\0' || bits < 512 || bits > 16384)
 		die("--bits must be 512..16384");
 	if ((pkey = mint_keygen((unsigned)bits)) == NULL)
 		die("RSA key generation failed");
@@ -170,7 +205,6 @@ static int cmd_jwks(int argc, char **argv)
 	json_object_object_add(root, "keys", keys);
 	for (i = 2; i < argc; i++) {
 		char *eq, *kid, *jwk;
-		FILE *f;
 		EVP_PKEY *pkey;
 		json_object *obj;
 
@@ -183,16 +217,7 @@ static int cmd_jwks(int argc, char **argv)
 		kid = strndup(argv[i], (size_t)(eq - argv[i]));
 		if (kid == NULL || !safe_kid(kid))
 			die("KID must be [A-Za-z0-9._-]+");
-		if ((f = fopen(eq + 1, "r")) == NULL) {
-			fprintf(stderr, "jwtmint: %s: %s\n", eq + 1, strerror(errno));
-			free(kid);
-			goto out;
-		}
-		pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-		fclose(f);
-		if (pkey == NULL || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-			fprintf(stderr, "jwtmint: %s: not an RSA public key PEM\n", eq + 1);
-			EVP_PKEY_free(pkey);
+		if ((pkey = read_rsa_pem(eq + 1, 0)) == NULL) {
 			free(kid);
 			goto out;
 		}
@@ -226,24 +251,13 @@ static int cmd_sign(int argc, char **argv)
 	size_t hmaclen = 0;
 	EVP_PKEY *pkey = NULL;
 	json_object *chk;
-	int i, rc = 1;
+	int rc = 1;
+	const struct opt opts[] = {
+		{"--key", &keyfile}, {"--kid", &kid}, {"--alg", &alg}, {"--hmac-key-file", &hmacfile},
+		{"--header-json", &header}, {"--claims-json", &claims}, {NULL, NULL},
+	};
 
-	for (i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--key") == 0)
-			keyfile = optval(argc, argv, &i);
-		else if (strcmp(argv[i], "--kid") == 0)
-			kid = optval(argc, argv, &i);
-		else if (strcmp(argv[i], "--alg") == 0)
-			alg = optval(argc, argv, &i);
-		else if (strcmp(argv[i], "--hmac-key-file") == 0)
-			hmacfile = optval(argc, argv, &i);
-		else if (strcmp(argv[i], "--header-json") == 0)
-			header = optval(argc, argv, &i);
-		else if (strcmp(argv[i], "--claims-json") == 0)
-			claims = optval(argc, argv, &i);
-		else
-			usage();
-	}
+	parse_opts(argc, argv, opts);
 	if (claims == NULL)
 		usage();
 	if (strcmp(alg, "RS256") != 0 && strcmp(alg, "RS384") != 0 && strcmp(alg, "RS512") != 0 &&
@@ -269,20 +283,10 @@ static int cmd_sign(int argc, char **argv)
 			fprintf(stderr, "jwtmint: warning: no --kid, header has no kid\n");
 	}
 	if (alg[0] == 'R') {
-		FILE *f;
-
 		if (keyfile == NULL)
 			die("--key is required for RS*");
-		if ((f = fopen(keyfile, "r")) == NULL) {
-			fprintf(stderr, "jwtmint: %s: %s\n", keyfile, strerror(errno));
+		if ((pkey = read_rsa_pem(keyfile, 1)) == NULL)
 			goto out;
-		}
-		pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-		fclose(f);
-		if (pkey == NULL || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-			fprintf(stderr, "jwtmint: %s: not an RSA private key PEM\n", keyfile);
-			goto out;
-		}
 	} else if (strcmp(alg, "HS256") == 0) {
 		if (hmacfile == NULL)
 			die("--hmac-key-file is required for HS256");
