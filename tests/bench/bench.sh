@@ -82,6 +82,19 @@ wrk -t2 -c"$CONNS" -d2s -s "$VAR/current.lua" "$BASE" >/dev/null
 
 rss_before=$(worker_rss_kib); uss_before=$(worker_private_kib)
 names=("nginx return 200 (proxy ceiling)" "nginx -> minimal libfcgi (FastCGI ceiling)" "sessiond GET /current/" "sessiond GET /auth/" "sessiond POST /create/" "sessiond PATCH /current/")
+# wrk_stats LABEL: wrk --latency output on stdin -> "rps p50_ms p99_ms requests"; non-2xx answers reported on stderr.
+wrk_stats() {
+	local out
+	out=$(cat)
+	if grep -q 'Non-2xx' <<<"$out"; then echo "bench: $1 had errors: $(grep Non-2xx <<<"$out")" >&2; fi
+	awk '
+	function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+	/Requests\/sec/ { rps = $2 }
+	/^ +50%/ { p50 = ms($2) }
+	/^ +99%/ { p99 = ms($2) }
+	/requests in/ { n = $1 }
+	END { printf "%s %s %s %s\n", rps, p50, p99, n }' <<<"$out"
+}
 run_case() { # n -> "rps p50_ms p99_ms requests"
 	local out
 	case $1 in
@@ -92,14 +105,7 @@ run_case() { # n -> "rps p50_ms p99_ms requests"
 	4) out=$(wrk -t2 -c"$CONNS" -d"$SECS"s --latency -s "$VAR/create.lua" "$BASE") ;;
 	5) out=$(wrk -t2 -c"$CONNS" -d"$SECS"s --latency -s "$VAR/patch.lua" "$BASE") ;;
 	esac
-	if grep -q 'Non-2xx' <<<"$out"; then echo "bench: case $1 had errors: $(grep Non-2xx <<<"$out")" >&2; fi
-	awk '
-	function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-	/Requests\/sec/ { rps = $2 }
-	/^ +50%/ { p50 = ms($2) }
-	/^ +99%/ { p99 = ms($2) }
-	/requests in/ { n = $1 }
-	END { printf "%s %s %s %s\n", rps, p50, p99, n }' <<<"$out"
+	wrk_stats "case $1" <<<"$out"
 }
 declare -A RPS P50 P99
 wal_bytes=0; wal_reqs=0

@@ -10,7 +10,7 @@
 #   W7 pgbench: the UPDATE, then pg_notify() in a transaction of its own (sessiond's write and ring)
 #   W8 pgbench: sessiond_patch() itself, the statement a PATCH runs, 8 clients (the store's cost of this write)
 # Ratios: W3 and W4 against W1 (goal >= 0.7, PATCH p99 <= 3x its p50), W5 against W6 (goal >= 0.95).
-# Uses bench.sh's SECS, ROUNDS, VAR, CONF, BASE, PGSOCK and its wrk scripts.
+# Uses bench.sh's SECS, ROUNDS, VAR, CONF, BASE, PGSOCK, wrk_stats and its wrk scripts.
 
 WCONNS=${BENCH_WRITE_CONNECTIONS:-32}
 
@@ -34,16 +34,7 @@ pgbench_tps() { # clients script -> "tps p50_ms p99_ms"
 }
 
 wrk_case() { # script -> "rps p50 p99 requests"
-	local out
-	out=$(wrk -t2 -c"$WCONNS" -d"$SECS"s --latency -s "$1" "$BASE")
-	if grep -q 'Non-2xx' <<<"$out"; then echo "bench: $1 had errors: $(grep Non-2xx <<<"$out")" >&2; fi
-	awk '
-	function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-	/Requests\/sec/ { rps = $2 }
-	/^ +50%/ { p50 = ms($2) }
-	/^ +99%/ { p99 = ms($2) }
-	/requests in/ { n = $1 }
-	END { printf "%s %s %s %s\n", rps, p50, p99, n }' <<<"$out"
+	wrk -t2 -c"$WCONNS" -d"$SECS"s --latency -s "$1" "$BASE" | wrk_stats "$1"
 }
 
 with_workers() { # n: restarts sessiond with n workers and warms every worker's statements and cache
