@@ -136,7 +136,7 @@ void sess_forget_local(const unsigned char *hash)
 
 enum store_err sess_create(struct store *st, const struct sess_new *n, struct session *out)
 {
-	char id[37], ttl[24], maxn[24];
+	char id[37], ttl[STORE_NUM_LEN], maxn[STORE_NUM_LEN];
 	const char *params[18];
 	int lengths[18] = { 0 }, formats[18] = { 0 };
 	enum store_err err;
@@ -146,7 +146,6 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 	memset(out, 0, sizeof(*out));
 	uuid_generate_random(u);
 	uuid_unparse_lower(u, id);
-	snprintf(ttl, sizeof(ttl), "%ld", n->ttl);
 	params[0] = id;
 	params[1] = (const char *)n->hash;
 	lengths[1] = TOKEN_HASH_LEN;
@@ -164,7 +163,7 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 	params[12] = n->status;
 	params[13] = n->session_data ? n->session_data : "{}";
 	params[14] = n->session_type ? n->session_type : "web";
-	params[15] = ttl;
+	params[15] = store_num(ttl, n->ttl);
 	params[16] = n->ip;
 	params[17] = n->user_agent;
 	res = store_exec(st, "sess_create", 18, params, lengths, formats, &err);
@@ -176,11 +175,10 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 	}
 	out->res = res;
 	if (n->max_per_user > 0) {
-		const char *ep[3] = { n->user_id, maxn, n->ip };
+		const char *ep[3] = { n->user_id, store_num(maxn, n->max_per_user), n->ip };
 		PGresult *ev;
 		long evicted;
 
-		snprintf(maxn, sizeof(maxn), "%ld", n->max_per_user);
 		/* The new session is the most recent, so it is never the one evicted. */
 		ev = store_exec(st, "sess_evict", 3, ep, NULL, NULL, &err);
 		lcache_invalidate_user(n->user_id);   /* after the commit: see lcache.h */
@@ -220,13 +218,12 @@ static enum store_err take_status_row(PGresult *res, struct session *out)
 
 enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out)
 {
-	char maxd[24];
+	char maxd[STORE_NUM_LEN];
 	const char *params[11];
 	enum store_err err;
 	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(maxd, sizeof(maxd), "%ld", p->max_data);
 	params[0] = id;
 	params[1] = p->version;
 	params[2] = p->needs_onboarding < 0 ? NULL : (p->needs_onboarding ? "true" : "false");
@@ -236,17 +233,15 @@ enum store_err sess_patch(struct store *st, const char *id, const struct sess_pa
 	params[6] = p->data_patch;
 	params[7] = p->plan;
 	params[8] = p->status;
-	params[9] = maxd;
+	params[9] = store_num(maxd, p->max_data);
 	params[10] = p->ip;
 	/* The ring rides in the write's round trip, as a transaction after its commit. */
 	res = store_exec_then(st, "sess_patch", 11, params, NULL, NULL, "cache_ring", &err);
 	if (res == NULL)
 		return err;
 	err = take_status_row(res, out);
-	if (err == STORE_OK) {
-		if (p->hash)
-			lcache_invalidate_hash(p->hash);
-	}
+	if (err == STORE_OK && p->hash)
+		lcache_invalidate_hash(p->hash);
 	return err;
 }
 
@@ -307,12 +302,11 @@ enum store_err sess_revoke(struct store *st, const char *user_id, const char *id
 
 enum store_err sess_list(struct store *st, const char *user_id, long idle_timeout, struct session *out)
 {
-	char idle[24];
-	const char *params[2] = { user_id, idle };
+	char idle[STORE_NUM_LEN];
+	const char *params[2] = { user_id, store_num(idle, idle_timeout) };
 	enum store_err err;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(idle, sizeof(idle), "%ld", idle_timeout);
 	out->res = store_exec(st, "sess_list", 2, params, NULL, NULL, &err);
 	return err;
 }
@@ -335,11 +329,10 @@ enum store_err sess_set_billing(struct store *st, const char *user_id, const cha
 void sess_auth_failed(struct store *st, const char *ip, enum auth_reason reason, const char *route,
 		      long window_failures)
 {
-	char n[24];
-	const char *params[4] = { ip, auth_reason_label(reason), route, n };
+	char n[STORE_NUM_LEN];
+	const char *params[4] = { ip, auth_reason_label(reason), route, store_num(n, window_failures) };
 	enum store_err err;
 
-	snprintf(n, sizeof(n), "%ld", window_failures);
 	PQclear(store_exec(st, "event_auth_failed", 4, params, NULL, NULL, &err));
 }
 

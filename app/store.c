@@ -355,14 +355,11 @@ PGresult *store_exec_then(struct store *s, const char *name, int nparams, const 
 	*err = store_ensure(s);
 	if (*err != STORE_OK)
 		return NULL;
+	/* Fails only on a connection that is not idle, which store_ensure never hands out. */
 	if (PQenterPipelineMode(s->conn) != 1) {
-		res = store_exec(s, name, nparams, values, lengths, formats, err);
-		if (res != NULL) {
-			enum store_err ignored;
-
-			PQclear(store_exec(s, then, 0, NULL, NULL, NULL, &ignored));
-		}
-		return res;
+		log_error("event=store_pipeline_failed statement=%s", name);
+		*err = STORE_ERROR;
+		return NULL;
 	}
 	/* Two syncs: each statement commits on its own, the second after the first. */
 	if (send_statement(s, stmt, nparams, values, lengths, formats) != 1 || PQpipelineSync(s->conn) != 1 ||

@@ -9,8 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <stdint.h>
-
 #include "auth_reason.h"
 #include "jsonx.h"
 #include "statements.h"
