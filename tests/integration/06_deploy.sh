@@ -70,6 +70,17 @@ smoke() {
 	local s
 	s=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "$BASE/api/sessions/metrics/")
 	[ "$s" = 403 ] && pass "$label: metrics refused to a non-local address" || fail "$label: metrics from 127.0.0.2: $s, want 403"
+	# Other spellings of the path (a redirect followed) reach no metrics either: sessiond serves only the restricted one.
+	local p out
+	for p in /api/sessions/metrics /api/sessions/metrics// /api/sessions/metrics/?x=1 /api/sessions//metrics/; do
+		out=$(curl -s -L --max-redirs 3 -w '\n%{http_code}' --interface 127.0.0.2 "$BASE$p")
+		s=${out##*$'\n'}
+		if { [ "$s" = 403 ] || [ "$s" = 404 ]; } && ! grep -q 'sessiond_' <<<"$out"; then
+			pass "$label: $p from 127.0.0.2 is $s, no metrics"
+		else
+			fail "$label: $p from 127.0.0.2: status $s$(grep -q sessiond_ <<<"$out" && echo ', metrics served')"
+		fi
+	done
 	s=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "$BASE/api/sessions/health/")
 	[ "$s" = 200 ] && pass "$label: other routes served to non-local addresses" || fail "$label: health from 127.0.0.2: $s"
 	req GET /api/sessions/metrics/
