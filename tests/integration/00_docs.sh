@@ -55,3 +55,13 @@ out=$(grep -n '\.\./shared\|SPEC\.md' README.md docs/*.md man/* 2>/dev/null)
 [ -z "$out" ] && pass "no reference outside the repository" || fail "references outside: $out"
 lines=$(wc -l <README.md)
 [ "$lines" -le 250 ] && pass "README.md is a front page ($lines lines)" || fail "README.md has $lines lines (at most 250)"
+
+# The commands the Makefile runs: every script under tests/ or scripts/ that a
+# recipe starts directly keeps its run bit (a 100644 one stops `make bench`).
+notexec=""
+for s in $(grep -oE '(^|[[:space:];)])(tests|scripts)/[A-Za-z0-9_./-]+' Makefile | grep -oE '(tests|scripts)/.*' | sort -u); do
+	[ -f "$s" ] || continue
+	[ -x "$s" ] || notexec="$notexec $s"
+	[ "$(git ls-files -s -- "$s" 2>/dev/null | cut -c1-6)" = 100644 ] && notexec="$notexec $s(git)"
+done
+[ -z "$notexec" ] && pass "every script the Makefile runs is executable" || fail "no run bit:$notexec"
