@@ -101,6 +101,49 @@ stack_down() {
 	return 0
 }
 
+# wait_until SECONDS CMD...: runs CMD every 0.05 s until it succeeds (returns 0)
+# or SECONDS have passed (returns 1, after one last try). Tests order events
+# with it by observing a state, never with a fixed sleep: give it a generous
+# SECONDS (a liveness bound, not a latency claim).
+wait_until() {
+	local limit=$1 start
+	shift
+	start=${EPOCHREALTIME/[.,]/}
+	while :; do
+		"$@" && return 0
+		[ $(( ${EPOCHREALTIME/[.,]/} - start )) -ge $((limit * 1000000)) ] && { "$@"; return; }
+		sleep 0.05
+	done
+}
+
+# elapsed_ms START: milliseconds since START (a value of ${EPOCHREALTIME/[.,]/}).
+elapsed_ms() { echo $(( (${EPOCHREALTIME/[.,]/} - $1) / 1000 )); }
+
+# wait_listeners_applied [SECONDS]: waits until every per-host cache listener
+# on the stack's PostgreSQL (application_name sessiond-cache) has applied a
+# read of the invalidation log sent after this call: each backend first shows
+# a read that started after now (R1, whose snapshot holds everything committed
+# before the call), then a later one (R2: the listener sends it only after
+# applying R1). A listener that reconnected meanwhile started with an empty
+# cache. Order "commit, then read on another host" with it, never with a sleep
+# (docs/invalidation.md: the bound is one listener read after the ring).
+wait_listeners_applied() {
+	local t seen
+	t=$(psql_q "SELECT clock_timestamp()")
+	wait_until "${1:-30}" _listeners_started_after "$t" || return 1
+	seen=$(psql_q "SELECT pid || '|' || query_start FROM pg_stat_activity WHERE application_name = 'sessiond-cache'")
+	wait_until "${1:-30}" _listeners_read_again "$seen"
+}
+_listeners_started_after() {
+	[ "$(psql_q "SELECT count(*) > 0 AND bool_and(query_start > '$1') FROM pg_stat_activity WHERE application_name = 'sessiond-cache'")" = t ]
+}
+_listeners_read_again() {
+	local pid qs
+	while IFS='|' read -r pid qs; do
+		[ "$(psql_q "SELECT coalesce(bool_and(query_start > '$qs'), true) FROM pg_stat_activity WHERE pid = $pid AND application_name = 'sessiond-cache'")" = t ] || return 1
+	done <<<"$1"
+}
+
 # wait_health URL [TRIES]: waits until URL/api/sessions/health/ answers 2xx,
 # polling every 0.05 s, TRIES times at most (default 400: 20 s).
 wait_health() {
