@@ -128,20 +128,26 @@ elapsed_ms() { echo $(( (${EPOCHREALTIME/[.,]/} - $1) / 1000 )); }
 # cache. Order "commit, then read on another host" with it, never with a sleep
 # (docs/invalidation.md: the bound is one listener read after the ring).
 wait_listeners_applied() {
-	local t seen
-	t=$(psql_q "SELECT clock_timestamp()")
-	wait_until "${1:-30}" _listeners_started_after "$t" || return 1
-	seen=$(psql_q "SELECT pid || '|' || query_start FROM pg_stat_activity WHERE application_name = 'sessiond-cache'")
-	wait_until "${1:-30}" _listeners_read_again "$seen"
-}
-_listeners_started_after() {
-	[ "$(psql_q "SELECT count(*) > 0 AND bool_and(query_start > '$1') FROM pg_stat_activity WHERE application_name = 'sessiond-cache'")" = t ]
-}
-_listeners_read_again() {
-	local pid qs
-	while IFS='|' read -r pid qs; do
-		[ "$(psql_q "SELECT coalesce(bool_and(query_start > '$qs'), true) FROM pg_stat_activity WHERE pid = $pid AND application_name = 'sessiond-cache'")" = t ] || return 1
-	done <<<"$1"
+	# One psql: a loop inside PostgreSQL (pg_stat_clear_snapshot: fresh activity each turn).
+	psql_q "SET statement_timeout = 0; DO \$\$
+DECLARE t0 timestamptz := clock_timestamp(); pids int[]; starts timestamptz[];
+BEGIN
+	LOOP
+		PERFORM pg_stat_clear_snapshot();
+		SELECT array_agg(pid), array_agg(query_start) INTO pids, starts FROM pg_stat_activity
+		 WHERE application_name = 'sessiond-cache';
+		EXIT WHEN pids IS NOT NULL AND (SELECT bool_and(q > t0) FROM unnest(starts) q);
+		IF clock_timestamp() > t0 + make_interval(secs => ${1:-30}) THEN RAISE EXCEPTION 'no listener read'; END IF;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+	LOOP
+		PERFORM pg_stat_clear_snapshot();
+		EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN unnest(pids, starts) AS s(pid, q) USING (pid)
+		                      WHERE a.application_name = 'sessiond-cache' AND a.query_start <= s.q);
+		IF clock_timestamp() > t0 + make_interval(secs => 2 * ${1:-30}) THEN RAISE EXCEPTION 'no second listener read'; END IF;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+END \$\$" >/dev/null 2>&1
 }
 
 # wait_health URL [TRIES]: waits until URL/api/sessions/health/ answers 2xx,
