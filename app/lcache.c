@@ -87,7 +87,9 @@ int lcache_setup(long entries, char *err, size_t errlen)
 		}
 	head = p;
 	head->nslots = (uint32_t)entries;
+#ifdef SESSIOND_FAULT_HOOKS
 	fault_dir = getenv("SESSIOND_TEST_LCACHE_FAULT_DIR");
+#endif
 	rc = 0;
 out:
 	pthread_mutexattr_destroy(&attr);

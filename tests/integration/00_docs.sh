@@ -72,3 +72,12 @@ done
 	fail "SQL names read from the docs: $named"
 [ -z "$missing" ] && pass "every SQL function and trigger the docs name is in sql/schema.sql" ||
 	fail "named in docs/*.md but not in sql/schema.sql:$missing"
+# The commands the Makefile runs: every script under tests/ or scripts/ that a
+# recipe starts directly keeps its run bit (a 100644 one stops `make bench`).
+notexec=""
+for s in $(grep -oE '(^|[[:space:];)])(tests|scripts)/[A-Za-z0-9_./-]+' Makefile | grep -oE '(tests|scripts)/.*' | sort -u); do
+	[ -f "$s" ] || continue
+	[ -x "$s" ] || notexec="$notexec $s"
+	[ "$(git ls-files -s -- "$s" 2>/dev/null | cut -c1-6)" = 100644 ] && notexec="$notexec $s(git)"
+done
+[ -z "$notexec" ] && pass "every script the Makefile runs is executable" || fail "no run bit:$notexec"
