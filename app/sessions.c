@@ -136,9 +136,9 @@ void sess_forget_local(const unsigned char *hash)
 
 enum store_err sess_create(struct store *st, const struct sess_new *n, struct session *out)
 {
-	char id[37], ttl[STORE_NUM_LEN], maxn[STORE_NUM_LEN];
-	const char *params[18];
-	int lengths[18] = { 0 }, formats[18] = { 0 };
+	char id[37], ttl[STORE_NUM_LEN], maxn[STORE_NUM_LEN], maxd[STORE_NUM_LEN];
+	const char *params[19];
+	int lengths[19] = { 0 }, formats[19] = { 0 };
 	enum store_err err;
 	PGresult *res;
 	uuid_t u;
@@ -166,7 +166,8 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 	params[15] = store_num(ttl, n->ttl);
 	params[16] = n->ip;
 	params[17] = n->user_agent;
-	res = store_exec(st, "sess_create", 18, params, lengths, formats, &err);
+	params[18] = store_num(maxd, n->max_data);
+	res = store_exec(st, "sess_create", 19, params, lengths, formats, &err);
 	if (res == NULL)
 		return err;
 	if (PQntuples(res) != 1) {
@@ -181,12 +182,17 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 
 		/* The new session is the most recent, so it is never the one evicted. */
 		ev = store_exec(st, "sess_evict", 3, ep, NULL, NULL, &err);
-		lcache_invalidate_user(n->user_id);   /* after the commit: see lcache.h */
 		evicted = ev && PQntuples(ev) == 1 ? strtol(PQgetvalue(ev, 0, 0), NULL, 10) : 0;
 		metrics_revoked(MR_SESSION_LIMIT, evicted);
 		PQclear(ev);
-		if (evicted > 0)
+		/*
+		 * Only an eviction changes what a cached session says: invalidating
+		 * on every create would discard every worker's concurrent fills.
+		 */
+		if (evicted > 0) {
+			lcache_invalidate_user(n->user_id);   /* after the commit: see lcache.h */
 			ring(st);
+		}
 		if (err != STORE_OK)
 			return STORE_OK; /* created; eviction retried on the next create */
 	}

@@ -66,7 +66,11 @@ const struct statement statements[] = {
 	  "INSERT INTO session_events (event, session_id, user_id, ip_address) "
 	  "SELECT 'expired', id, user_id, $2::inet FROM d", 1 },
 
-	/* Server-owned billing recorded for the user wins over the defaults (and over the body). */
+	/*
+	 * Server-owned billing recorded for the user wins over the defaults (and
+	 * over the body). session_data over $19 bytes (sessiond_data_size, the
+	 * measure PATCH uses too) raises SQLSTATE SD413.
+	 */
 	{ "sess_create",
 	  "WITH b AS (SELECT subscription_plan, subscription_status FROM user_billing WHERE user_id = $3), "
 	  "ins AS (INSERT INTO sessions (id, token_hash, user_id, user_email, user_name, user_picture, "
@@ -76,7 +80,7 @@ const struct statement statements[] = {
 	  "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::bool, $10::bool, $11, "
 	  "  coalesce((SELECT subscription_plan FROM b), $12, 'free'), "
 	  "  coalesce((SELECT subscription_status FROM b), $13, 'active'), "
-	  "  $14::jsonb, $15, now() + make_interval(secs => $16::int), $17::inet, $18) "
+	  "  sessiond_sized($14::jsonb, $19::int), $15, now() + make_interval(secs => $16::int), $17::inet, $18) "
 	  "RETURNING *), "
 	  "c AS (INSERT INTO session_cache (token_hash, id, user_id, user_email, user_name, user_picture, "
 	  "  tenant_id, tenant_name, needs_onboarding, onboarding_completed, onboarding_step, "

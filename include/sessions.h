@@ -81,9 +81,10 @@ struct sess_new {
 	long ttl;
 	const char *ip, *user_agent;
 	long max_per_user;             /* 0 = unlimited */
+	long max_data;                 /* session_data's limit, measured by sessiond_data_size() (sql/013) */
 };
 
-/* Creates a session (and its cache row and 'created' event). */
+/* Creates a session (and its cache row and 'created' event); STORE_TOO_LARGE over max_data. */
 enum store_err sess_create(struct store *st, const struct sess_new *n, struct session *out);
 
 struct sess_patch {

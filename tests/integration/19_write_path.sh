@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The write path (issue 23): one size rule for create and PATCH, a checked
+# commit (an error at commit is that error's answer, never 200), a connection
+# cut between sending a write and its sync result (503, write_outcome_unknown,
+# test-build fault hook), and writes authenticated inside their own statement.
+. "$(dirname "$0")/../lib.sh"
+stack_up "max_session_data_bytes = 64
+auth_fail_limit = 0"
+
+patch_as() { local t=$1; shift; as "$t" PATCH /api/sessions/current/ -H 'Content-Type: application/json' "$@"; }
+row() { psql_q "SELECT $1 FROM sessions WHERE id = '$2'"; }
+
+# --- one size rule: sessiond_data_size(), PostgreSQL's text of the jsonb value -----------------------
+# {"k": "<v>"} is 9 bytes plus v: v of 55 bytes is exactly the limit of 64. Its slashes are
+# one byte each in that measure (json-c would write \/, two).
+v55="a/b/c/d/e/$(head -c 45 /dev/zero | tr '\0' 'x')"
+create 'auth0|size' "{\"session_data\":{\"k\":\"$v55\"}}"
+expect_status 201 "create with session_data exactly at max_session_data_bytes"
+TS=$TOKEN
+SS=$SID
+[ "$(row "sessiond_data_size(session_data)" "$SS")" = 64 ] && pass "stored session_data measures 64 bytes" ||
+	fail "stored size: $(row "sessiond_data_size(session_data)" "$SS")"
+create 'auth0|size2' "{\"session_data\":{\"k\":\"${v55}y\"}}"
+expect_error 413 session_data_too_large "create one byte over the limit"
+[ "$(psql_q "SELECT count(*) FROM sessions WHERE user_id = 'auth0|size2'")" = 0 ] && pass "nothing created over the limit" ||
+	fail "a session was created over the limit"
+patch_as "$TS" -d "{\"session_data\":{\"k\":\"$(printf '%s' "$v55" | tr 'x' 'z')\"}}"
+expect_status 200 "PATCH of a same-length value at the limit"
+expect_json '.session_data.k | length' 55 "the new value is stored"
+patch_as "$TS" -d '{"session_data":{"k2":1}}'
+expect_error 413 session_data_too_large "PATCH that merges past the limit"
+[ "$(row "version || ':' || (session_data ? 'k2')" "$SS")" = "2:false" ] && pass "the refused PATCH changed nothing" ||
+	fail "after the refused PATCH: $(row "version || ':' || (session_data ? 'k2')" "$SS")"
+
+# --- a checked commit: an error raised at commit is the answer --------------------------------------
+# An operator's deferred constraint trigger fails the write's transaction at COMMIT,
+# after the statement itself succeeded; the SQLSTATE comes from the session's data.
+psql_q "CREATE FUNCTION test_fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS \$\$
+DECLARE code text;
+BEGIN
+    SELECT session_data->>'fail_commit' INTO code FROM sessions WHERE id = NEW.session_id;
+    IF code IS NOT NULL THEN RAISE EXCEPTION 'test: failed at commit' USING ERRCODE = code; END IF;
+    RETURN NULL;
+END \$\$;
+CREATE CONSTRAINT TRIGGER test_fail_at_commit AFTER INSERT ON session_events DEFERRABLE INITIALLY DEFERRED
+FOR EACH ROW WHEN (NEW.event = 'updated') EXECUTE FUNCTION test_fail_at_commit()" >/dev/null
+create 'auth0|commit'
+TC=$TOKEN
+SC=$SID
+patch_as "$TC" -d '{"session_data":{"fail_commit":"23514"}}'
+expect_error 500 internal_error "a constraint failing at commit: 500, not 200"
+patch_as "$TC" -d '{"session_data":{"fail_commit":"40001"}}'
+expect_error 503 store_unavailable "a serialization failure at commit: 503"
+expect_header Retry-After '^[0-9]+$' "with Retry-After"
+[ "$(row version "$SC")" = 1 ] && pass "neither failed commit changed the session" || fail "version after failed commits: $(row version "$SC")"
+grep -q 'event=store_error sqlstate=23514' "$VAR/log/sessiond.log" && pass "the commit's error is logged with its SQLSTATE" ||
+	fail "no store_error line for 23514"
+patch_as "$TC" -d '{"onboarding_step":"fine"}'
+expect_status 200 "the next PATCH on the same connection succeeds"
+psql_q "DROP TRIGGER test_fail_at_commit ON session_events; DROP FUNCTION test_fail_at_commit()" >/dev/null
+
+# --- connection cut after the pipeline is sent, before the write's sync result ----------------------
+create 'auth0|cut'
+TU=$TOKEN
+SU=$SID
+SESSIOND_TEST_DROP_AFTER=sess_patch@sent sessiond_restart || fail "restart with the mid-pipeline fault hook"
+patch_as "$TU" -H 'If-Match: "1"' -d '{"onboarding_step":"cut"}'
+expect_error 503 store_unavailable "outcome unknown: 503"
+expect_header Retry-After '^[0-9]+$' "with Retry-After"
+grep -q 'event=write_outcome_unknown statement=sess_patch' "$VAR/log/sessiond.log" && pass "logged as write_outcome_unknown" ||
+	fail "no write_outcome_unknown line"
+v=$(row version "$SU")
+case $v in 1 | 2) pass "applied at most once (version $v)" ;; *) fail "version after the cut: $v" ;; esac
+sessiond_restart || fail "restart without the hook"
+# The retry the docs call safe: the same conditional PATCH.
+patch_as "$TU" -H 'If-Match: "1"' -d '{"onboarding_step":"cut"}'
+if [ "$v" = 1 ]; then expect_status 200 "the conditional retry applies the write that was lost"
+else expect_error 412 version_conflict "the conditional retry of an applied write is refused"; fi
+[ "$(row "version || ':' || onboarding_step" "$SU")" = "2:cut" ] && pass "exactly one application after the retry" ||
+	fail "after the retry: $(row "version || ':' || onboarding_step" "$SU")"
