@@ -407,11 +407,6 @@ static int parse_if_match(const char *h, char *buf, size_t n, const char **versi
 	return 0;
 }
 
-static int differs(const char *want, const char *have)
-{
-	return want && (have == NULL || strcmp(want, have) != 0);
-}
-
 void route_current_patch(struct app *a, struct req *r, const char *arg)
 {
 	struct auth au;
@@ -434,24 +429,27 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	body = http_body_object(r);
 	if (body == NULL || read_fields(r, body, 0, &f) != 0)
 		goto out;
-	/* Server-owned fields: changing them needs client_writable_billing. */
-	if (!a->cfg->client_writable_billing &&
-	    (differs(f.plan, sess_get(&au.s, SC_PLAN)) || differs(f.status, sess_get(&au.s, SC_STATUS)))) {
-		http_error(r, ERR_FORBIDDEN, "server_owned_field",
-			   "subscription_plan and subscription_status are set by the server");
-		goto out;
-	}
 	p.needs_onboarding = f.needs_onboarding;
 	p.onboarding_completed = f.onboarding_completed;
 	p.step_set = f.step_set;
 	p.step = f.step;
 	p.data_patch = f.session_data ? json_object_to_json_string_ext(f.session_data, JSON_C_TO_STRING_PLAIN) : NULL;
-	p.plan = a->cfg->client_writable_billing ? f.plan : NULL;
-	p.status = a->cfg->client_writable_billing ? f.status : NULL;
+	/*
+	 * Server-owned fields: changing them needs client_writable_billing;
+	 * otherwise a value sent must equal the stored one, checked in the write.
+	 */
+	if (a->cfg->client_writable_billing) {
+		p.plan = f.plan;
+		p.status = f.status;
+	} else {
+		p.owned_plan = f.plan;
+		p.owned_status = f.status;
+	}
 	p.max_data = a->cfg->max_session_data_bytes;
 	p.ip = r->client_addr;
 	p.hash = au.hash;
-	err = sess_patch(&a->store, sess_get(&au.s, SC_ID), &p, &s);
+	p.idle_timeout = a->cfg->idle_timeout;
+	err = sess_patch(&a->store, &p, &s);
 	/* The version now stored, on success and on a conflict alike. */
 	if (err == STORE_OK || err == STORE_CONFLICT) {
 		snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
@@ -471,18 +469,24 @@ out:
 void route_current_delete(struct app *a, struct req *r, const char *arg)
 {
 	struct auth au;
-	long n = 0;
+	struct session s = { 0 };
+	enum store_err err;
 
 	(void)arg;
 	if (auth_session_write(a, r, &au) != 0)
 		return;
-	if (route_revoke(a, r, &au, sess_get(&au.s, SC_ID), au.hash, NULL, MR_LOGOUT, &n) != 0)
+	err = sess_logout(&a->store, au.hash, a->cfg->idle_timeout, r->client_addr, &s);
+	if (err != STORE_OK) {
+		auth_store_error(a, r, err);
 		goto out;
-	log_info("event=session_revoked session=%s reason=logout", sess_get(&au.s, SC_ID));
-	metrics_session_ended(sess_get(&au.s, SC_CREATED_EPOCH));
+	}
+	metrics_revoked(MR_LOGOUT, 1);
+	log_info("event=session_revoked session=%s reason=logout", sess_get(&s, SC_ID));
+	metrics_session_ended(sess_get(&s, SC_CREATED_EPOCH));
 	route_logged_out(a, r);
 	http_send_json_lit(r, 200, "{\"message\":\"Logged out\"}");
 out:
+	sess_release(&s);
 	auth_release(&au);
 }
 
@@ -527,7 +531,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	}
 	if (rotate && new_token(r, tok, hash) != 0)
 		goto out;
-	err = sess_refresh(&a->store, sess_get(&au.s, SC_ID), au.hash, hours, a->cfg->max_lifetime, rotate ? hash : NULL,
+	err = sess_refresh(&a->store, au.hash, a->cfg->idle_timeout, hours, a->cfg->max_lifetime, rotate ? hash : NULL,
 			   r->client_addr, &s);
 	if (err != STORE_OK) {
 		auth_store_error(a, r, err);

@@ -96,13 +96,20 @@ const struct statement statements[] = {
 
 	{ "sess_evict", "SELECT sessiond_evict($1, $2::int, $3::inet)", 0 },
 
+	/*
+	 * The token-keyed writes (sql/013): each finds its session by $1, the
+	 * token hash, under a read's liveness conditions ($2 idle_timeout).
+	 */
 	{ "sess_patch",
-	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_patch($1::uuid, $2::int8, "
-	  "$3::bool, $4::bool, $5::bool, $6, $7::jsonb, $8, $9, $10::int, $11::inet) r", 0 },
+	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_patch_by_token($1, $2::int, $3::int8, "
+	  "$4::bool, $5::bool, $6::bool, $7, $8::jsonb, $9, $10, $11, $12, $13::int, $14::inet) r", 0 },
 
 	{ "sess_refresh",
-	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_refresh($1::uuid, $2::int, "
-	  "$3::int, $4::bytea, $5::inet) r", 0 },
+	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_refresh_by_token($1, $2::int, $3::int, "
+	  "$4::int, $5::bytea, $6::inet) r", 0 },
+
+	{ "sess_logout",
+	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_logout($1, $2::int, $3::inet) r", 0 },
 
 	/*
 	 * The caller's live sessions, newest activity first (the cache knows the
