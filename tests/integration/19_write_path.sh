@@ -78,3 +78,29 @@ if [ "$v" = 1 ]; then expect_status 200 "the conditional retry applies the write
 else expect_error 412 version_conflict "the conditional retry of an applied write is refused"; fi
 [ "$(row "version || ':' || onboarding_step" "$SU")" = "2:cut" ] && pass "exactly one application after the retry" ||
 	fail "after the retry: $(row "version || ':' || onboarding_step" "$SU")"
+
+# --- online migrations: CREATE INDEX CONCURRENTLY outside a transaction, retried after a failure ------
+# A copy of the migrations plus one online step that fails the first time (duplicates
+# under a unique index: the concurrent build leaves an INVALID index behind).
+MIG=$VAR/migrations
+mkdir -p "$MIG"
+cp "$TOP"/sql/[0-9][0-9][0-9]_*.sql "$MIG/"
+printf -- '-- sessiond:online\n-- A test step: builds a unique index concurrently.\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS test_online_idx ON test_online (v);\n' \
+	>"$MIG/900_test_online.sql"
+psql_q "CREATE TABLE test_online (v int); INSERT INTO test_online VALUES (1), (1), (2)" >/dev/null
+migrate() { "$BUILD/sessiond" --config "$CONF" --migrate --sql-dir "$MIG" >"$VAR/migrate.out" 2>&1; }
+recorded() { psql_q "SELECT count(*) FROM schema_migrations WHERE version = 900"; }
+index_state() { psql_q "SELECT coalesce((SELECT i.indisvalid::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'test_online_idx'), 'none')"; }
+if ! migrate; then pass "an online step that fails fails the migration"; else fail "migrate succeeded over duplicates: $(cat "$VAR/migrate.out")"; fi
+[ "$(recorded):$(index_state)" = "0:false" ] && pass "not recorded; the failed build left an INVALID index" ||
+	fail "after the failure: recorded $(recorded), index $(index_state)"
+psql_q "DELETE FROM test_online WHERE ctid = (SELECT max(ctid) FROM test_online WHERE v = 1)" >/dev/null
+if migrate && grep -q 'migration applied: 900_test_online.sql (online)' "$VAR/migrate.out"; then
+	pass "the retry applies the online step"
+else
+	fail "retry: $(cat "$VAR/migrate.out")"
+fi
+[ "$(recorded):$(index_state)" = "1:true" ] && pass "recorded once the index is built, and the index is valid (the INVALID one was dropped first)" ||
+	fail "after the retry: recorded $(recorded), index $(index_state)"
+[ "$(psql_q "SELECT count(*) FROM pg_class WHERE relname = 'session_events_time_brin'"):$(psql_q "SELECT count(*) FROM pg_class WHERE relname = 'session_events_time_idx'")" = "1:0" ] &&
+	pass "migration 014 ran online: BRIN time index, no btree" || fail "session_events indexes after 014"
