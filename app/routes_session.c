@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
+#include "session_view.h"
 #include "sessions.h"
 
 #include <openssl/crypto.h>
@@ -26,32 +27,6 @@
 #define BILLING_MAX 64
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-void route_send_buf(struct req *r, int status, struct jsonx_buf *b)
-{
-	http_send_raw(r, status, "application/json; charset=utf-8", b->data ? b->data : "{}", b->len);
-}
-
-void route_bad_field(struct req *r, const char *code, const char *field, const char *what)
-{
-	char msg[160];
-
-	snprintf(msg, sizeof(msg), "%s: %s", field, what);
-	http_error(r, ERR_BAD_REQUEST, code, msg);
-}
-
-/* A short identifier-like string: printable ASCII without quotes or spaces. */
-int route_plain_string(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
-			return 0;
-	return 1;
-}
 
 static void set_session_cookie(struct app *a, struct req *r, const char *token, long max_age)
 {
@@ -62,44 +37,6 @@ static void set_session_cookie(struct app *a, struct req *r, const char *token, 
 		 token, max_age, c->cookie_secure ? "; Secure" : "", c->cookie_samesite,
 		 c->cookie_domain[0] ? "; Domain=" : "", c->cookie_domain);
 	http_add_header(r, "Set-Cookie", v);
-}
-
-void route_clear_cookie(struct app *a, struct req *r)
-{
-	char v[512];
-	const struct cfg *c = a->cfg;
-
-	snprintf(v, sizeof(v), "%s=; Path=/; Max-Age=0; HttpOnly%s; SameSite=%s%s%s", c->cookie_name,
-		 c->cookie_secure ? "; Secure" : "", c->cookie_samesite, c->cookie_domain[0] ? "; Domain=" : "",
-		 c->cookie_domain);
-	http_add_header(r, "Set-Cookie", v);
-}
-
-void route_logged_out(struct app *a, struct req *r)
-{
-	route_clear_cookie(a, r);
-	/* Clear-Site-Data clears every cookie of the origin, not only ours: only when the operator asks. */
-	if (a->cfg->logout_clear_site_data)
-		http_add_header(r, "Clear-Site-Data", "\"cookies\"");
-}
-
-/* The reason each revocation records in session_events. */
-static const char *const revoke_events[MR_COUNT] = {
-	[MR_LOGOUT] = "logout", [MR_REVOKE_ONE] = "revoked_by_user", [MR_INVALIDATE_ALL] = "invalidate_all",
-};
-
-int route_revoke(struct app *a, struct req *r, const struct auth *au, const char *id, const unsigned char *hash,
-		 const char *keep, enum metrics_revoke why, long *n)
-{
-	enum store_err err = sess_revoke(&a->store, sess_get(&au->s, SC_USER_ID), id, hash, keep, revoke_events[why],
-					 r->client_addr, n);
-
-	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
-		return -1;
-	}
-	metrics_revoked(why, *n);
-	return 0;
 }
 
 static long seconds_left(const struct session *s)
@@ -337,7 +274,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	n.max_data = a->cfg->max_session_data_bytes;
 	err = sess_create(&a->store, &n, &s);
 	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
+		route_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=session_created session=%s", sess_get(&s, SC_ID));
@@ -367,9 +304,9 @@ void route_current_get(struct app *a, struct req *r, const char *arg)
 	(void)arg;
 	if (auth_session_read(a, r, &au) != 0)
 		return;
-	if (au.by_cookie)
-		add_csrf_header(r, au.token);
-	http_send_raw(r, 200, "application/json; charset=utf-8", au.json, au.json_len);
+	if (au.cred.by_cookie)
+		add_csrf_header(r, au.cred.token);
+	http_send_raw(r, 200, "application/json; charset=utf-8", au.view.json, au.view.json_len);
 	auth_release(&au);
 }
 
@@ -409,7 +346,7 @@ static int parse_if_match(const char *h, char *buf, size_t n, const char **versi
 
 void route_current_patch(struct app *a, struct req *r, const char *arg)
 {
-	struct auth au;
+	struct credential cred;
 	struct json_object *body = NULL;
 	struct fields f;
 	struct sess_patch p;
@@ -419,7 +356,8 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	enum store_err err;
 
 	(void)arg;
-	if (auth_session_write(a, r, &au) != 0)
+	/* The write authenticates the token itself: no read first (sql/013). */
+	if (auth_write_credential(a, r, &cred) != 0)
 		return;
 	memset(&p, 0, sizeof(p));
 	if (parse_if_match(r->if_match, vbuf, sizeof(vbuf), &p.version) != 0) {
@@ -447,7 +385,7 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	}
 	p.max_data = a->cfg->max_session_data_bytes;
 	p.ip = r->client_addr;
-	p.hash = au.hash;
+	p.hash = cred.hash;
 	p.idle_timeout = a->cfg->idle_timeout;
 	err = sess_patch(&a->store, &p, &s);
 	/* The version now stored, on success and on a conflict alike. */
@@ -455,29 +393,37 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 		snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
 		http_add_header(r, "ETag", etag);
 	}
+	if (err == STORE_NOT_FOUND) {
+		auth_write_refused(a, r, &cred);
+		goto out;
+	}
 	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
+		route_store_error(a, r, err);
 		goto out;
 	}
 	sess_render(&s, &b, 0, -1);
 	route_send_buf(r, 200, &b);
 out:
 	release_answer(NULL, &b, &s, body);
-	auth_release(&au);
+	cred_wipe(&cred);
 }
 
 void route_current_delete(struct app *a, struct req *r, const char *arg)
 {
-	struct auth au;
+	struct credential cred;
 	struct session s = { 0 };
 	enum store_err err;
 
 	(void)arg;
-	if (auth_session_write(a, r, &au) != 0)
+	if (auth_write_credential(a, r, &cred) != 0)
 		return;
-	err = sess_logout(&a->store, au.hash, a->cfg->idle_timeout, r->client_addr, &s);
+	err = sess_logout(&a->store, cred.hash, a->cfg->idle_timeout, r->client_addr, &s);
+	if (err == STORE_NOT_FOUND) {
+		auth_write_refused(a, r, &cred);
+		goto out;
+	}
 	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
+		route_store_error(a, r, err);
 		goto out;
 	}
 	metrics_revoked(MR_LOGOUT, 1);
@@ -487,14 +433,14 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 	http_send_json_lit(r, 200, "{\"message\":\"Logged out\"}");
 out:
 	sess_release(&s);
-	auth_release(&au);
+	cred_wipe(&cred);
 }
 
 /* ---- POST /api/sessions/refresh/ ---------------------------------------------------------- */
 
 void route_refresh(struct app *a, struct req *r, const char *arg)
 {
-	struct auth au;
+	struct credential cred;
 	struct json_object *body = NULL;
 	struct session s = { 0 };
 	struct jsonx_buf b = { 0 };
@@ -505,7 +451,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	enum store_err err;
 
 	(void)arg;
-	if (auth_session_write(a, r, &au) != 0)
+	if (auth_write_credential(a, r, &cred) != 0)
 		return;
 	body = http_body_object(r);
 	if (body == NULL)
@@ -531,16 +477,20 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	}
 	if (rotate && new_token(r, tok, hash) != 0)
 		goto out;
-	err = sess_refresh(&a->store, au.hash, a->cfg->idle_timeout, hours, a->cfg->max_lifetime, rotate ? hash : NULL,
+	err = sess_refresh(&a->store, cred.hash, a->cfg->idle_timeout, hours, a->cfg->max_lifetime, rotate ? hash : NULL,
 			   r->client_addr, &s);
+	if (err == STORE_NOT_FOUND) {
+		auth_write_refused(a, r, &cred);
+		goto out;
+	}
 	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
+		route_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=session_%s session=%s", rotate ? "rotated" : "refreshed", sess_get(&s, SC_ID));
 	metrics_add(rotate ? MC_SESSIONS_ROTATED : MC_SESSIONS_REFRESHED, 1);
-	if (a->cfg->set_cookie && (rotate || au.by_cookie))
-		set_session_cookie(a, r, rotate ? tok : au.token, seconds_left(&s));
+	if (a->cfg->set_cookie && (rotate || cred.by_cookie))
+		set_session_cookie(a, r, rotate ? tok : cred.token, seconds_left(&s));
 	if (rotate)
 		add_csrf_header(r, tok);
 	jsonx_buf_lit(&b, "{\"expires_at\":");
@@ -553,5 +503,5 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	route_send_buf(r, 200, &b);
 out:
 	release_answer(tok, &b, &s, body);
-	auth_release(&au);
+	cred_wipe(&cred);
 }
