@@ -104,3 +104,62 @@ fi
 	fail "after the retry: recorded $(recorded), index $(index_state)"
 [ "$(psql_q "SELECT count(*) FROM pg_class WHERE relname = 'session_events_time_brin'"):$(psql_q "SELECT count(*) FROM pg_class WHERE relname = 'session_events_time_idx'")" = "1:0" ] &&
 	pass "migration 014 ran online: BRIN time index, no btree" || fail "session_events indexes after 014"
+
+# --- a token rotated between the client's request and the write does not write --------------------
+# A transaction rotates the token and holds the row; the PATCH with the old token
+# reaches the row and waits (observed in pg_stat_activity); then the rotation commits.
+# The write re-checks its WHERE (token hash, liveness) on the new row version: 401.
+create 'auth0|rotate'
+TR=$TOKEN
+SR=$SID
+if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); else as_pg=(); fi
+psql_q "CREATE TABLE test_go (x int)" >/dev/null
+"${as_pg[@]}" psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "BEGIN" \
+	-c "UPDATE sessions SET token_hash = sha256('test-rotated'::bytea), version = version + 1 WHERE id = '$SR'" \
+	-c "DO \$\$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM test_go) LOOP PERFORM pg_sleep(0.05); END LOOP; END \$\$" \
+	-c "COMMIT" >/dev/null 2>&1 &
+holder=$!
+held=0
+for _ in $(seq 1 200); do
+	[ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%test_go%' AND state = 'active' AND pid <> pg_backend_pid()")" = 1 ] && { held=1; break; }
+	sleep 0.1
+done
+[ "$held" = 1 ] && pass "the rotation holds the row" || fail "the rotating transaction never started"
+curl -s -o "$VAR/rot.body" -w '%{http_code}' -X PATCH "$BASE/api/sessions/current/" -H "Authorization: Session $TR" \
+	-H 'Content-Type: application/json' -d '{"onboarding_step":"stale"}' >"$VAR/rot.status" &
+patcher=$!
+waiting=0
+for _ in $(seq 1 200); do
+	[ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sessiond' AND wait_event_type = 'Lock'")" -ge 1 ] && { waiting=1; break; }
+	sleep 0.1
+done
+[ "$waiting" = 1 ] && pass "the PATCH with the old token waits on the rotating row" || fail "the PATCH was not seen waiting on the row"
+psql_q "INSERT INTO test_go VALUES (1)" >/dev/null
+wait "$holder"
+wait "$patcher"
+[ "$(cat "$VAR/rot.status")" = 401 ] && [ "$(jq -r .error.code "$VAR/rot.body")" = invalid_session ] &&
+	pass "the old token's PATCH after the rotation committed: 401 invalid_session" ||
+	fail "old token's PATCH: $(cat "$VAR/rot.status") $(head -c 200 "$VAR/rot.body")"
+[ "$(row "coalesce(onboarding_step, 'none')" "$SR")" = none ] && pass "nothing written by the old token" ||
+	fail "onboarding_step after the rotation: $(row onboarding_step "$SR")"
+psql_q "DROP TABLE test_go" >/dev/null
+
+# --- a write needs no read first, and sets last_activity itself -------------------------------------
+create 'auth0|oneway'
+TO=$TOKEN
+SO=$SID
+psql_q "UPDATE sessions SET last_activity = now() - interval '30 minutes' WHERE id = '$SO';
+	UPDATE session_cache SET last_activity = now() - interval '30 minutes', flushed_activity = now() - interval '30 minutes' WHERE id = '$SO'" >/dev/null
+patch_as "$TO" -d '{"onboarding_step":"fresh"}'
+expect_status 200 "PATCH by token"
+[ "$(row "(now() - last_activity) < interval '1 minute'" "$SO")" = t ] && pass "the write set last_activity (no touch needed)" ||
+	fail "last_activity after PATCH: $(row last_activity "$SO")"
+patch_as "$TO" -H 'If-Match: "1"' -d '{"onboarding_step":"stale"}'
+expect_error 412 version_conflict "a stale If-Match is still 412 from the write itself"
+expect_header ETag '^"2"$' "with the current ETag"
+as "$TO" DELETE /api/sessions/current/
+expect_status 200 "logout by token"
+patch_as "$TO" -d '{"onboarding_step":"late"}'
+expect_error 401 invalid_session "PATCH after logout: 401 from the fallback read"
+as "$TO" POST /api/sessions/refresh/ -H 'Content-Type: application/json' -d '{}'
+expect_error 401 invalid_session "refresh after logout: 401"
