@@ -195,7 +195,13 @@ static int idle_conn_alive(PGconn *conn)
 
 	if (p.fd < 0 || PQstatus(conn) != CONNECTION_OK)
 		return 0;
-	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) && PQconsumeInput(conn) == 0)
+	/*
+	 * An idle connection has nothing to say: anything readable is the
+	 * server's FATAL message or its close. PQconsumeInput alone may read the
+	 * message and still report the connection good (the close comes later),
+	 * and a write sent on it would have an unknown outcome, so it is replaced.
+	 */
+	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)))
 		return 0;
 	return PQstatus(conn) == CONNECTION_OK;
 }
