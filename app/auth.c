@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "lcache.h"
+#include "log.h"
 #include "metrics.h"
 #include "routes.h"
 
@@ -140,4 +141,32 @@ int auth_session_write(struct app *a, struct req *r, struct auth *out)
 		return -1;
 	}
 	return 0;
+}
+
+int auth_write_credential(struct app *a, struct req *r, struct credential *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (cred_take(a, r, out) != 0)
+		return -1;
+	if (auth_csrf(a, r, out) != 0) {
+		cred_wipe(out);
+		return -1;
+	}
+	return 0;
+}
+
+void auth_write_refused(struct app *a, struct req *r, const struct credential *c)
+{
+	struct auth au;
+	char touch_text[SQL_TS_LEN + 1];
+	long long touch_epoch;
+	int touched;
+
+	memset(&au, 0, sizeof(au));
+	au.cred = *c;
+	if (lookup_store(a, r, &au, &touched, touch_text, &touch_epoch) != 0)
+		return;
+	log_warn("event=write_refused_live_session");
+	route_store_error(a, r, STORE_UNAVAILABLE);
+	auth_release(&au);
 }

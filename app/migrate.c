@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "locks.h"
 
@@ -50,6 +51,108 @@ static char *read_file(const char *path)
 	return buf;
 }
 
+/*
+ * A migration whose first line is ONLINE_MARK builds indexes on live tables:
+ * it runs outside any transaction, one statement at a time (statements end
+ * with ';' at the end of a line; no function bodies), so that CREATE INDEX
+ * CONCURRENTLY can run at all and no statement holds a lock longer than its
+ * own. Every statement must be safe to run again (IF [NOT] EXISTS): a failed
+ * run is retried whole, and is recorded only after every statement succeeded.
+ */
+#define ONLINE_MARK "-- sessiond:online"
+
+/* Skips blanks; then, when the next word is w (any case), past it. 1 when it was. */
+static int take_word(const char **p, const char *w)
+{
+	size_t n = strlen(w);
+
+	while (isspace((unsigned char)**p))
+		(*p)++;
+	if (strncasecmp(*p, w, n) != 0 || !isspace((unsigned char)(*p)[n]))
+		return 0;
+	*p += n;
+	return 1;
+}
+
+/*
+ * Before CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS name: an index of that name
+ * left INVALID by a failed build (pg_index.indisvalid) would make IF NOT
+ * EXISTS skip the build, so it is dropped first. 0, or -1 with err set.
+ */
+static int drop_invalid_index(PGconn *conn, const char *stmt, const char *file, char *err, size_t errlen)
+{
+	const char *p = stmt, *params[1];
+	char name[64], sql[128];
+	size_t n;
+	PGresult *res;
+	int invalid;
+
+	while (isspace((unsigned char)*p) || (p[0] == '-' && p[1] == '-')) {
+		if (*p == '-')
+			p += strcspn(p, "\n");
+		else
+			p++;
+	}
+	if (!take_word(&p, "CREATE"))
+		return 0;
+	take_word(&p, "UNIQUE");
+	if (!take_word(&p, "INDEX") || !take_word(&p, "CONCURRENTLY") ||
+	    !take_word(&p, "IF") || !take_word(&p, "NOT") || !take_word(&p, "EXISTS"))
+		return 0;
+	while (isspace((unsigned char)*p))
+		p++;
+	n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	if (n == 0 || n >= sizeof(name)) {
+		snprintf(err, errlen, "%s: an online index needs a plain lower-case name", file);
+		return -1;
+	}
+	memcpy(name, p, n);
+	name[n] = '\0';
+	params[0] = name;
+	res = PQexecParams(conn, "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+				 "WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace "
+				 "AND NOT i.indisvalid", 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return ok(res, PGRES_TUPLES_OK, err, errlen, file) ? 0 : -1;
+	invalid = PQntuples(res) > 0;
+	PQclear(res);
+	if (!invalid)
+		return 0;
+	/* The name is [a-z0-9_]+, checked above: safe to splice. */
+	snprintf(sql, sizeof(sql), "DROP INDEX CONCURRENTLY IF EXISTS %s", name);
+	return ok(PQexec(conn, sql), PGRES_COMMAND_OK, err, errlen, file) ? 0 : -1;
+}
+
+/* Runs an online migration's statements one by one, in autocommit. 0, or -1 with err set. */
+static int run_online(PGconn *conn, char *sql, const char *file, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	/* An index build on a large table may take longer than sessiond's statement_timeout. */
+	if (!ok(PQexec(conn, "SET statement_timeout = 0"), PGRES_COMMAND_OK, err, errlen, file))
+		return -1;
+	for (char *stmt = sql; rc == 0 && *stmt;) {
+		char *end = strstr(stmt, ";\n");
+
+		if (end)
+			end[1] = '\0';
+		if (drop_invalid_index(conn, stmt, file, err, errlen) != 0) {
+			rc = -1;
+		} else {
+			PGresult *res = PQexec(conn, stmt);
+
+			/* A piece holding only comments is an empty query: nothing to run. */
+			if (PQresultStatus(res) == PGRES_EMPTY_QUERY)
+				PQclear(res);
+			else if (!ok(res, PGRES_COMMAND_OK, err, errlen, file))
+				rc = -1;
+		}
+		stmt = end ? end + 2 : stmt + strlen(stmt);
+	}
+	PQclear(PQexec(conn, "RESET statement_timeout"));
+	return rc;
+}
+
 static int apply_one(PGconn *conn, const char *dir, const char *name, FILE *out, char *err, size_t errlen)
 {
 	char path[4096], version[4];
@@ -76,6 +179,19 @@ static int apply_one(PGconn *conn, const char *dir, const char *name, FILE *out,
 	if (sql == NULL) {
 		snprintf(err, errlen, "%s: cannot read", path);
 		return -1;
+	}
+	if (strncmp(sql, ONLINE_MARK, strlen(ONLINE_MARK)) == 0) {
+		/* Recorded only once every statement succeeded; a failed run is retried whole. */
+		if (run_online(conn, sql, name, err, errlen) != 0 ||
+		    !ok(PQexecParams(conn, "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)", 2,
+				     NULL, params, NULL, NULL, 0),
+			PGRES_COMMAND_OK, err, errlen, name)) {
+			free(sql);
+			return -1;
+		}
+		free(sql);
+		fprintf(out, "migration applied: %s (online)\n", name);
+		return 1;
 	}
 	if (!ok(PQexec(conn, "BEGIN"), PGRES_COMMAND_OK, err, errlen, name)) {
 		free(sql);

@@ -17,6 +17,10 @@ void route_store_error(struct app *a, struct req *r, enum store_err err)
 	case STORE_CONFLICT:
 		http_error(r, ERR_PRECONDITION, "version_conflict", "the session changed since that version");
 		break;
+	case STORE_FORBIDDEN:
+		http_error(r, ERR_FORBIDDEN, "server_owned_field",
+			   "subscription_plan and subscription_status are set by the server");
+		break;
 	case STORE_TOO_LARGE:
 		http_error(r, ERR_TOO_LARGE, "session_data_too_large", "session_data would exceed its size limit");
 		break;

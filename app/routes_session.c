@@ -247,13 +247,9 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	body = http_body_object(r);
 	if (body == NULL || read_fields(r, body, 1, &f) != 0)
 		goto out;
-	if (f.session_data) {
+	/* Measured by the store, as a PATCH's merged value is (sql/013: sessiond_data_size). */
+	if (f.session_data)
 		data_text = json_object_to_json_string_ext(f.session_data, JSON_C_TO_STRING_PLAIN);
-		if ((long)strlen(data_text) > a->cfg->max_session_data_bytes) {
-			http_error(r, ERR_TOO_LARGE, "session_data_too_large", "session_data is too large");
-			goto out;
-		}
-	}
 	if (new_token(r, tok, hash) != 0)
 		goto out;
 	memset(&n, 0, sizeof(n));
@@ -276,6 +272,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	n.ip = r->client_addr;
 	n.user_agent = r->user_agent;
 	n.max_per_user = a->cfg->max_sessions_per_user;
+	n.max_data = a->cfg->max_session_data_bytes;
 	err = sess_create(&a->store, &n, &s);
 	if (err != STORE_OK) {
 		route_store_error(a, r, err);
@@ -347,14 +344,9 @@ int route_if_match(const char *h, char *buf, size_t n, const char **version)
 	return 0;
 }
 
-static int differs(const char *want, const char *have)
-{
-	return want && (have == NULL || strcmp(want, have) != 0);
-}
-
 void route_current_patch(struct app *a, struct req *r, const char *arg)
 {
-	struct auth au;
+	struct credential cred;
 	struct json_object *body = NULL;
 	struct fields f;
 	struct sess_patch p;
@@ -364,7 +356,8 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	enum store_err err;
 
 	(void)arg;
-	if (auth_session_write(a, r, &au) != 0)
+	/* The write authenticates the token itself: no read first (sql/013). */
+	if (auth_write_credential(a, r, &cred) != 0)
 		return;
 	memset(&p, 0, sizeof(p));
 	if (route_if_match(r->if_match, vbuf, sizeof(vbuf), &p.version) != 0) {
@@ -374,28 +367,35 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	body = http_body_object(r);
 	if (body == NULL || read_fields(r, body, 0, &f) != 0)
 		goto out;
-	/* Server-owned fields: changing them needs client_writable_billing. */
-	if (!a->cfg->client_writable_billing &&
-	    (differs(f.plan, sess_get(&au.view.row, SC_PLAN)) || differs(f.status, sess_get(&au.view.row, SC_STATUS)))) {
-		http_error(r, ERR_FORBIDDEN, "server_owned_field",
-			   "subscription_plan and subscription_status are set by the server");
-		goto out;
-	}
 	p.needs_onboarding = f.needs_onboarding;
 	p.onboarding_completed = f.onboarding_completed;
 	p.step_set = f.step_set;
 	p.step = f.step;
 	p.data_patch = f.session_data ? json_object_to_json_string_ext(f.session_data, JSON_C_TO_STRING_PLAIN) : NULL;
-	p.plan = a->cfg->client_writable_billing ? f.plan : NULL;
-	p.status = a->cfg->client_writable_billing ? f.status : NULL;
+	/*
+	 * Server-owned fields: changing them needs client_writable_billing;
+	 * otherwise a value sent must equal the stored one, checked in the write.
+	 */
+	if (a->cfg->client_writable_billing) {
+		p.plan = f.plan;
+		p.status = f.status;
+	} else {
+		p.owned_plan = f.plan;
+		p.owned_status = f.status;
+	}
 	p.max_data = a->cfg->max_session_data_bytes;
 	p.ip = r->client_addr;
-	p.hash = au.cred.hash;
-	err = sess_patch(&a->store, au.view.id, &p, &s);
+	p.hash = cred.hash;
+	p.idle_timeout = a->cfg->idle_timeout;
+	err = sess_patch(&a->store, &p, &s);
 	/* The version now stored, on success and on a conflict alike. */
 	if (err == STORE_OK || err == STORE_CONFLICT) {
 		snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
 		http_add_header(r, "ETag", etag);
+	}
+	if (err == STORE_NOT_FOUND) {
+		auth_write_refused(a, r, &cred);
+		goto out;
 	}
 	if (err != STORE_OK) {
 		route_store_error(a, r, err);
@@ -405,32 +405,42 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	route_send_buf(r, 200, &b);
 out:
 	release_answer(NULL, &b, &s, body);
-	auth_release(&au);
+	cred_wipe(&cred);
 }
 
 void route_current_delete(struct app *a, struct req *r, const char *arg)
 {
-	struct auth au;
-	long n = 0;
+	struct credential cred;
+	struct session s = { 0 };
+	enum store_err err;
 
 	(void)arg;
-	if (auth_session_write(a, r, &au) != 0)
+	if (auth_write_credential(a, r, &cred) != 0)
 		return;
-	if (route_revoke(a, r, au.view.user_id, au.view.id, au.cred.hash, NULL, MR_LOGOUT, &n) != 0)
+	err = sess_logout(&a->store, cred.hash, a->cfg->idle_timeout, r->client_addr, &s);
+	if (err == STORE_NOT_FOUND) {
+		auth_write_refused(a, r, &cred);
 		goto out;
-	log_info("event=session_revoked session=%s reason=logout", au.view.id);
-	metrics_session_ended(sess_get(&au.view.row, SC_CREATED_EPOCH));
+	}
+	if (err != STORE_OK) {
+		route_store_error(a, r, err);
+		goto out;
+	}
+	metrics_revoked(MR_LOGOUT, 1);
+	log_info("event=session_revoked session=%s reason=logout", sess_get(&s, SC_ID));
+	metrics_session_ended(sess_get(&s, SC_CREATED_EPOCH));
 	route_logged_out(a, r);
 	http_send_json_lit(r, 200, "{\"message\":\"Logged out\"}");
 out:
-	auth_release(&au);
+	sess_release(&s);
+	cred_wipe(&cred);
 }
 
 /* ---- POST /api/sessions/refresh/ ---------------------------------------------------------- */
 
 void route_refresh(struct app *a, struct req *r, const char *arg)
 {
-	struct auth au;
+	struct credential cred;
 	struct json_object *body = NULL;
 	struct session s = { 0 };
 	struct jsonx_buf b = { 0 };
@@ -441,7 +451,7 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	enum store_err err;
 
 	(void)arg;
-	if (auth_session_write(a, r, &au) != 0)
+	if (auth_write_credential(a, r, &cred) != 0)
 		return;
 	body = http_body_object(r);
 	if (body == NULL)
@@ -467,16 +477,20 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	}
 	if (rotate && new_token(r, tok, hash) != 0)
 		goto out;
-	err = sess_refresh(&a->store, au.view.id, au.cred.hash, hours, a->cfg->max_lifetime, rotate ? hash : NULL,
+	err = sess_refresh(&a->store, cred.hash, a->cfg->idle_timeout, hours, a->cfg->max_lifetime, rotate ? hash : NULL,
 			   r->client_addr, &s);
+	if (err == STORE_NOT_FOUND) {
+		auth_write_refused(a, r, &cred);
+		goto out;
+	}
 	if (err != STORE_OK) {
 		route_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=session_%s session=%s", rotate ? "rotated" : "refreshed", sess_get(&s, SC_ID));
 	metrics_add(rotate ? MC_SESSIONS_ROTATED : MC_SESSIONS_REFRESHED, 1);
-	if (a->cfg->set_cookie && (rotate || au.cred.by_cookie))
-		set_session_cookie(a, r, rotate ? tok : au.cred.token, seconds_left(&s));
+	if (a->cfg->set_cookie && (rotate || cred.by_cookie))
+		set_session_cookie(a, r, rotate ? tok : cred.token, seconds_left(&s));
 	if (rotate)
 		add_csrf_header(r, tok);
 	jsonx_buf_lit(&b, "{\"expires_at\":");
@@ -489,5 +503,5 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	route_send_buf(r, 200, &b);
 out:
 	release_answer(tok, &b, &s, body);
-	auth_release(&au);
+	cred_wipe(&cred);
 }

@@ -130,9 +130,9 @@ void sess_forget_local(const unsigned char *hash)
 
 enum store_err sess_create(struct store *st, const struct sess_new *n, struct session *out)
 {
-	char id[37], ttl[STORE_NUM_LEN], maxn[STORE_NUM_LEN];
-	const char *params[18];
-	int lengths[18] = { 0 }, formats[18] = { 0 };
+	char id[37], ttl[STORE_NUM_LEN], maxn[STORE_NUM_LEN], maxd[STORE_NUM_LEN];
+	const char *params[19];
+	int lengths[19] = { 0 }, formats[19] = { 0 };
 	enum store_err err;
 	PGresult *res;
 	uuid_t u;
@@ -160,7 +160,8 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 	params[15] = store_num(ttl, n->ttl);
 	params[16] = n->ip;
 	params[17] = n->user_agent;
-	res = store_exec(st, "sess_create", 18, params, lengths, formats, &err);
+	params[18] = store_num(maxd, n->max_data);
+	res = store_exec(st, "sess_create", 19, params, lengths, formats, &err);
 	if (res == NULL)
 		return err;
 	if (PQntuples(res) != 1) {
@@ -175,12 +176,17 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 
 		/* The new session is the most recent, so it is never the one evicted. */
 		ev = store_exec(st, "sess_evict", 3, ep, NULL, NULL, &err);
-		lcache_invalidate_user(n->user_id);   /* after the commit: see lcache.h */
 		evicted = ev && PQntuples(ev) == 1 ? strtol(PQgetvalue(ev, 0, 0), NULL, 10) : 0;
 		metrics_revoked(MR_SESSION_LIMIT, evicted);
 		PQclear(ev);
-		if (evicted > 0)
+		/*
+		 * Only an eviction changes what a cached session says: invalidating
+		 * on every create would discard every worker's concurrent fills.
+		 */
+		if (evicted > 0) {
+			lcache_invalidate_user(n->user_id);   /* after the commit: see lcache.h */
 			ring(st);
+		}
 		if (err != STORE_OK)
 			return STORE_OK; /* created; eviction retried on the next create */
 	}
@@ -203,60 +209,81 @@ static enum store_err take_status_row(PGresult *res, struct session *out)
 		return STORE_OK;
 	if (strcmp(status, "conflict") == 0)
 		return STORE_CONFLICT;
-	if (strcmp(status, "not_found") == 0)
+	if (strcmp(status, "unauthenticated") == 0)
 		return STORE_NOT_FOUND;
+	if (strcmp(status, "server_owned") == 0)
+		return STORE_FORBIDDEN;
+	if (strcmp(status, "busy") == 0)
+		return STORE_UNAVAILABLE;
 	if (strcmp(status, "too_large") == 0)
 		return STORE_TOO_LARGE;
 	return STORE_ERROR;
 }
 
-enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out)
+/* A token-keyed write: the write and the ring in one round trip; its status row into out. */
+static enum store_err write_by_token(struct store *st, const char *name, int n, const char *const *params,
+				     const int *lengths, const int *formats, const unsigned char *hash,
+				     struct session *out)
 {
-	char maxd[STORE_NUM_LEN];
-	const char *params[11];
 	enum store_err err;
 	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
-	params[0] = id;
-	params[1] = p->version;
-	params[2] = p->needs_onboarding < 0 ? NULL : (p->needs_onboarding ? "true" : "false");
-	params[3] = p->onboarding_completed < 0 ? NULL : (p->onboarding_completed ? "true" : "false");
-	params[4] = p->step_set ? "true" : "false";
-	params[5] = p->step;
-	params[6] = p->data_patch;
-	params[7] = p->plan;
-	params[8] = p->status;
-	params[9] = store_num(maxd, p->max_data);
-	params[10] = p->ip;
 	/* The ring rides in the write's round trip, as a transaction after its commit. */
-	res = store_exec_then(st, "sess_patch", 11, params, NULL, NULL, "cache_ring", &err);
+	res = store_exec_then(st, name, n, params, lengths, formats, "cache_ring", &err);
 	if (res == NULL)
 		return err;
 	err = take_status_row(res, out);
-	if (err == STORE_OK && p->hash)
-		lcache_invalidate_hash(p->hash);
-	return err;
-}
-
-enum store_err sess_refresh(struct store *st, const char *id, const unsigned char *hash, long hours,
-			    long max_lifetime, const unsigned char *new_hash, const char *ip, struct session *out)
-{
-	char h[STORE_NUM_LEN], ml[STORE_NUM_LEN];
-	const char *params[5] = { id, store_num(h, hours), store_num(ml, max_lifetime), (const char *)new_hash, ip };
-	int lengths[5] = { 0, 0, 0, new_hash ? TOKEN_HASH_LEN : 0, 0 };
-	int formats[5] = { 0, 0, 0, 1, 0 };
-	enum store_err err;
-	PGresult *res;
-
-	memset(out, 0, sizeof(*out));
-	res = store_exec_then(st, "sess_refresh", 5, params, lengths, formats, "cache_ring", &err);
-	if (res == NULL)
-		return err;
-	err = take_status_row(res, out);
+	if (err == STORE_NOT_FOUND)
+		sess_release(out);
 	if (err == STORE_OK)
 		lcache_invalidate_hash(hash);
 	return err;
+}
+
+enum store_err sess_patch(struct store *st, const struct sess_patch *p, struct session *out)
+{
+	char idle[STORE_NUM_LEN], maxd[STORE_NUM_LEN];
+	const char *params[14];
+	int lengths[14] = { TOKEN_HASH_LEN }, formats[14] = { 1 };
+
+	params[0] = (const char *)p->hash;
+	params[1] = store_num(idle, p->idle_timeout);
+	params[2] = p->version;
+	params[3] = p->needs_onboarding < 0 ? NULL : (p->needs_onboarding ? "true" : "false");
+	params[4] = p->onboarding_completed < 0 ? NULL : (p->onboarding_completed ? "true" : "false");
+	params[5] = p->step_set ? "true" : "false";
+	params[6] = p->step;
+	params[7] = p->data_patch;
+	params[8] = p->plan;
+	params[9] = p->status;
+	params[10] = p->owned_plan;
+	params[11] = p->owned_status;
+	params[12] = store_num(maxd, p->max_data);
+	params[13] = p->ip;
+	return write_by_token(st, "sess_patch", 14, params, lengths, formats, p->hash, out);
+}
+
+enum store_err sess_refresh(struct store *st, const unsigned char *hash, long idle_timeout, long hours,
+			    long max_lifetime, const unsigned char *new_hash, const char *ip, struct session *out)
+{
+	char idle[STORE_NUM_LEN], h[STORE_NUM_LEN], ml[STORE_NUM_LEN];
+	const char *params[6] = { (const char *)hash, store_num(idle, idle_timeout), store_num(h, hours),
+				  store_num(ml, max_lifetime), (const char *)new_hash, ip };
+	int lengths[6] = { TOKEN_HASH_LEN, 0, 0, 0, new_hash ? TOKEN_HASH_LEN : 0, 0 };
+	int formats[6] = { 1, 0, 0, 0, 1, 0 };
+
+	return write_by_token(st, "sess_refresh", 6, params, lengths, formats, hash, out);
+}
+
+enum store_err sess_logout(struct store *st, const unsigned char *hash, long idle_timeout, const char *ip,
+			   struct session *out)
+{
+	char idle[STORE_NUM_LEN];
+	const char *params[3] = { (const char *)hash, store_num(idle, idle_timeout), ip };
+	int lengths[3] = { TOKEN_HASH_LEN, 0, 0 }, formats[3] = { 1, 0, 0 };
+
+	return write_by_token(st, "sess_logout", 3, params, lengths, formats, hash, out);
 }
 
 /* Runs a write function that returns how many sessions it changed; *count gets it (0 on failure). */

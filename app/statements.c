@@ -65,7 +65,11 @@ const struct statement statements[] = {
 	  "INSERT INTO session_events (event, session_id, user_id, ip_address) "
 	  "SELECT 'expired', id, user_id, $2::inet FROM d", 1 },
 
-	/* Server-owned billing recorded for the user wins over the defaults (and over the body). */
+	/*
+	 * Server-owned billing recorded for the user wins over the defaults (and
+	 * over the body). session_data over $19 bytes (sessiond_data_size, the
+	 * measure PATCH uses too) raises SQLSTATE SD413.
+	 */
 	{ "sess_create",
 	  "WITH b AS (SELECT subscription_plan, subscription_status FROM user_billing WHERE user_id = $3), "
 	  "ins AS (INSERT INTO sessions (id, token_hash, user_id, user_email, user_name, user_picture, "
@@ -75,7 +79,7 @@ const struct statement statements[] = {
 	  "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::bool, $10::bool, $11, "
 	  "  coalesce((SELECT subscription_plan FROM b), $12, 'free'), "
 	  "  coalesce((SELECT subscription_status FROM b), $13, 'active'), "
-	  "  $14::jsonb, $15, now() + make_interval(secs => $16::int), $17::inet, $18) "
+	  "  sessiond_sized($14::jsonb, $19::int), $15, now() + make_interval(secs => $16::int), $17::inet, $18) "
 	  "RETURNING *), "
 	  "c AS (INSERT INTO session_cache (token_hash, id, user_id, user_email, user_name, user_picture, "
 	  "  tenant_id, tenant_name, needs_onboarding, onboarding_completed, onboarding_step, "
@@ -91,13 +95,20 @@ const struct statement statements[] = {
 
 	{ "sess_evict", "SELECT sessiond_evict($1, $2::int, $3::inet)", 0 },
 
+	/*
+	 * The token-keyed writes (sql/013): each finds its session by $1, the
+	 * token hash, under a read's liveness conditions ($2 idle_timeout).
+	 */
 	{ "sess_patch",
-	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_patch($1::uuid, $2::int8, "
-	  "$3::bool, $4::bool, $5::bool, $6, $7::jsonb, $8, $9, $10::int, $11::inet) r", 0 },
+	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_patch_by_token($1, $2::int, $3::int8, "
+	  "$4::bool, $5::bool, $6::bool, $7, $8::jsonb, $9, $10, $11, $12, $13::int, $14::inet) r", 0 },
 
 	{ "sess_refresh",
-	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_refresh($1::uuid, $2::int, "
-	  "$3::int, $4::bytea, $5::inet) r", 0 },
+	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_refresh_by_token($1, $2::int, $3::int, "
+	  "$4::int, $5::bytea, $6::inet) r", 0 },
+
+	{ "sess_logout",
+	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_logout($1, $2::int, $3::inet) r", 0 },
 
 	/*
 	 * The caller's live sessions, newest activity first (the cache knows the

@@ -216,6 +216,9 @@ static enum store_err classify(struct store *s, const PGresult *res)
 		metrics_store_error(MS_UNAVAILABLE);
 		return STORE_UNAVAILABLE;
 	}
+	/* session_data over max_session_data_bytes (sql/013: sessiond_data_size). */
+	if (strcmp(state, "SD413") == 0)
+		return STORE_TOO_LARGE;
 	/*
 	 * A deadlock or serialization failure rolled the statement back: nothing
 	 * was applied and the same request may well succeed at once, so the
@@ -255,7 +258,13 @@ static int idle_conn_alive(PGconn *conn)
 
 	if (p.fd < 0 || PQstatus(conn) != CONNECTION_OK)
 		return 0;
-	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) && PQconsumeInput(conn) == 0)
+	/*
+	 * An idle connection has nothing to say: anything readable is the
+	 * server's FATAL message or its close. PQconsumeInput alone may read the
+	 * message and still report the connection good (the close comes later),
+	 * and a write sent on it would have an unknown outcome, so it is replaced.
+	 */
+	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)))
 		return 0;
 	return PQstatus(conn) == CONNECTION_OK;
 }
@@ -406,31 +415,50 @@ static int statement_missing(const PGresult *r)
 }
 
 /*
- * Reads a pipeline's results up to its syncs: the first statement's first
- * result is kept in *first, everything else is cleared (*later_missing set
- * when a later statement met 26000). Bounded: a broken connection ends it
- * early. 1 when both syncs arrived (the pipeline is done).
+ * Reads a pipeline's results through its syncs and returns how many syncs
+ * arrived (fewer when the connection broke). Everything up to the first sync
+ * is the write's transaction: *first gets the statement's result, replaced by
+ * the first error that segment holds (an error at commit, a deferred
+ * constraint or a serialization failure, comes after the statement's own
+ * successful result). The rest is read and cleared; *later_missing is set
+ * when a later statement met 26000 (a pooler's server connection lacked it).
  */
 static int drain_pipeline(PGconn *conn, int syncs, PGresult **first, int *later_missing)
 {
-	for (int i = 0; i < 32 && syncs > 0; i++) {
+	int seen = 0;
+
+	for (int i = 0; i < 32 && seen < syncs; i++) {
 		PGresult *r = PQgetResult(conn);
 
 		if (r == NULL) {
 			if (PQstatus(conn) != CONNECTION_OK)
-				return 0;
+				break;
 			continue;
 		}
-		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC)
-			syncs--;
-		else if (*first == NULL) {
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			seen++;
+		} else if (seen == 0 && (*first == NULL || (succeeded(*first) && !succeeded(r)))) {
+			PQclear(*first);
 			*first = r;
 			continue;
 		} else if (statement_missing(r))
 			*later_missing = 1;
 		PQclear(r);
 	}
-	return syncs == 0;
+	return seen;
+}
+
+/*
+ * Test-only: SESSIOND_TEST_DROP_AFTER naming "<statement>@sent" cuts the
+ * connection once a pipeline is sent, before any of its results is read.
+ */
+static void fault_cut_after_send(struct store *s, const char *name)
+{
+	char key[80];
+
+	snprintf(key, sizeof(key), "%s@sent", name);
+	if (fault_drop_after(key))
+		shutdown(PQsocket(s->conn), SHUT_RDWR);
 }
 
 PGresult *store_exec_then(struct store *s, const char *name, int nparams, const char *const *values,
@@ -438,7 +466,7 @@ PGresult *store_exec_then(struct store *s, const char *name, int nparams, const 
 {
 	const struct statement *stmt = statement_find(name), *next = statement_find(then);
 	PGresult *res = NULL;
-	int then_missing = 0;
+	int then_missing = 0, sent, syncs = 0;
 
 	if (stmt == NULL || next == NULL) {
 		log_error("event=store_unknown_statement statement=%s", stmt ? then : name);
@@ -456,24 +484,32 @@ PGresult *store_exec_then(struct store *s, const char *name, int nparams, const 
 		return NULL;
 	}
 	/* Two syncs: each statement commits on its own, the second after the first. */
-	if (send_statement(s, stmt, nparams, values, lengths, formats) != 1 || PQpipelineSync(s->conn) != 1 ||
-	    send_statement(s, next, 0, NULL, NULL, NULL) != 1 || PQpipelineSync(s->conn) != 1 ||
-	    !drain_pipeline(s->conn, 2, &res, &then_missing) || PQexitPipelineMode(s->conn) != 1) {
-		/* The connection's state is unknown: it is replaced. */
-		if (res != NULL && succeeded(res)) {
-			/* The write committed; only the second statement was lost. */
-			store_close(s);
-			return res;
-		}
-		/* Sent or not, the write's outcome is unknown: reported, never retried. */
-		*err = classify(s, res);
+	sent = send_statement(s, stmt, nparams, values, lengths, formats) == 1 && PQpipelineSync(s->conn) == 1 &&
+	       send_statement(s, next, 0, NULL, NULL, NULL) == 1 && PQpipelineSync(s->conn) == 1;
+	if (sent) {
+		fault_cut_after_send(s, name);
+		syncs = drain_pipeline(s->conn, 2, &res, &then_missing);
+	}
+	if (syncs == 0) {
+		/*
+		 * The write's sync never answered: it may have committed or not.
+		 * Never retried here; the client is told to retry (503), which is
+		 * safe for a conditional PATCH only (docs/api.md).
+		 */
+		log_warn("event=write_outcome_unknown statement=%s", name);
 		PQclear(res);
+		res = NULL;
+		*err = classify(s, NULL);
 		if (s->conn)
 			store_close(s);
 		return NULL;
 	}
-	res = fault_hook(s, name, res);
-	if (succeeded(res)) {
+	/* The write's transaction ended; a ring lost after it costs nothing but the connection. */
+	if (syncs < 2 || PQexitPipelineMode(s->conn) != 1)
+		store_close(s);
+	else
+		res = fault_hook(s, name, res);
+	if (res != NULL && succeeded(res)) {
 		enum store_err then_err;
 
 		/* The write committed: never sent again. Only `then`, if a pooler lost it, is. */
@@ -481,12 +517,13 @@ PGresult *store_exec_then(struct store *s, const char *name, int nparams, const 
 			PQclear(store_exec(s, then, 0, NULL, NULL, NULL, &then_err));
 		return res;
 	}
-	if (fall_back_unnamed(s, sqlstate(res))) {
+	if (res != NULL && s->conn && fall_back_unnamed(s, sqlstate(res))) {
 		/* The write never ran (26000): the pair is sent again, unnamed (the ring before it was too early). */
 		PQclear(res);
 		return store_exec_then(s, name, nparams, values, lengths, formats, then, err);
 	}
-	*err = classify(s, res);
+	/* An error anywhere in the write's transaction, its commit included, is the answer. */
+	*err = res ? classify(s, res) : STORE_ERROR;
 	PQclear(res);
 	return NULL;
 }

@@ -37,6 +37,22 @@ int auth_session_read(struct app *a, struct req *r, struct auth *out);
  */
 int auth_session_write(struct app *a, struct req *r, struct auth *out);
 
+/*
+ * For writes that authenticate themselves (PATCH, refresh, DELETE /current/):
+ * the credential and the CSRF check only, no store access; the write's own
+ * statement checks the token under a read's liveness conditions (sessions.h).
+ * Returns 0 with out filled (wipe with cred_wipe), or -1 after the answer.
+ */
+int auth_write_credential(struct app *a, struct req *r, struct credential *out);
+
+/*
+ * Answers a token-keyed write that found no live session for c
+ * (STORE_NOT_FOUND): the read every lookup uses tells expired, revoked,
+ * rotated and unknown apart (401, with a read's side effects). When that read
+ * finds the session live after all, the write lost a race: 503, retry.
+ */
+void auth_write_refused(struct app *a, struct req *r, const struct credential *c);
+
 /* Frees the view and wipes the token. Safe on a zeroed struct. */
 void auth_release(struct auth *au);
 

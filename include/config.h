@@ -27,7 +27,7 @@
 	X(INT,  touch_interval, "60", 0, 86400, NULL, "last_activity is written at most once per this many seconds per session (cache table only); must be below idle_timeout when that is on") \
 	X(INT,  activity_flush_interval, "60", 1, 86400, NULL, "seconds between copies of cached last_activity into the authoritative table") \
 	X(INT,  max_sessions_per_user, "0", 0, 100000, NULL, "creating one more revokes the least recently active; 0 = unlimited") \
-	X(INT,  max_session_data_bytes, "8192", 16, 1048576, NULL, "largest serialized session_data after a merge") \
+	X(INT,  max_session_data_bytes, "8192", 16, 1048576, NULL, "largest session_data, in bytes of PostgreSQL's jsonb text form (create and PATCH alike)") \
 	X(STR,  cookie_name, "__Host-session_token", 0, 0, NULL, "cookie carrying the session token") \
 	X(BOOL, set_cookie, "on", 0, 1, NULL, "send Set-Cookie on create/rotate and clear it on logout") \
 	X(BOOL, logout_clear_site_data, "off", 0, 1, NULL, "logout (and invalidate-all of the current session) also sends Clear-Site-Data with cookies, which deletes every cookie of the site, other applications' on the same host too; the session cookie is cleared with Max-Age=0 either way") \

@@ -9,7 +9,9 @@
 
 /*
  * Applies every migration in dir not yet recorded, each in its own
- * transaction, under an advisory lock so concurrent runs serialize. Writes one
+ * transaction (or, marked "-- sessiond:online" on its first line, statement by
+ * statement outside one, for CREATE INDEX CONCURRENTLY), under an advisory
+ * lock so concurrent runs serialize. Writes one
  * line per migration applied to out. Returns the number applied, or -1 with a
  * message in err.
  */

@@ -81,12 +81,15 @@ struct sess_new {
 	long ttl;
 	const char *ip, *user_agent;
 	long max_per_user;             /* 0 = unlimited */
+	long max_data;                 /* session_data's limit, measured by sessiond_data_size() (sql/013) */
 };
 
-/* Creates a session (and its cache row and 'created' event). */
+/* Creates a session (and its cache row and 'created' event); STORE_TOO_LARGE over max_data. */
 enum store_err sess_create(struct store *st, const struct sess_new *n, struct session *out);
 
 struct sess_patch {
+	const unsigned char *hash;     /* the caller's token hash: the write authenticates it */
+	long idle_timeout;             /* as a read judges idleness (0 = none) */
 	const char *version;           /* If-Match, NULL = unconditional */
 	int needs_onboarding;          /* -1 = unchanged */
 	int onboarding_completed;      /* -1 = unchanged */
@@ -94,20 +97,32 @@ struct sess_patch {
 	const char *step;
 	const char *data_patch;        /* JSON merge patch text, NULL = unchanged */
 	const char *plan, *status;     /* NULL = unchanged */
+	const char *owned_plan, *owned_status; /* server-owned values the client sent: must equal the stored ones */
 	long max_data;
 	const char *ip;
-	const unsigned char *hash;     /* the caller's token hash: its per-host cache entry */
 };
 
 /*
- * Applies a PATCH. STORE_CONFLICT on a stale version (out holds the current
- * row), STORE_TOO_LARGE when session_data would exceed max_data.
+ * The token-keyed writes (sql/013) find the session by its token hash under
+ * the liveness conditions of a read, in the write's own statement; no read
+ * comes first. STORE_NOT_FOUND: no live session holds the token (the caller's
+ * read of the token tells why); out is then empty.
  */
-enum store_err sess_patch(struct store *st, const char *id, const struct sess_patch *p, struct session *out);
+
+/*
+ * Applies a PATCH. STORE_CONFLICT on a stale version (out holds the current
+ * row), STORE_FORBIDDEN when an owned_* value differs from the stored one,
+ * STORE_TOO_LARGE when session_data would exceed max_data.
+ */
+enum store_err sess_patch(struct store *st, const struct sess_patch *p, struct session *out);
 
 /* Extends (and with new_hash rotates) the session whose token hash is hash. */
-enum store_err sess_refresh(struct store *st, const char *id, const unsigned char *hash, long hours,
+enum store_err sess_refresh(struct store *st, const unsigned char *hash, long idle_timeout, long hours,
 			    long max_lifetime, const unsigned char *new_hash, const char *ip, struct session *out);
+
+/* Revokes the session whose token hash is hash (logout); out gets its row. */
+enum store_err sess_logout(struct store *st, const unsigned char *hash, long idle_timeout, const char *ip,
+			   struct session *out);
 
 /*
  * Revokes the user's session id, or with id NULL all of them except keep (may

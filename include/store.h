@@ -17,6 +17,7 @@ enum store_err {
 	STORE_NOT_FOUND,      /* no such row (or not the caller's) */
 	STORE_CONFLICT,       /* version mismatch (If-Match) */
 	STORE_TOO_LARGE,      /* the write would exceed a size limit (session_data) */
+	STORE_FORBIDDEN,      /* the write would change a server-owned field */
 	STORE_UNAVAILABLE,    /* cannot reach PostgreSQL right now: 503 */
 	STORE_ERROR           /* anything else: 500, logged */
 };

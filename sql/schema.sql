@@ -120,6 +120,14 @@ BEGIN
 END $$;
 
 --
+-- Name: sessiond_data_size(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_data_size(d jsonb) RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT octet_length(d::text) $$;
+
+--
 -- Name: sessiond_evict(text, integer, inet); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -196,6 +204,48 @@ BEGIN
     NEW.last_activity := greatest(NEW.last_activity,
                                   (SELECT max(c.last_activity) FROM session_cache c WHERE c.id = OLD.id));
     RETURN NEW;
+END $$;
+
+--
+-- Name: sessiond_live_row(bytea, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_live_row(p_hash bytea, p_idle integer) RETURNS public.sessions
+    LANGUAGE sql STABLE
+    AS $$
+SELECT s FROM sessions s
+WHERE s.token_hash = p_hash AND s.revoked_at IS NULL AND s.expires_at > now()
+  AND (p_idle = 0 OR greatest(s.last_activity,
+           (SELECT c.last_activity FROM session_cache c WHERE c.token_hash = p_hash))
+       > now() - make_interval(secs => p_idle)) $$;
+
+--
+-- Name: sessiond_logout(bytea, integer, inet); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_logout(p_hash bytea, p_idle integer, p_ip inet) RETURNS TABLE(status text, sess public.sessions)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    cur sessions;
+BEGIN
+    UPDATE sessions s SET revoked_at = now(), revoked_reason = 'logout',
+           version = s.version + 1, updated_at = now()
+    WHERE s.token_hash = p_hash AND s.revoked_at IS NULL AND s.expires_at > now()
+      AND (p_idle = 0 OR greatest(s.last_activity,
+               (SELECT c.last_activity FROM session_cache c WHERE c.token_hash = p_hash))
+           > now() - make_interval(secs => p_idle))
+    RETURNING * INTO cur;
+    IF NOT FOUND THEN
+        status := 'unauthenticated';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    INSERT INTO session_events (event, session_id, user_id, ip_address, detail)
+    VALUES ('revoked', cur.id, cur.user_id, p_ip, jsonb_build_object('reason', 'logout'));
+    status := 'ok';
+    sess := cur;
+    RETURN NEXT;
 END $$;
 
 --
@@ -288,6 +338,66 @@ BEGIN
 END $$;
 
 --
+-- Name: sessiond_patch_by_token(bytea, integer, bigint, boolean, boolean, boolean, text, jsonb, text, text, text, text, integer, inet); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_patch_by_token(p_hash bytea, p_idle integer, p_version bigint, p_needs boolean, p_completed boolean, p_step_set boolean, p_step text, p_data jsonb, p_plan text, p_status text, p_owned_plan text, p_owned_status text, p_max_data integer, p_ip inet) RETURNS TABLE(status text, sess public.sessions)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    cur sessions;
+BEGIN
+    -- p_owned_*: a server-owned value the client sent, which must equal the
+    -- stored one (403 otherwise); p_plan/p_status: values to set.
+    UPDATE sessions s SET
+        needs_onboarding = coalesce(p_needs, s.needs_onboarding),
+        onboarding_completed = coalesce(p_completed, s.onboarding_completed),
+        onboarding_step = CASE WHEN p_step_set THEN p_step ELSE s.onboarding_step END,
+        subscription_plan = coalesce(p_plan, s.subscription_plan),
+        subscription_status = coalesce(p_status, s.subscription_status),
+        session_data = CASE WHEN p_data IS NULL THEN s.session_data
+                            ELSE sessiond_merge(s.session_data, p_data) END,
+        version = s.version + 1,
+        updated_at = now(),
+        last_activity = now()
+    WHERE s.token_hash = p_hash AND s.revoked_at IS NULL AND s.expires_at > now()
+      AND (p_idle = 0 OR greatest(s.last_activity,
+               (SELECT c.last_activity FROM session_cache c WHERE c.token_hash = p_hash))
+           > now() - make_interval(secs => p_idle))
+      AND (p_version IS NULL OR s.version = p_version)
+      AND (p_owned_plan IS NULL OR s.subscription_plan = p_owned_plan)
+      AND (p_owned_status IS NULL OR s.subscription_status = p_owned_status)
+    RETURNING * INTO cur;
+    IF NOT FOUND THEN
+        cur := sessiond_live_row(p_hash, p_idle);
+        IF cur.id IS NULL THEN
+            status := 'unauthenticated';
+        ELSIF cur.subscription_plan IS DISTINCT FROM coalesce(p_owned_plan, cur.subscription_plan)
+              OR cur.subscription_status IS DISTINCT FROM coalesce(p_owned_status, cur.subscription_status) THEN
+            status := 'server_owned';
+        ELSIF p_version IS NOT NULL AND cur.version <> p_version THEN
+            status := 'conflict';
+            sess := cur;
+        ELSE
+            -- Changed under us and back (a rotation undone cannot happen): retry.
+            status := 'busy';
+        END IF;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    -- Measured on the merged value the UPDATE returned; the error undoes it.
+    IF p_data IS NOT NULL AND sessiond_data_size(cur.session_data) > p_max_data THEN
+        RAISE EXCEPTION 'session_data would be % bytes, over its limit of %',
+            sessiond_data_size(cur.session_data), p_max_data USING ERRCODE = 'SD413';
+    END IF;
+    INSERT INTO session_events (event, session_id, user_id, ip_address, detail)
+    VALUES ('updated', cur.id, cur.user_id, p_ip, jsonb_build_object('version', cur.version));
+    status := 'ok';
+    sess := cur;
+    RETURN NEXT;
+END $$;
+
+--
 -- Name: sessiond_refresh(uuid, integer, integer, bytea, inet); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -296,25 +406,58 @@ CREATE FUNCTION public.sessiond_refresh(p_id uuid, p_hours integer, p_max_lifeti
     AS $$
 DECLARE
     cur sessions;
-    new_exp timestamptz;
 BEGIN
-    SELECT * INTO cur FROM sessions s WHERE s.id = p_id AND s.revoked_at IS NULL FOR UPDATE;
+    UPDATE sessions s SET
+        expires_at = greatest(s.expires_at,
+                              least(now() + make_interval(hours => p_hours),
+                                    s.created_at + make_interval(secs => p_max_lifetime))),
+        token_hash = coalesce(p_new_hash, s.token_hash),
+        version = s.version + 1,
+        updated_at = now(),
+        last_activity = now()
+    WHERE s.id = p_id AND s.revoked_at IS NULL
+    RETURNING * INTO cur;
     IF NOT FOUND THEN
         status := 'not_found';
         RETURN NEXT;
         RETURN;
     END IF;
-    new_exp := greatest(cur.expires_at,
-                        least(now() + make_interval(hours => p_hours),
-                              cur.created_at + make_interval(secs => p_max_lifetime)));
+    INSERT INTO session_events (event, session_id, user_id, ip_address, detail)
+    VALUES (CASE WHEN p_new_hash IS NULL THEN 'refreshed' ELSE 'rotated' END,
+            cur.id, cur.user_id, p_ip, jsonb_build_object('expires_at', cur.expires_at));
+    status := 'ok';
+    sess := cur;
+    RETURN NEXT;
+END $$;
+
+--
+-- Name: sessiond_refresh_by_token(bytea, integer, integer, integer, bytea, inet); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_refresh_by_token(p_hash bytea, p_idle integer, p_hours integer, p_max_lifetime integer, p_new_hash bytea, p_ip inet) RETURNS TABLE(status text, sess public.sessions)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    cur sessions;
+BEGIN
     UPDATE sessions s SET
-        expires_at = new_exp,
+        expires_at = greatest(s.expires_at,
+                              least(now() + make_interval(hours => p_hours),
+                                    s.created_at + make_interval(secs => p_max_lifetime))),
         token_hash = coalesce(p_new_hash, s.token_hash),
         version = s.version + 1,
         updated_at = now(),
         last_activity = now()
-    WHERE s.id = p_id
+    WHERE s.token_hash = p_hash AND s.revoked_at IS NULL AND s.expires_at > now()
+      AND (p_idle = 0 OR greatest(s.last_activity,
+               (SELECT c.last_activity FROM session_cache c WHERE c.token_hash = p_hash))
+           > now() - make_interval(secs => p_idle))
     RETURNING * INTO cur;
+    IF NOT FOUND THEN
+        status := 'unauthenticated';
+        RETURN NEXT;
+        RETURN;
+    END IF;
     INSERT INTO session_events (event, session_id, user_id, ip_address, detail)
     VALUES (CASE WHEN p_new_hash IS NULL THEN 'refreshed' ELSE 'rotated' END,
             cur.id, cur.user_id, p_ip, jsonb_build_object('expires_at', cur.expires_at));
@@ -455,6 +598,21 @@ BEGIN
 END $$;
 
 --
+-- Name: sessiond_sized(jsonb, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_sized(d jsonb, max_bytes integer) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    IF sessiond_data_size(d) > max_bytes THEN
+        RAISE EXCEPTION 'session_data is % bytes, over its limit of %', sessiond_data_size(d), max_bytes
+            USING ERRCODE = 'SD413';
+    END IF;
+    RETURN d;
+END $$;
+
+--
 -- Name: gone_tokens; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -532,7 +690,7 @@ CREATE SEQUENCE public.session_events_id_seq
     INCREMENT BY 1
     NO MINVALUE
     NO MAXVALUE
-    CACHE 1;
+    CACHE 32;
 
 --
 -- Name: session_events_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
@@ -640,10 +798,10 @@ CREATE INDEX session_cache_user_idx ON public.session_cache USING btree (user_id
 CREATE INDEX session_events_session_idx ON public.session_events USING btree (session_id);
 
 --
--- Name: session_events_time_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: session_events_time_brin; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX session_events_time_idx ON public.session_events USING btree (occurred_at);
+CREATE INDEX session_events_time_brin ON public.session_events USING brin (occurred_at) WITH (pages_per_range='32', autosummarize='on');
 
 --
 -- Name: session_invalidations_xid; Type: INDEX; Schema: public; Owner: -

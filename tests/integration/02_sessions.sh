@@ -289,7 +289,11 @@ as "$T1" GET /api/sessions/current/
 expect_error 401 invalid_session "a revoked session stays revoked after the cache is emptied"
 as "$T3" GET /api/sessions/current/
 expect_error 401 invalid_session "a rotated-away token stays dead after the cache is emptied"
+# A write authenticates by itself (no read, so no fill); the next read refills.
 as "$T2" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -d '{"onboarding_step":"refill"}'
+expect_status 200 "a PATCH with the cache table emptied"
+as "$T2" GET /api/sessions/current/
+expect_json '.onboarding_step' 'refill' "the read after it sees the PATCH"
 [ "$(psql_q "SELECT count(*) FROM session_cache")" -ge 1 ] && pass "the cache refills" || fail "cache not refilled"
 
 # --- a PostgreSQL crash loses no session ---------------------------------------------------------------------
