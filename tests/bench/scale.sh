@@ -278,8 +278,8 @@ row "GET /current/ cold ($(n_ "$NCOLD") sessions, uniform)" cold ceiling
 printf '| GET /current/ first reads (%s never-read sessions, one %ss run) | %.0f | %.2f | %.2f | %s | %s | %s | %s |\n' \
 	"$(n_ "$NFRESH")" "$SECS" "$f_rps" "$f_p50" "$f_p99" "$f_err" "$f_cpu" "$(echo "scale=2; $f_rps / ${RPS[ceiling]}" | bc)" \
 	"$(echo "scale=2; ${CPU[ceiling]} / $f_cpu" | bc)"
-printf '| GET /current/ first reads after a crash (200,000 sessions, each read once, one %ss run) | %.0f | %.2f | %.2f | %s | %s | %s | %s |\n' \
-	"$SECS" "$x_rps" "$x_p50" "$x_p99" "$x_err" "$x_cpu" "$(echo "scale=2; $x_rps / ${RPS[ceiling]}" | bc)" \
+printf '| GET /current/ first reads after a crash (%s sessions, each read once, one %ss run) | %.0f | %.2f | %.2f | %s | %s | %s | %s |\n' \
+	"$(n_ "$NCOLD")" "$SECS" "$x_rps" "$x_p50" "$x_p99" "$x_err" "$x_cpu" "$(echo "scale=2; $x_rps / ${RPS[ceiling]}" | bc)" \
 	"$(echo "scale=2; ${CPU[ceiling]} / $x_cpu" | bc)"
 printf '\nfirst reads vs cold reads (same run): %s x req/s; after a crash: %s x; %s reads after the crash filled %s cache-table rows; wal_sync +%s (reported by then)\n' \
 	"$(echo "scale=2; $f_rps / ${RPS[cold]}" | bc)" "$(echo "scale=2; $x_rps / ${RPS[cold]}" | bc)" "$x_n" "$crash_rows" "$crash_syncs"

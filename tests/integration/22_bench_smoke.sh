@@ -67,6 +67,7 @@ for n in 1000 4000; do
 		fail "scale.sh growth $n row: $(grep -F "| $n | " "$L")"
 done
 for r in "FastCGI ceiling)" "warm (500 sessions" "cold (8000 sessions" "first reads (2000 never-read" \
+	"first reads after a crash (8000 sessions" \
 	"as configured: worker_connections" "| worker_connections 1024 |" "| listen_backlog 128 |"; do
 	rows "$L" "$r" 1 "2 3 4 5 6 7" && pass "scale.sh row '$r': every figure a number" ||
 		fail "scale.sh row '$r': $(grep -F -- "$r" "$L")"
