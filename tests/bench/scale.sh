@@ -19,7 +19,8 @@
 #   cleanup  cleanup_sessions on 100,000 expired rows among the live ones
 #
 # Environment: BENCH_SCALE (quick = growth to 100k, the default; full = also 1M:
-# seeding 800k more sessions takes about 5 min on a loaded 2-core machine),
+# seeding 800k more sessions takes about 5 min on a loaded 2-core machine;
+# smoke = every case and table at a few thousand sessions, for 22_bench_smoke),
 # BENCH_SECONDS (per case per round, 5), BENCH_ROUNDS (2),
 # BENCH_CONNECTIONS (8), BENCH_WORKERS (2), BENCH_CLIENTS (1000).
 set -uo pipefail
@@ -33,7 +34,13 @@ CLIENTS=${BENCH_CLIENTS:-1000}
 TEST_NAME=bench-scale
 . "$TOP/tests/lib.sh"
 BUILD=${SESSIOND_BUILD:-$TOP/build}
-case $SCALE in full | quick) ;; *) echo "BENCH_SCALE must be full or quick" >&2; exit 2 ;; esac
+# Sizes: growth steps, cold-read population, its warm subset, first reads, expired rows.
+case $SCALE in
+full | quick) G1=10000 G2=100000 NCOLD=200000 NWARM=2000 NFRESH=100000 NEXPIRED=100000 ;;
+smoke) G1=1000 G2=4000 NCOLD=8000 NWARM=500 NFRESH=2000 NEXPIRED=2000 ;;
+*) echo "BENCH_SCALE must be full, quick or smoke" >&2; exit 2 ;;
+esac
+n_() { printf "%'d" "$1"; }
 
 stack_up "workers = $WORKERS
 auth_fail_limit = 0
@@ -164,13 +171,13 @@ growth_at() { # N
 T0=$(date +%s%N)
 echo "bench-scale ($SCALE): growth, per-host cache and touches off" >&2
 with_cache off
-growth_at 10000
-growth_at 100000
+growth_at "$G1"
+growth_at "$G2"
 
 # --- cold reads: 200k live, per-host cache on -------------------------------------------------
 with_cache on
-grow 200000
-head -n 2000 "$ALL" >"$VAR/warm.txt"
+grow "$NCOLD"
+head -n "$NWARM" "$ALL" >"$VAR/warm.txt"
 rand_lua "$VAR/warm.txt" >"$VAR/warm.lua"
 rand_lua "$ALL" >"$VAR/cold.lua"
 ceiling() { wrk_run "$CONNS" "$SECS" "http://127.0.0.1:$CPORT/fcgi"; }
@@ -185,7 +192,7 @@ best ceiling warm cold
 read -r h1 m1 <<<"$(lookups)"
 
 # First reads: sessions never read since the cache table was emptied take the fill path.
-seed_sessions "$VAR/fresh.txt" 100000 "auth0|fresh-" || exit 1
+seed_sessions "$VAR/fresh.txt" "$NFRESH" "auth0|fresh-" || exit 1
 rand_lua "$VAR/fresh.txt" >"$VAR/fresh.lua"
 fill_rows0=$(psql_q "SELECT count(*) FROM session_cache")
 read -r f_rps f_p50 f_p99 _ f_err f_cpu <<<"$(wrk_run "$CONNS" "$SECS" "$BASE" -s "$VAR/fresh.lua")"
@@ -246,7 +253,7 @@ if [ "$SCALE" = full ]; then
 fi
 
 # --- cleanup_sessions: 100,000 expired rows among the live ones -------------------------------
-seed_sessions "$VAR/expired.txt" 100000 "auth0|expired-" "now() - interval '1 hour'" || exit 1
+seed_sessions "$VAR/expired.txt" "$NEXPIRED" "auth0|expired-" "now() - interval '1 hour'" || exit 1
 psql_q "VACUUM ANALYZE sessions" >/dev/null
 live_now=$(psql_q "SELECT count(*) FROM sessions WHERE expires_at > now()")
 t0=$(date +%s%N)
@@ -260,19 +267,19 @@ printf '\nsessiond make bench (scale, %s): %s cores, %s workers, %s connections,
 	"$SCALE" "$(nproc)" "$WORKERS" "$CONNS" "$SECS" "$ROUNDS"
 printf '\nGrowth: GET /current/, tokens at random among all live sessions, per-host cache and touches off (every read is one store read)\n\n'
 printf '| live sessions | req/s | p50 ms | p99 ms | errors | server CPU µs/request | plan of the lookup (one random token) |\n|---|---|---|---|---|---|---|\n'
-for n in 10000 100000 1000000; do [ -n "${GROWTH_LINE[$n]:-}" ] && echo "${GROWTH_LINE[$n]}"; done
+for n in "$G1" "$G2" 1000000; do [ -n "${GROWTH_LINE[$n]:-}" ] && echo "${GROWTH_LINE[$n]}"; done
 hits=$((h1 - h0)); misses=$((m1 - m0))
-printf '\nCold reads: %s live sessions, per-host cache on (%s entries)\n\n' "$(printf "%'d" 200000)" \
+printf '\nCold reads: %s live sessions, per-host cache on (%s entries)\n\n' "$(n_ "$NCOLD")" \
 	"$(awk -F' *= *' '$1 == "local_cache_entries" { v = $2 } END { print v ? v : 4096 }' "$CONF0")"
 printf '| case | req/s | p50 ms | p99 ms | errors | server CPU µs/request | req/s vs FastCGI ceiling | CPU/request: ceiling / case |\n|---|---|---|---|---|---|---|---|\n'
 row "nginx -> minimal libfcgi (FastCGI ceiling)" ceiling ceiling
-row "GET /current/ warm (2,000 sessions, all cached)" warm ceiling
-row "GET /current/ cold (200,000 sessions, uniform)" cold ceiling
-printf '| GET /current/ first reads (100,000 never-read sessions, one %ss run) | %.0f | %.2f | %.2f | %s | %s | %s | %s |\n' \
-	"$SECS" "$f_rps" "$f_p50" "$f_p99" "$f_err" "$f_cpu" "$(echo "scale=2; $f_rps / ${RPS[ceiling]}" | bc)" \
+row "GET /current/ warm ($(n_ "$NWARM") sessions, all cached)" warm ceiling
+row "GET /current/ cold ($(n_ "$NCOLD") sessions, uniform)" cold ceiling
+printf '| GET /current/ first reads (%s never-read sessions, one %ss run) | %.0f | %.2f | %.2f | %s | %s | %s | %s |\n' \
+	"$(n_ "$NFRESH")" "$SECS" "$f_rps" "$f_p50" "$f_p99" "$f_err" "$f_cpu" "$(echo "scale=2; $f_rps / ${RPS[ceiling]}" | bc)" \
 	"$(echo "scale=2; ${CPU[ceiling]} / $f_cpu" | bc)"
-printf '| GET /current/ first reads after a crash (200,000 sessions, each read once, one %ss run) | %.0f | %.2f | %.2f | %s | %s | %s | %s |\n' \
-	"$SECS" "$x_rps" "$x_p50" "$x_p99" "$x_err" "$x_cpu" "$(echo "scale=2; $x_rps / ${RPS[ceiling]}" | bc)" \
+printf '| GET /current/ first reads after a crash (%s sessions, each read once, one %ss run) | %.0f | %.2f | %.2f | %s | %s | %s | %s |\n' \
+	"$(n_ "$NCOLD")" "$SECS" "$x_rps" "$x_p50" "$x_p99" "$x_err" "$x_cpu" "$(echo "scale=2; $x_rps / ${RPS[ceiling]}" | bc)" \
 	"$(echo "scale=2; ${CPU[ceiling]} / $x_cpu" | bc)"
 printf '\nfirst reads vs cold reads (same run): %s x req/s; after a crash: %s x; %s reads after the crash filled %s cache-table rows; wal_sync +%s (reported by then)\n' \
 	"$(echo "scale=2; $f_rps / ${RPS[cold]}" | bc)" "$(echo "scale=2; $x_rps / ${RPS[cold]}" | bc)" "$x_n" "$crash_rows" "$crash_syncs"
@@ -290,7 +297,7 @@ crow "worker_connections 1024" small_wc "$small_wc_errs"
 crow "listen_backlog 128" small_backlog "$small_backlog_errs"
 printf '\nMemory: largest worker PSS %s KiB before the cold/clients cases, %s KiB after; beyond the shared region (PSS - Pss_Shmem) %s KiB before, %s KiB after; its share of the shared region %s -> %s KiB\n' \
 	"$pss0" "$pss1" "$pssx0" "$pssx1" "$shm0" "$shm1"
-printf '\nCleanup: cleanup_sessions deleted 100,000 expired sessions among %s live in %s ms (exit %s, %s left)\n' \
-	"$(printf "%'d" "$live_now")" "$clean_ms" "$clean_rc" "$left"
+printf '\nCleanup: cleanup_sessions deleted %s expired sessions among %s live in %s ms (exit %s, %s left)\n' \
+	"$(n_ "$NEXPIRED")" "$(printf "%'d" "$live_now")" "$clean_ms" "$clean_rc" "$left"
 printf '%s\n' "$clean_out" | sed 's/^/  /'
 printf '\nbench-scale took %s s\n' "$(($(ms "$T0") / 1000))"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soak: SOAK_REQUESTS (default 1,000,000) requests through nginx, a mix of
 # GET /current/ (88%), GET /auth/ (5%), PATCH /current/ (5%), POST /create/ (1%)
-# and POST /refresh/ (1%), in 10-second wrk chunks. Prints, after every chunk,
+# and POST /refresh/ (1%), in SOAK_CHUNK_SECONDS (10) wrk chunks. Prints, after every chunk,
 # the largest worker's RSS, its private part and its PSS (total, and beyond the
 # shared region: PSS - Pss_Shmem, see worker_pss_kib in tests/lib.sh), then the
 # error count. Not part of make test.
@@ -10,6 +10,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 TEST_NAME=soak
 . "$TOP/tests/lib.sh"
 TARGET=${SOAK_REQUESTS:-1000000}
+CHUNK=${SOAK_CHUNK_SECONDS:-10}
 WORKERS=${SOAK_WORKERS:-2}
 stack_up "workers = $WORKERS
 auth_fail_limit = 0
@@ -49,7 +50,7 @@ total=0; errors=0; chunk=0
 echo "chunk requests_total rss_kib private_kib pss_kib pss_beyond_shared_kib shared_pss_kib"
 echo "0 0 $(worker_rss_kib) $(worker_private_kib) $(worker_pss_kib)"
 while [ "$total" -lt "$TARGET" ]; do
-	out=$(wrk -t2 -c8 -d10s -s "$VAR/soak.lua" "$BASE")
+	out=$(wrk -t2 -c8 -d"$CHUNK"s -s "$VAR/soak.lua" "$BASE")
 	n=$(awk '/requests in/ { print $1 }' <<<"$out")
 	bad=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
 	sock=$(awk '/Socket errors/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")

@@ -4,6 +4,8 @@
 # in any log, error or --check-config output, a write whose result was lost is
 # never applied twice (503, not a retry), deadlocks and serialization failures
 # are a retryable 503, and the smaller start-up defects of issue 13.
+# Its no-configuration check needs /etc/sessiond/sessiond.conf absent, which 15_deb installs.
+# tests/run: lock etc-sessiond
 . "$(dirname "$0")/../lib.sh"
 stack_up "auth_fail_limit = 0"
 SOCK=$VAR/run/sessiond.sock

@@ -313,7 +313,8 @@ nginx_conf "$N" "$N/error.log" 64 <<CONF
 CONF
 out=$(nginx -t -p "$N" -c "$N/nginx.conf" 2>&1) && pass "(d) nginx accepts the site with the auth_request example" || fail "(d) nginx -t: $out"
 nginx -p "$N" -c "$N/nginx.conf" 2>"$N/start.err" || fail "(d) nginx start: $(cat "$N/start.err")"
-sleep 0.2
+app_listens() { (exec 3<>"/dev/tcp/127.0.0.1/$APP_PORT") 2>/dev/null; }
+wait_until 30 app_listens || fail "(d) nginx does not listen on $APP_PORT after 30 s"
 s=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$APP_PORT/app/")
 [ "$s" != 200 ] && [ "$s" != 000 ] && pass "(d) /app/ is not served without a session (status $s)" || fail "(d) /app/ without a session: $s"
 s=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$APP_PORT/api/sessions/auth/")

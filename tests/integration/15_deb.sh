@@ -8,6 +8,9 @@
 # apt-get purge, and nothing left but what Debian policy keeps (the sessiond
 # user and group, which this test then removes when it created them). The
 # machine is left as the test found it: same packages, users and groups.
+# It installs /etc/sessiond and /usr/sbin/sessiond: no file that needs them absent runs beside it.
+# tests/run: lock etc-sessiond
+# tests/run: timeout 900
 . "$(dirname "$0")/../lib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -22,7 +22,8 @@ static int load(struct cfg *c, const char *const *env, char *err, size_t errlen)
 	setenv("SESSIOND_JWT_AUDIENCE", "https://api.example.com", 1);
 	for (size_t i = 0; env[i]; i += 2)
 		setenv(env[i], env[i + 1], 1);
-	return cfg_load(c, "", err, errlen);
+	/* An empty file, never the installed /etc/sessiond/sessiond.conf (15_deb installs one). */
+	return cfg_load(c, "/dev/null", err, errlen);
 }
 
 static void test_modes(void)
