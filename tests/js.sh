@@ -1,24 +1,27 @@
-# Sourced by the integration tests that use the npm tools in tests/js
-# (the OpenAPI linter and validator, the browser tests' Node client): installs
-# them from the committed package-lock.json, and records answers for
+# Sourced by the integration tests that use npm packages: the tools in tests/js
+# (the OpenAPI linter and validator, the browser tests' Node client) and the
+# JavaScript client's development tree in clients/js; installs them from the
+# committed package-lock.json, and records answers for
 # tests/js/validate-responses.mjs.
 # shellcheck shell=bash
 
 JS_DIR=$TOP/tests/js
 
-# js_setup: npm ci into tests/js/node_modules unless it already holds exactly the locked tree.
+# js_setup [DIR]: npm ci into DIR/node_modules (default tests/js) unless it already holds exactly the locked tree.
 js_setup() {
-	local want have
+	local dir=${1:-$JS_DIR} want have log
+	log=$TOP/build/npm-ci-$(basename "$dir").log
 	command -v node >/dev/null && command -v npm >/dev/null || { fail "node and npm are installed (scripts/setup-deps)"; return 1; }
-	want=$(sha256sum "$JS_DIR/package-lock.json" | cut -c1-64)
-	have=$(cat "$JS_DIR/node_modules/.sessiond-lock" 2>/dev/null)
+	want=$(sha256sum "$dir/package-lock.json" | cut -c1-64)
+	have=$(cat "$dir/node_modules/.sessiond-lock" 2>/dev/null)
 	[ "$want" = "$have" ] && return 0
-	if (cd "$JS_DIR" && npm ci --no-audit --no-fund --loglevel=error) >"$TOP/build/npm-ci.log" 2>&1; then
-		echo "$want" >"$JS_DIR/node_modules/.sessiond-lock"
+	mkdir -p "$TOP/build"
+	if (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
+		echo "$want" >"$dir/node_modules/.sessiond-lock"
 		return 0
 	fi
-	tail -5 "$TOP/build/npm-ci.log"
-	fail "npm ci in tests/js (see build/npm-ci.log)"
+	tail -5 "$log"
+	fail "npm ci in ${dir#"$TOP"/} (see ${log#"$TOP"/})"
 	return 1
 }
 

@@ -1,0 +1,7 @@
+// After
+const { updateSession } = useSession();
+await updateSession({
+  needs_onboarding: false,
+  onboarding_completed: true,
+  subscription_plan: selectedPlan
+});

@@ -1,0 +1,7 @@
+// After (session-based)
+import { useSession } from 'sessiond-client/react';
+
+const { session, loading } = useSession();
+if (session && !loading) {
+  // Use session data
+}
