@@ -501,6 +501,15 @@ int metrics_render(char **out, size_t *len)
 		 "kind", store_kinds, m->store_errors, MS_COUNT);
 	scalar(f, "sessiond_store_reconnects_total", "counter", "Store connections re-established after a loss.",
 	       LOAD(&m->counters[MC_STORE_RECONNECTS]));
+	scalar(f, "sessiond_guard_evictions_total", "counter",
+	       "Brute-force guard windows below the limit evicted from a full table for a new address.",
+	       LOAD(&m->counters[MC_GUARD_EVICTIONS]));
+	scalar(f, "sessiond_guard_untracked_total", "counter",
+	       "Failed authentications of an address the guard could not track: its table was full of active blocks.",
+	       LOAD(&m->counters[MC_GUARD_UNTRACKED]));
+	scalar(f, "sessiond_audit_rows_dropped_total", "counter",
+	       "auth_failed audit rows not written past auth_fail_audit_rate (each second's are summarized in one row).",
+	       LOAD(&m->counters[MC_AUDIT_ROWS_DROPPED]));
 	scalar(f, "sessiond_cache_hits_total", "counter", "Session lookups answered by the cache table.",
 	       LOAD(&m->counters[MC_CACHE_HITS]));
 	scalar(f, "sessiond_local_cache_hits_total", "counter",

@@ -33,6 +33,9 @@ enum metrics_counter {
 	MC_WORKER_STARTS,
 	MC_SAMPLE_FAILURES,
 	MC_LOCAL_CACHE_HITS,      /* reads answered from this host's shared-memory cache, no store round trip */
+	MC_GUARD_EVICTIONS,       /* guard windows below the limit evicted from a full table for a new address */
+	MC_GUARD_UNTRACKED,       /* failures of an address the full guard table (all active blocks) could not track */
+	MC_AUDIT_ROWS_DROPPED,    /* auth_failed audit rows not written past auth_fail_audit_rate (summarized) */
 	MC_COUNT
 };
 
