@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "auth.h"
+#include "credentials.h"
 #include "clientaddr.h"
 #include "cors.h"
 #include "guard.h"
