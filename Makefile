@@ -1,6 +1,7 @@
 # sessiond — GNU make. Objects and binaries go to build/ (out of tree).
 #   make                 build sessiond, cleanup_sessions and sessionctl
-#   make test            unit + integration tests over a real PostgreSQL and nginx
+#   make check           the quick tier: unit tests, 00_docs, 00_layers, 00_smoke (under 2 min)
+#   make test            unit + integration tests over a real PostgreSQL and nginx (test build: FAULT_HOOKS=1)
 #   make run             local stack: PostgreSQL under ./var, sessiond, nginx on 127.0.0.1:8080
 #   make SANITIZE=address,undefined test
 #   make V=1             show full command lines
@@ -36,6 +37,14 @@ REQ_CFLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmiss
 REQ_LDFLAGS :=
 LDLIBS   += -lfcgi $(PKG_LIBS)
 
+# Test-only fault hooks (the SESSIOND_TEST_* environment variables) are
+# compiled in only with FAULT_HOOKS=1: make test, unit and valgrind build so;
+# make, make install and the .deb never do (docs/development.md).
+FAULT_HOOKS ?= 0
+ifeq ($(FAULT_HOOKS),1)
+REQ_CFLAGS += -DSESSIOND_FAULT_HOOKS
+endif
+
 ifneq ($(SANITIZE),)
 REQ_CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 REQ_LDFLAGS += -fsanitize=$(SANITIZE)
@@ -62,11 +71,20 @@ TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
 
 PROGS := $(BUILD)/sessiond $(BUILD)/cleanup_sessions $(BUILD)/sessionctl
 
-.PHONY: all test unit run start stop install clean setup setup-run tools check-config man deb deb-test
+.PHONY: all check test unit run start stop install clean setup setup-run tools check-config man deb deb-test
 .SECONDARY:
 all: $(PROGS)
 
-$(BUILD)/%.o: %.c
+# Every object depends on the flags it was compiled with (not PREFIX: see
+# below): switching FAULT_HOOKS, SANITIZE, CFLAGS or CC rebuilds, so a test
+# build is never installed by mistake.
+FLAGS_STAMP := $(BUILD)/flags.stamp
+FLAGS_TEXT  := $(CC) $(CFLAGS) $(CPPFLAGS) SANITIZE=$(SANITIZE) FAULT_HOOKS=$(FAULT_HOOKS)
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(FLAGS_TEXT)' | cmp -s - $@ || echo '$(FLAGS_TEXT)' >$@
+
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
@@ -116,11 +134,18 @@ setup:
 setup-run:
 	$(Q)scripts/setup-deps --run
 
-unit: $(PROGS) $(UNIT_BINS)
+# The quick tier (docs/development.md): unit tests, the docs and layering
+# checks, and one end-to-end smoke over PostgreSQL + nginx.
+check: setup
+	$(Q)$(MAKE) --no-print-directory FAULT_HOOKS=1 all tools $(UNIT_BINS)
+	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) TESTS="00_docs 00_layers 00_smoke" tests/run $(UNIT_BINS)
+
+unit:
+	$(Q)$(MAKE) --no-print-directory FAULT_HOOKS=1 all $(UNIT_BINS)
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/run --unit-only $(UNIT_BINS)
 
 test: setup
-	$(Q)$(MAKE) --no-print-directory all tools $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory FAULT_HOOKS=1 all tools $(UNIT_BINS)
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/run $(UNIT_BINS)
 
 run: setup-run all tools
@@ -191,7 +216,8 @@ fuzz:
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
 
 # The integration suites with sessiond under valgrind memcheck: 0 errors, 0 bytes definitely lost.
-valgrind: setup all tools
+valgrind: setup
+	$(Q)$(MAKE) --no-print-directory FAULT_HOOKS=1 all tools
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/valgrind
 
 # Benchmarks against their ceilings (nginx return 200, a minimal libfcgi responder), in one run.

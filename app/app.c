@@ -148,11 +148,12 @@ void app_tick(struct app *a)
 
 void app_reload(struct app *a)
 {
-	log_info("event=reload");
 	jwks_hup(a->cfg);
 	jwks_tick(a->cfg);
 	keyset_load(a);
 	load_service_key(a);
+	/* Logged once everything is re-read: a test waits for this line. */
+	log_info("event=reload");
 }
 
 /* 429 while the client address is over the failed-authentication limit. */

@@ -87,7 +87,9 @@ int lcache_setup(long entries, char *err, size_t errlen)
 		}
 	head = p;
 	head->nslots = (uint32_t)entries;
+#ifdef SESSIOND_FAULT_HOOKS
 	fault_dir = getenv("SESSIOND_TEST_LCACHE_FAULT_DIR");
+#endif
 	rc = 0;
 out:
 	pthread_mutexattr_destroy(&attr);
@@ -199,7 +201,7 @@ int lcache_get(const unsigned char *hash, long ttl, time_t now, struct lc_entry 
 	s = slot_of(hash);
 	if (!slot_read(s, out, &epoch))
 		return 0;
-	if (epoch != __atomic_load_n(&head->epoch, __ATOMIC_ACQUIRE) || memcmp(out->hash, hash, 32) != 0)
+	if (epoch != __atomic_load_n(&head->epoch, __ATOMIC_ACQUIRE) || memcmp(out->hash, hash, sizeof(out->hash)) != 0)
 		return 0;
 	if (out->json_len == 0 || out->json_len >= LC_JSON_MAX || now - out->filled_at >= ttl ||
 	    now >= out->expires_epoch)
@@ -247,8 +249,8 @@ void lcache_touch(const unsigned char *hash, int64_t when, const char *text)
 	s = slot_of(hash);
 	if (!slot_lock(s, TOUCH_WAIT_MS))
 		return;
-	if (memcmp(s->e.hash, hash, 32) == 0 && s->e.json_len && strlen(text) == SQL_TS_LEN &&
-	    s->e.la_offset + 20u <= s->e.json_len) {
+	if (memcmp(s->e.hash, hash, sizeof(s->e.hash)) == 0 && s->e.json_len && strlen(text) == SQL_TS_LEN &&
+	    s->e.la_offset + SQL_TS_LEN <= s->e.json_len) {
 		s->e.last_activity = when;
 		memcpy(s->e.json + s->e.la_offset, text, SQL_TS_LEN);
 	}
@@ -273,7 +275,7 @@ void lcache_invalidate_hash(const unsigned char *hash)
 		lcache_flush();
 		return;
 	}
-	if (memcmp(s->e.hash, hash, 32) == 0)
+	if (memcmp(s->e.hash, hash, sizeof(s->e.hash)) == 0)
 		s->e.json_len = 0;
 	slot_unlock(s);
 }

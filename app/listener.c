@@ -238,7 +238,9 @@ int listener_main(const struct cfg *c)
 
 	memset(&l, 0, sizeof(l));
 	l.c = c;
+#ifdef SESSIOND_FAULT_HOOKS
 	l.fault_dir = getenv("SESSIOND_TEST_LCACHE_FAULT_DIR");
+#endif
 	signals_install(on_term, NULL);   /* SIGHUP re-reads nothing here */
 	sigemptyset(&none);
 	log_info("event=cache_listener_ready poll_ms=%ld", c->local_cache_poll_ms);

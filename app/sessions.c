@@ -56,24 +56,18 @@ enum store_err sess_lookup(struct store *st, const unsigned char *hash, long idl
 	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
+	/* One round trip: the cache table's row, or the authoritative one (cached when live). */
 	res = store_exec(st, "sess_read", 3, params, lengths, formats, &err);
 	if (res == NULL)
 		return err;
-	if (PQntuples(res) == 1) {
-		out->cache_hit = 1;
-		metrics_add(MC_CACHE_HITS, 1);
-	} else {
+	if (PQntuples(res) != 1) {
 		PQclear(res);
 		metrics_add(MC_CACHE_MISSES, 1);
-		res = store_exec(st, "sess_fill", 2, params, lengths, formats, &err);
-		if (res == NULL)
-			return err;
-		if (PQntuples(res) != 1) {
-			PQclear(res);
-			return STORE_NOT_FOUND;
-		}
-		out->revoked = is_true(PQgetvalue(res, 0, SL_REVOKED));
+		return STORE_NOT_FOUND;
 	}
+	out->cache_hit = is_true(PQgetvalue(res, 0, SL_CACHE_HIT));
+	metrics_add(out->cache_hit ? MC_CACHE_HITS : MC_CACHE_MISSES, 1);
+	out->revoked = is_true(PQgetvalue(res, 0, SL_REVOKED));
 	out->res = res;
 	out->expired = is_true(PQgetvalue(res, 0, SL_EXPIRED));
 	out->touch_due = is_true(PQgetvalue(res, 0, SL_TOUCH_DUE));

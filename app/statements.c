@@ -32,26 +32,25 @@
 const struct statement statements[] = {
 	{ "ping", "SELECT 1", 1 },
 
-	/* Hot path: the cache only. $1 hash, $2 idle_timeout, $3 touch_interval. */
+	/*
+	 * Every read past the per-host cache, in one round trip: the cache table's
+	 * row; only when it has none, sessiond_fill (sql/012_first_reads.sql)
+	 * reads the authoritative row under FOR SHARE, caches it when live, and
+	 * lets its transaction commit without waiting for a WAL flush. The row
+	 * comes back either way, so revoked and expired sessions are told from
+	 * unknown tokens. docs/invalidation.md, "First reads", has why a write
+	 * racing the fill never leaves a live or stale cache row.
+	 * Columns: the session row, expired, touch due, revoked, from the cache.
+	 * $1 hash, $2 idle_timeout, $3 touch_interval.
+	 */
 	{ "sess_read",
 	  "SELECT " SESSION_COLS("") ", " EXPIRED_SQL("$2") ", "
-	  "last_activity <= now() - make_interval(secs => $3::int) "
-	  "FROM session_cache WHERE token_hash = $1", 1 },
-
-	/*
-	 * Cache miss: read the authoritative row under FOR SHARE (a concurrent
-	 * revoke or rotation either waits for this fill or makes it find the row
-	 * revoked or under another hash) and cache it when live. Revoked rows are
-	 * reported (column "revoked") so callers can tell them from guesses.
-	 * $1 hash, $2 idle_timeout.
-	 */
-	{ "sess_fill",
-	  "WITH s AS (SELECT * FROM sessions WHERE token_hash = $1 FOR SHARE), "
-	  "ins AS (SELECT sessiond_cache_put(s::sessions) FROM s "
-	  "        WHERE revoked_at IS NULL AND NOT " EXPIRED_SQL("$2") ") "
-	  "SELECT " SESSION_COLS("") ", " EXPIRED_SQL("$2") ", false, revoked_at IS NOT NULL, "
-	  /* A plain-SELECT CTE runs only when referenced: this makes the fill happen. */
-	  "(SELECT count(*) FROM ins) FROM s", 1 },
+	  "last_activity <= now() - make_interval(secs => $3::int), false, true "
+	  "FROM session_cache WHERE token_hash = $1 "
+	  "UNION ALL "
+	  "SELECT " SESSION_COLS("") ", " EXPIRED_SQL("$2") ", false, revoked_at IS NOT NULL, false "
+	  "FROM sessiond_fill($1, $2::int) f "
+	  "WHERE f.id IS NOT NULL AND NOT EXISTS (SELECT FROM session_cache WHERE token_hash = $1)", 1 },
 
 	/* Activity, in the UNLOGGED table only. Returns the new value for the per-host cache. */
 	{ "sess_touch",

@@ -1,6 +1,7 @@
 /* libpq connection management for the workers. */
 #include "store.h"
 
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ void store_close(struct store *s)
 	if (s->conn)
 		PQfinish(s->conn);
 	s->conn = NULL;
+	s->unnamed = 0;
 }
 
 PGconn *store_connect_raw(const struct cfg *c, char *err, size_t errlen)
@@ -77,11 +79,71 @@ PGconn *store_connect_raw(const struct cfg *c, char *err, size_t errlen)
 	return conn;
 }
 
+/*
+ * The server-side name of a prepared statement: its name and a hash of its SQL
+ * (64-bit FNV-1a), so two sessiond versions behind one pooler never run each
+ * other's statement under the same name.
+ */
+#define SERVER_NAME_MAX 64
+static void server_name(const struct statement *st, char out[SERVER_NAME_MAX])
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (const unsigned char *p = (const unsigned char *)st->sql; *p; p++) {
+		h ^= *p;
+		h *= UINT64_C(1099511628211);
+	}
+	snprintf(out, SERVER_NAME_MAX, "%s_%016" PRIx64, st->name, h);
+}
+
+/* A failed result's SQLSTATE, or NULL. */
+static const char *sqlstate(const PGresult *res)
+{
+	return res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+}
+
+/* 1 when this connection sends its statements prepared. */
+static int uses_prepared(const struct store *s)
+{
+	return s->cfg->db_prepared_statements && !s->unnamed;
+}
+
+/*
+ * A transaction-pooling PgBouncer hands each transaction any server
+ * connection: a statement prepared on one is missing on the next (26000), or
+ * was prepared there by another client (42P05). Either way nothing ran. The
+ * connection falls back to unnamed statements (logged once per process) and
+ * the caller sends the statement again, unnamed. state: the failure's
+ * SQLSTATE (may be NULL). 1 when that is what to do.
+ */
+static int fall_back_unnamed(struct store *s, const char *state)
+{
+	static int logged;
+
+	if (!uses_prepared(s) || state == NULL || (strcmp(state, "26000") != 0 && strcmp(state, "42P05") != 0))
+		return 0;
+	s->unnamed = 1;
+	if (!logged) {
+		log_warn("event=store_prepared_fallback sqlstate=%s hint=prepared statements do not survive a "
+			 "transaction-pooling PgBouncer: set db_prepared_statements = off", state);
+		logged = 1;
+	}
+	return 1;
+}
+
+/* Prepares every statement on a fresh connection (or falls back to unnamed ones behind a pooler). */
 static int prepare_all(struct store *s)
 {
 	for (size_t i = 0; i < statement_count; i++) {
-		PGresult *res = PQprepare(s->conn, statements[i].name, statements[i].sql, 0, NULL);
+		char sname[SERVER_NAME_MAX];
+		PGresult *res;
 
+		server_name(&statements[i], sname);
+		res = PQprepare(s->conn, sname, statements[i].sql, 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && fall_back_unnamed(s, sqlstate(res))) {
+			PQclear(res);
+			return 0;
+		}
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			char msg[256];
 
@@ -111,6 +173,7 @@ enum store_err store_ensure(struct store *s)
 		log_warn("event=store_connect_failed error=%s", log_quote(err, q, sizeof(q)));
 		return STORE_UNAVAILABLE;
 	}
+	s->unnamed = 0;
 	if (s->cfg->db_prepared_statements && prepare_all(s) != 0) {
 		store_close(s);
 		schedule_retry(s, 1000);
@@ -202,6 +265,7 @@ static int idle_conn_alive(PGconn *conn)
  * but its result never arrives: SESSIOND_TEST_DROP_AFTER (set by the test
  * harness alone) names the statements after whose success the connection is
  * cut and the result thrown away, exactly as if the network dropped it.
+ * Compiled in only with SESSIOND_FAULT_HOOKS (make test's build).
  */
 static int fault_drop_after(const char *name)
 {
@@ -211,7 +275,9 @@ static int fault_drop_after(const char *name)
 	size_t n = strlen(name);
 
 	if (!read_env) {
+#ifdef SESSIOND_FAULT_HOOKS
 		list = getenv("SESSIOND_TEST_DROP_AFTER");
+#endif
 		read_env = 1;
 	}
 	if (list == NULL)
@@ -255,6 +321,23 @@ static void replace_if_dead(struct store *s)
 	}
 }
 
+/*
+ * Runs one statement: prepared, or (db_prepared_statements off, or after a
+ * fallback) its text as an unnamed statement (Parse/Bind/Execute in one round
+ * trip, planned each time), which a transaction-pooling PgBouncer may send to
+ * any server connection.
+ */
+static PGresult *exec_one(struct store *s, const struct statement *stmt, int nparams, const char *const *values,
+			  const int *lengths, const int *formats)
+{
+	char sname[SERVER_NAME_MAX];
+
+	if (!uses_prepared(s))
+		return PQexecParams(s->conn, stmt->sql, nparams, NULL, values, lengths, formats, 0);
+	server_name(stmt, sname);
+	return PQexecPrepared(s->conn, sname, nparams, values, lengths, formats, 0);
+}
+
 PGresult *store_exec(struct store *s, const char *name, int nparams, const char *const *values,
 		     const int *lengths, const int *formats, enum store_err *err)
 {
@@ -274,15 +357,12 @@ PGresult *store_exec(struct store *s, const char *name, int nparams, const char 
 		*err = store_ensure(s);
 		if (*err != STORE_OK)
 			return NULL;
-		/*
-		 * With db_prepared_statements off the statement's text runs as an
-		 * unnamed statement (Parse/Bind/Execute in one round trip, planned
-		 * each time), which a transaction-pooling PgBouncer may send to any
-		 * server connection.
-		 */
-		res = s->cfg->db_prepared_statements
-			      ? PQexecPrepared(s->conn, name, nparams, values, lengths, formats, 0)
-			      : PQexecParams(s->conn, stmt->sql, nparams, NULL, values, lengths, formats, 0);
+		res = exec_one(s, stmt, nparams, values, lengths, formats);
+		if (!succeeded(res) && fall_back_unnamed(s, sqlstate(res))) {
+			/* It never ran (see fall_back_unnamed): sent again, unnamed. */
+			PQclear(res);
+			res = exec_one(s, stmt, nparams, values, lengths, formats);
+		}
 		res = fault_hook(s, name, res);
 		if (succeeded(res))
 			return res;
@@ -309,17 +389,29 @@ PGresult *store_exec(struct store *s, const char *name, int nparams, const char 
 static int send_statement(struct store *s, const struct statement *stmt, int nparams, const char *const *values,
 			  const int *lengths, const int *formats)
 {
-	return s->cfg->db_prepared_statements
-		       ? PQsendQueryPrepared(s->conn, stmt->name, nparams, values, lengths, formats, 0)
-		       : PQsendQueryParams(s->conn, stmt->sql, nparams, NULL, values, lengths, formats, 0);
+	char sname[SERVER_NAME_MAX];
+
+	if (!uses_prepared(s))
+		return PQsendQueryParams(s->conn, stmt->sql, nparams, NULL, values, lengths, formats, 0);
+	server_name(stmt, sname);
+	return PQsendQueryPrepared(s->conn, sname, nparams, values, lengths, formats, 0);
+}
+
+/* SQLSTATE 26000: the prepared statement is missing on the server connection (nothing ran). */
+static int statement_missing(const PGresult *r)
+{
+	const char *state = sqlstate(r);
+
+	return state != NULL && strcmp(state, "26000") == 0;
 }
 
 /*
  * Reads a pipeline's results up to its syncs: the first statement's first
- * result is kept in *first, everything else is cleared. Bounded: a broken
- * connection ends it early. 1 when both syncs arrived (the pipeline is done).
+ * result is kept in *first, everything else is cleared (*later_missing set
+ * when a later statement met 26000). Bounded: a broken connection ends it
+ * early. 1 when both syncs arrived (the pipeline is done).
  */
-static int drain_pipeline(PGconn *conn, int syncs, PGresult **first)
+static int drain_pipeline(PGconn *conn, int syncs, PGresult **first, int *later_missing)
 {
 	for (int i = 0; i < 32 && syncs > 0; i++) {
 		PGresult *r = PQgetResult(conn);
@@ -334,7 +426,8 @@ static int drain_pipeline(PGconn *conn, int syncs, PGresult **first)
 		else if (*first == NULL) {
 			*first = r;
 			continue;
-		}
+		} else if (statement_missing(r))
+			*later_missing = 1;
 		PQclear(r);
 	}
 	return syncs == 0;
@@ -345,6 +438,7 @@ PGresult *store_exec_then(struct store *s, const char *name, int nparams, const 
 {
 	const struct statement *stmt = statement_find(name), *next = statement_find(then);
 	PGresult *res = NULL;
+	int then_missing = 0;
 
 	if (stmt == NULL || next == NULL) {
 		log_error("event=store_unknown_statement statement=%s", stmt ? then : name);
@@ -364,7 +458,7 @@ PGresult *store_exec_then(struct store *s, const char *name, int nparams, const 
 	/* Two syncs: each statement commits on its own, the second after the first. */
 	if (send_statement(s, stmt, nparams, values, lengths, formats) != 1 || PQpipelineSync(s->conn) != 1 ||
 	    send_statement(s, next, 0, NULL, NULL, NULL) != 1 || PQpipelineSync(s->conn) != 1 ||
-	    !drain_pipeline(s->conn, 2, &res) || PQexitPipelineMode(s->conn) != 1) {
+	    !drain_pipeline(s->conn, 2, &res, &then_missing) || PQexitPipelineMode(s->conn) != 1) {
 		/* The connection's state is unknown: it is replaced. */
 		if (res != NULL && succeeded(res)) {
 			/* The write committed; only the second statement was lost. */
@@ -379,8 +473,19 @@ PGresult *store_exec_then(struct store *s, const char *name, int nparams, const 
 		return NULL;
 	}
 	res = fault_hook(s, name, res);
-	if (succeeded(res))
+	if (succeeded(res)) {
+		enum store_err then_err;
+
+		/* The write committed: never sent again. Only `then`, if a pooler lost it, is. */
+		if (then_missing && s->conn && fall_back_unnamed(s, "26000"))
+			PQclear(store_exec(s, then, 0, NULL, NULL, NULL, &then_err));
 		return res;
+	}
+	if (fall_back_unnamed(s, sqlstate(res))) {
+		/* The write never ran (26000): the pair is sent again, unnamed (the ring before it was too early). */
+		PQclear(res);
+		return store_exec_then(s, name, nparams, values, lengths, formats, then, err);
+	}
 	*err = classify(s, res);
 	PQclear(res);
 	return NULL;

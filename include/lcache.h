@@ -92,7 +92,8 @@ void lcache_heartbeat(int64_t mono_ms);
 uint64_t lcache_recovered_slots(void);
 
 /*
- * Fault injection for the test harness only: when the environment variable
+ * Fault injection for the test harness only, compiled in only with
+ * SESSIOND_FAULT_HOOKS (make test's build; docs/development.md): when the environment variable
  * SESSIOND_TEST_LCACHE_FAULT_DIR names a directory at lcache_setup(), a writer
  * holding a slot lock in lcache_put() removes DIR/lcache_put_kill and SIGKILLs
  * itself, or DIR/lcache_put_stop and SIGSTOPs itself (whichever exists; once),

@@ -16,6 +16,7 @@ struct route {
 	const char *name;       /* for logs and metrics */
 	route_fn fn;
 	int guarded;            /* authenticates: subject to the brute-force guard */
+	int exact;              /* only the pattern itself, trailing slash included: the path a site restricts */
 };
 
 #define ROUTER_ARG_MAX 256   /* largest decoded {param}, NUL included */
@@ -30,7 +31,8 @@ struct route_match {
 
 /*
  * Finds the route of method and path. Literal routes win over patterns, so
- * /current/ never falls to /{uuid}/. A {uuid} argument is returned in lower
+ * /current/ never falls to /{uuid}/. A route's trailing slash is optional,
+ * except on an exact route (metrics: the sites restrict exactly that path). A {uuid} argument is returned in lower
  * case, so ids compare equal however the client spelled them. Returns
  * m->route, or NULL with m->allow naming the path's methods (405) or empty (404).
  */

@@ -23,7 +23,8 @@ enum sess_col { SESSION_COLUMNS(SC_ENUM, SC_ENUM, ) SC_NCOLS };
 enum sess_lookup_col {
 	SL_EXPIRED = SC_NCOLS,   /* past expires_at or idle */
 	SL_TOUCH_DUE,            /* last_activity older than touch_interval */
-	SL_REVOKED               /* revoked (the authoritative lookup only) */
+	SL_REVOKED,              /* revoked (the authoritative row only) */
+	SL_CACHE_HIT             /* the row came from the cache table, not from sessions */
 };
 
 /* One session row; owns its PGresult. */

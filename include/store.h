@@ -28,6 +28,7 @@ struct store {
 	unsigned long reconnects;
 	unsigned long errors;
 	int ever_connected;
+	int unnamed;          /* this connection fell back to unnamed statements (a pooler lost its prepared ones) */
 };
 
 /* Prepares s for use with c (kept by reference); connects lazily. */
@@ -45,7 +46,9 @@ enum store_err store_ensure(struct store *s);
 /*
  * Runs statement name (from statements[]) with text parameters
  * (lengths/formats may be NULL; a format of 1 marks a binary parameter):
- * prepared, or unnamed when db_prepared_statements is off. On success returns the
+ * prepared, or unnamed when db_prepared_statements is off or a pooler lost this
+ * connection's prepared statements (SQLSTATE 26000/42P05: the statement is sent
+ * again unnamed, once, and the connection stays unnamed). On success returns the
  * result (caller PQclear's it) and sets *err = STORE_OK; on failure returns
  * NULL and sets *err, closing the connection when it is broken.
  */

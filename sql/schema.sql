@@ -151,6 +151,41 @@ BEGIN
 END $$;
 
 --
+-- Name: sessiond_fill(bytea, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_fill(p_hash bytea, p_idle integer) RETURNS public.sessions
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    cur sessions;
+BEGIN
+    -- Before the lock: a lock whose row then fails the recheck (rotated
+    -- meanwhile) has taken a transaction id all the same.
+    PERFORM set_config('synchronous_commit', 'off', true);
+    SELECT * INTO cur FROM sessions s WHERE s.token_hash = p_hash FOR SHARE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF cur.revoked_at IS NULL AND cur.expires_at > now()
+       AND (p_idle = 0 OR cur.last_activity > now() - make_interval(secs => p_idle)) THEN
+        INSERT INTO session_cache AS c (token_hash, id, user_id, user_email, user_name, user_picture,
+            tenant_id, tenant_name, needs_onboarding, onboarding_completed, onboarding_step,
+            subscription_plan, subscription_status, session_data, session_type, version,
+            created_at, updated_at, last_activity, expires_at, ip_address, user_agent, flushed_activity)
+        VALUES (cur.token_hash, cur.id, cur.user_id, cur.user_email, cur.user_name, cur.user_picture,
+            cur.tenant_id, cur.tenant_name, cur.needs_onboarding, cur.onboarding_completed,
+            cur.onboarding_step, cur.subscription_plan, cur.subscription_status, cur.session_data,
+            cur.session_type, cur.version, cur.created_at, cur.updated_at, cur.last_activity,
+            cur.expires_at, cur.ip_address, cur.user_agent, cur.last_activity)
+        -- A concurrent fill of the same token holds the same row lock, so it
+        -- read the same row version: the row already there is as current.
+        ON CONFLICT (token_hash) DO NOTHING;
+    END IF;
+    RETURN cur;
+END $$;
+
+--
 -- Name: sessiond_keep_activity(); Type: FUNCTION; Schema: public; Owner: -
 --
 

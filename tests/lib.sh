@@ -101,6 +101,55 @@ stack_down() {
 	return 0
 }
 
+# wait_until SECONDS CMD...: runs CMD every 0.05 s until it succeeds (returns 0)
+# or SECONDS have passed (returns 1, after one last try). Tests order events
+# with it by observing a state, never with a fixed sleep: give it a generous
+# SECONDS (a liveness bound, not a latency claim).
+wait_until() {
+	local limit=$1 start
+	shift
+	start=${EPOCHREALTIME/[.,]/}
+	while :; do
+		"$@" && return 0
+		[ $(( ${EPOCHREALTIME/[.,]/} - start )) -ge $((limit * 1000000)) ] && { "$@"; return; }
+		sleep 0.05
+	done
+}
+
+# elapsed_ms START: milliseconds since START (a value of ${EPOCHREALTIME/[.,]/}).
+elapsed_ms() { echo $(( (${EPOCHREALTIME/[.,]/} - $1) / 1000 )); }
+
+# wait_listeners_applied [SECONDS]: waits until every per-host cache listener
+# on the stack's PostgreSQL (application_name sessiond-cache) has applied a
+# read of the invalidation log sent after this call: each backend first shows
+# a read that started after now (R1, whose snapshot holds everything committed
+# before the call), then a later one (R2: the listener sends it only after
+# applying R1). A listener that reconnected meanwhile started with an empty
+# cache. Order "commit, then read on another host" with it, never with a sleep
+# (docs/invalidation.md: the bound is one listener read after the ring).
+wait_listeners_applied() {
+	# One psql: a loop inside PostgreSQL (pg_stat_clear_snapshot: fresh activity each turn).
+	psql_q "SET statement_timeout = 0; DO \$\$
+DECLARE t0 timestamptz := clock_timestamp(); pids int[]; starts timestamptz[];
+BEGIN
+	LOOP
+		PERFORM pg_stat_clear_snapshot();
+		SELECT array_agg(pid), array_agg(query_start) INTO pids, starts FROM pg_stat_activity
+		 WHERE application_name = 'sessiond-cache';
+		EXIT WHEN pids IS NOT NULL AND (SELECT bool_and(q > t0) FROM unnest(starts) q);
+		IF clock_timestamp() > t0 + make_interval(secs => ${1:-30}) THEN RAISE EXCEPTION 'no listener read'; END IF;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+	LOOP
+		PERFORM pg_stat_clear_snapshot();
+		EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN unnest(pids, starts) AS s(pid, q) USING (pid)
+		                      WHERE a.application_name = 'sessiond-cache' AND a.query_start <= s.q);
+		IF clock_timestamp() > t0 + make_interval(secs => 2 * ${1:-30}) THEN RAISE EXCEPTION 'no second listener read'; END IF;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+END \$\$" >/dev/null 2>&1
+}
+
 # wait_health URL [TRIES]: waits until URL/api/sessions/health/ answers 2xx,
 # polling every 0.05 s, TRIES times at most (default 400: 20 s).
 wait_health() {

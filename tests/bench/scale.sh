@@ -11,7 +11,9 @@
 #   cold     200,000 live sessions read uniformly at random with the per-host
 #            cache on (4,096 entries: ~2% hits), against the warm case (2,000
 #            sessions, all cached) and the FastCGI ceiling, rounds alternated
-#   fill     first reads of 100,000 never-read sessions (the cache-table fill)
+#   fill     first reads of 100,000 never-read sessions (the cache-table fill), and
+#            the same right after an immediate restart (crash) of PostgreSQL, which
+#            empties the cache table: the 200,000 cold sessions, each read once
 #   clients  1,000 concurrent connections through nginx
 #   memory   per-worker PSS (/proc/PID/smaps_rollup) before and after
 #   cleanup  cleanup_sessions on 100,000 expired rows among the live ones
@@ -188,6 +190,25 @@ rand_lua "$VAR/fresh.txt" >"$VAR/fresh.lua"
 fill_rows0=$(psql_q "SELECT count(*) FROM session_cache")
 read -r f_rps f_p50 f_p99 _ f_err f_cpu <<<"$(wrk_run "$CONNS" "$SECS" "$BASE" -s "$VAR/fresh.lua")"
 fill_rows=$(($(psql_q "SELECT count(*) FROM session_cache") - fill_rows0))
+# After a crash: every session's next read is a first read. The cold sessions (all
+# with their cache-table row until now), walked in order, each thread its own half.
+pg_ctl_as -m immediate stop >/dev/null
+pg_ctl_as -l "$VAR/log/postgresql.log" -w start >/dev/null
+wait_health "$BASE" || { echo "bench-scale: no health after the crash" >&2; exit 1; }
+cat >"$VAR/crash.lua" <<LUA
+local tokens = {}
+for line in io.lines("$ALL") do tokens[#tokens + 1] = line end
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("start", (threads - 1) * math.floor(#tokens / 2)) end
+function init(args) i = start end
+request = function() i = i + 1
+  return wrk.format("GET", "/api/sessions/current/", { ["Authorization"] = "Session " .. tokens[(i % #tokens) + 1] })
+end
+LUA
+crash_sync0=$(psql_q "SELECT wal_sync FROM pg_stat_wal")
+read -r x_rps x_p50 x_p99 x_n x_err x_cpu <<<"$(wrk_run "$CONNS" "$SECS" "$BASE" -s "$VAR/crash.lua")"
+crash_rows=$(psql_q "SELECT count(*) FROM session_cache")
+crash_syncs=$(($(psql_q "SELECT wal_sync FROM pg_stat_wal") - crash_sync0))
 
 # --- 1,000 clients through nginx ----------------------------------------------------------------
 # As configured (scripts/stack: worker_connections 4096, listen_backlog 1024), then
@@ -250,6 +271,11 @@ row "GET /current/ cold (200,000 sessions, uniform)" cold ceiling
 printf '| GET /current/ first reads (100,000 never-read sessions, one %ss run) | %.0f | %.2f | %.2f | %s | %s | %s | %s |\n' \
 	"$SECS" "$f_rps" "$f_p50" "$f_p99" "$f_err" "$f_cpu" "$(echo "scale=2; $f_rps / ${RPS[ceiling]}" | bc)" \
 	"$(echo "scale=2; ${CPU[ceiling]} / $f_cpu" | bc)"
+printf '| GET /current/ first reads after a crash (200,000 sessions, each read once, one %ss run) | %.0f | %.2f | %.2f | %s | %s | %s | %s |\n' \
+	"$SECS" "$x_rps" "$x_p50" "$x_p99" "$x_err" "$x_cpu" "$(echo "scale=2; $x_rps / ${RPS[ceiling]}" | bc)" \
+	"$(echo "scale=2; ${CPU[ceiling]} / $x_cpu" | bc)"
+printf '\nfirst reads vs cold reads (same run): %s x req/s; after a crash: %s x; %s reads after the crash filled %s cache-table rows; wal_sync +%s (reported by then)\n' \
+	"$(echo "scale=2; $f_rps / ${RPS[cold]}" | bc)" "$(echo "scale=2; $x_rps / ${RPS[cold]}" | bc)" "$x_n" "$crash_rows" "$crash_syncs"
 printf '\ncold vs warm: %s x req/s, p99 %s x, CPU per request %s x; per-host cache hits during the three cases: %s of %s lookups; first-read run filled %s cache-table rows\n' \
 	"$(echo "scale=2; ${RPS[cold]} / ${RPS[warm]}" | bc)" "$(echo "scale=2; ${P99[cold]} / ${P99[warm]}" | bc)" \
 	"$(echo "scale=2; ${CPU[cold]} / ${CPU[warm]}" | bc)" \

@@ -55,3 +55,29 @@ out=$(grep -n '\.\./shared\|SPEC\.md' README.md docs/*.md man/* 2>/dev/null)
 [ -z "$out" ] && pass "no reference outside the repository" || fail "references outside: $out"
 lines=$(wc -l <README.md)
 [ "$lines" -le 250 ] && pass "README.md is a front page ($lines lines)" || fail "README.md has $lines lines (at most 250)"
+
+# SQL objects: every function or trigger the docs name exists in sql/schema.sql (a
+# migration may drop one: the docs must follow). Metric names share the prefix;
+# the NOTIFY channel sessiond_cache is a string in the schema, so it is found too.
+metric_names=$(grep -o '"sessiond_[a-z_]*"' app/metrics.c | tr -d '"' | sed -E 's/_(bucket|count|sum)$//' | sort -u)
+named=$( {
+	grep -oh '`sessiond_[a-z_]*\(([^`]*)\)\?`' README.md docs/*.md | sed -E 's/`//g; s/\(.*//'
+	grep -ohiE 'triggers? `[a-z_]+`|`[a-z_]+`,? (AFTER |BEFORE )?triggers?' README.md docs/*.md | grep -o '`[a-z_]*`' | tr -d '`'
+} | sort -u | grep -vxF -f <(echo "$metric_names"))
+missing=""
+for n in $named; do
+	grep -qw "$n" sql/schema.sql || missing="$missing $n"
+done
+[ "$(wc -w <<<"$named")" -ge 8 ] && pass "read $(wc -w <<<"$named") SQL function and trigger names from the docs" ||
+	fail "SQL names read from the docs: $named"
+[ -z "$missing" ] && pass "every SQL function and trigger the docs name is in sql/schema.sql" ||
+	fail "named in docs/*.md but not in sql/schema.sql:$missing"
+# The commands the Makefile runs: every script under tests/ or scripts/ that a
+# recipe starts directly keeps its run bit (a 100644 one stops `make bench`).
+notexec=""
+for s in $(grep -oE '(^|[[:space:];)])(tests|scripts)/[A-Za-z0-9_./-]+' Makefile | grep -oE '(tests|scripts)/.*' | sort -u); do
+	[ -f "$s" ] || continue
+	[ -x "$s" ] || notexec="$notexec $s"
+	[ "$(git ls-files -s -- "$s" 2>/dev/null | cut -c1-6)" = 100644 ] && notexec="$notexec $s(git)"
+done
+[ -z "$notexec" ] && pass "every script the Makefile runs is executable" || fail "no run bit:$notexec"

@@ -41,11 +41,8 @@ req GET /api/sessions/health/
 expect_status 503 "health still 503, no hang"
 pg_ctl_as -l "$VAR/log/postgresql.log" -w start >/dev/null
 ok=0
-for _ in $(seq 1 40); do
-	req GET /api/sessions/health/
-	[ "$STATUS" = 200 ] && { ok=1; break; }
-	sleep 0.1
-done
+healthy() { req GET /api/sessions/health/; [ "$STATUS" = 200 ]; }
+wait_until 30 healthy && ok=1
 [ "$ok" = 1 ] && pass "health 200 again after PostgreSQL restarts" || fail "health did not recover: $STATUS"
 for _ in 1 2 3 4; do req GET /api/sessions/health/; done
 expect_status 200 "every worker reconnected"
@@ -56,11 +53,8 @@ grep -q 'event=store_reconnected' "$VAR/log/sessiond.log" && pass "reconnect is 
 victim=$(worker_pids | head -1)
 kill -KILL "$victim"
 replaced=0
-for _ in $(seq 1 50); do
-	now=$(worker_pids)
-	if ! grep -qx "$victim" <<<"$now" && [ "$(wc -l <<<"$now")" -eq 2 ]; then replaced=1; break; fi
-	sleep 0.1
-done
+victim_replaced() { local now; now=$(worker_pids); ! grep -qx "$victim" <<<"$now" && [ "$(wc -l <<<"$now")" -eq 2 ]; }
+wait_until 30 victim_replaced && replaced=1
 [ "$replaced" = 1 ] && pass "a SIGKILLed worker is replaced" || fail "worker not replaced: $(worker_pids)"
 grep -q "event=worker_died worker_pid=$victim signal=9" "$VAR/log/sessiond.log" && pass "worker death logged with pid and signal" || fail "no worker_died line"
 for _ in 1 2 3 4; do req GET /api/sessions/health/; done
@@ -127,7 +121,8 @@ expect_status 200 "and recovers when the socket is back"
 # --- SIGTERM: the master stops its workers and exits 0 --------------------------------------
 pid=$(cat "$VAR/run/sessiond.pid")
 kill -TERM "$pid"
-for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+master_gone() { ! kill -0 "$pid" 2>/dev/null; }
+wait_until 30 master_gone
 kill -0 "$pid" 2>/dev/null && fail "master still running after SIGTERM" || pass "master exits after SIGTERM"
 [ -z "$(pgrep -f "$BUILD/sessiond --config $CONF")" ] && pass "no worker left behind" || fail "workers left: $(pgrep -f "$BUILD/sessiond --config $CONF")"
 [ ! -e "$VAR/run/sessiond.sock" ] && pass "listen socket removed at exit" || fail "socket left behind"

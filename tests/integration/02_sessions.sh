@@ -111,17 +111,18 @@ mv "$KEYS/jwks.json.new" "$KEYS/jwks.json"
 k2jwt=$("$MINT" sign --key "$VAR/k2/k2.key.pem" --kid k2 --claims-json "$(c)")
 keep "$k2jwt"
 ok=0
-for _ in $(seq 1 30); do
-	req POST /api/sessions/create/ -H "Authorization: Bearer $k2jwt" -H 'Content-Type: application/json' -d '{}'
-	[ "$STATUS" = 201 ] && { ok=1; break; }
-	sleep 0.2
-done
+created_with_k2() { req POST /api/sessions/create/ -H "Authorization: Bearer $k2jwt" -H 'Content-Type: application/json' -d '{}'; [ "$STATUS" = 201 ]; }
+wait_until 30 created_with_k2 && ok=1
 [ "$ok" = 1 ] && pass "a key added to the JWKS file is used without a restart" || fail "new key not picked up: $STATUS"
 keep "$(jq_body .session_token)"
+# keys_logged ERE: how many times a worker logged that it now uses the key set ERE (once per change).
+keys_logged() { grep -cE "event=jwks_keys .* kids=($1)\$" "$VAR/log/sessiond.log"; }
+keys_logged_at_least() { [ "$(keys_logged "$1")" -ge "$2" ]; }
+n_k2=$(keys_logged k2)
 "$MINT" jwks --out "$KEYS/jwks.json.new" "k2=$VAR/k2/k2.pub.pem"
 mv "$KEYS/jwks.json.new" "$KEYS/jwks.json"
 kill -HUP "$(cat "$VAR/run/sessiond.pid")"
-sleep 0.5
+wait_until 30 keys_logged_at_least k2 $((n_k2 + $(worker_pids | wc -l))) || fail "not every worker logged the key set k2"
 grep -q 'event=master_reload' "$VAR/log/sessiond.log" && pass "SIGHUP reaches the master" || fail "no master_reload"
 ok=1
 for _ in 1 2 3 4; do
@@ -131,16 +132,18 @@ done
 [ "$ok" = 1 ] && pass "a key removed from the JWKS is refused on every worker after SIGHUP" || fail "removed key still accepted: $STATUS"
 printf '{"keys": [' >"$KEYS/jwks.json.new"
 mv "$KEYS/jwks.json.new" "$KEYS/jwks.json"
-sleep 1.3
+# Workers look at the file every second: wait until one has seen it broken.
+wait_until 30 grep -q 'event=jwks_reload_failed' "$VAR/log/sessiond.log"
 req POST /api/sessions/create/ -H "Authorization: Bearer $k2jwt" -H 'Content-Type: application/json' -d '{}'
 expect_status 201 "a broken JWKS file keeps the previous keys"
 keep "$(jq_body .session_token)"
 grep -q 'event=jwks_reload_failed' "$VAR/log/sessiond.log" && pass "the broken JWKS is logged" || fail "no jwks_reload_failed"
 # Back to the stack's key for the rest of the file.
+n_back=$(keys_logged 'dev,k2|k2,dev')
 "$MINT" jwks --out "$KEYS/jwks.json.new" "dev=$KEYS/dev.pub.pem" "k2=$VAR/k2/k2.pub.pem"
 mv "$KEYS/jwks.json.new" "$KEYS/jwks.json"
 kill -HUP "$(cat "$VAR/run/sessiond.pid")"
-sleep 0.5
+wait_until 30 keys_logged_at_least 'dev,k2|k2,dev' $((n_back + $(worker_pids | wc -l))) || fail "not every worker went back to the key set dev,k2"
 
 # --- malformed session tokens: 401, never 500 -------------------------------------------------
 for t in "short" "$(printf 'A%.0s' $(seq 1 44))" "$(printf 'A%.0s' $(seq 1 200))" "' OR 1=1 --" "abc%00def" "ééééééééééééééééééééééééééééééééééééééééééé" "$(printf 'A%.0s' $(seq 1 42))=" ; do
@@ -293,7 +296,8 @@ as "$T2" PATCH /api/sessions/current/ -H 'Content-Type: application/json' -d '{"
 live=$(psql_q "SELECT count(*) FROM sessions WHERE revoked_at IS NULL")
 pg_ctl_as -m immediate stop >/dev/null
 pg_ctl_as -l "$VAR/log/postgresql.log" -w start >/dev/null
-for _ in $(seq 1 40); do req GET /api/sessions/health/; [ "$STATUS" = 200 ] && break; sleep 0.1; done
+healthy() { req GET /api/sessions/health/; [ "$STATUS" = 200 ]; }
+wait_until 30 healthy
 [ "$(psql_q "SELECT count(*) FROM session_cache")" = 0 ] && pass "crash recovery empties the UNLOGGED cache" || fail "cache survived the crash?"
 [ "$(psql_q "SELECT count(*) FROM sessions WHERE revoked_at IS NULL")" = "$live" ] && pass "no session lost in the crash ($live live)" || fail "sessions lost"
 ok=1
@@ -312,17 +316,26 @@ ev=$(psql_q "SELECT string_agg(DISTINCT event, ',' ORDER BY event) FROM session_
 
 # --- SIGTERM lets an in-flight request finish ---------------------------------------------------------------------
 psql_q "TRUNCATE session_cache"
-( if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "BEGIN; LOCK TABLE session_cache IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;"; else psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "BEGIN; LOCK TABLE session_cache IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;"; fi ) >/dev/null &
+# Ordered by what PostgreSQL and the log show, not by sleeping: the lock is
+# held, the request waits on it, SIGTERM reached the workers; then the lock goes.
+lock_sql="BEGIN; LOCK TABLE session_cache IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;"
+( if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- env PGAPPNAME=itest-locker psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "$lock_sql"; else PGAPPNAME=itest-locker psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "$lock_sql"; fi ) >/dev/null 2>&1 &
 locker=$!
-sleep 0.3
+lock_held() { [ "$(psql_q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'itest-locker' AND l.relation = 'session_cache'::regclass AND l.granted")" -ge 1 ]; }
+wait_until 30 lock_held || fail "the locker did not get its lock"
 curl -s -o "$VAR/inflight.body" -w '%{http_code}' -H "Authorization: Session $T2" "$BASE/api/sessions/current/" >"$VAR/inflight.status" &
 client=$!
-sleep 0.3
+request_waits() { [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sessiond' AND wait_event_type = 'Lock'")" -ge 1 ]; }
+wait_until 30 request_waits || fail "the request never waited on the lock"
 kill -TERM "$(cat "$VAR/run/sessiond.pid")"
+# The idle worker leaving shows that the workers were told to stop.
+wait_until 30 grep -q 'event=worker_stopped' "$VAR/log/sessiond.log" || fail "no worker stopped after SIGTERM"
+psql_q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'itest-locker'" >/dev/null
 wait "$client"
 wait "$locker"
 [ "$(cat "$VAR/inflight.status")" = 200 ] && pass "SIGTERM let the in-flight request finish (200)" || fail "in-flight request got $(cat "$VAR/inflight.status")"
-for _ in $(seq 1 50); do kill -0 "$(cat "$VAR/run/sessiond.pid")" 2>/dev/null || break; sleep 0.1; done
+sessiond_gone() { ! kill -0 "$(cat "$VAR/run/sessiond.pid")" 2>/dev/null; }
+wait_until 30 sessiond_gone
 ! kill -0 "$(cat "$VAR/run/sessiond.pid")" 2>/dev/null && pass "sessiond exited after draining" || fail "sessiond still running"
 
 # --- no raw token or JWT in logs or tables ---------------------------------------------------------------------------
@@ -342,7 +355,7 @@ ALT=$VAR/run/alt.sock
 JW=$VAR/late-jwks.json
 SESSIOND_LISTEN=$ALT SESSIOND_WORKERS=1 SESSIOND_JWKS_FILE=$JW "$BUILD/sessiond" --config "$CONF" </dev/null >>"$VAR/log/sessiond-alt.log" 2>&1 &
 alt=$!
-for _ in $(seq 1 100); do [ -S "$ALT" ] && break; sleep 0.05; done
+wait_until 30 test -S "$ALT"
 fcgi_create() { # jwt → prints the response head and body
 	printf '{}' | env -i REQUEST_METHOD=POST REQUEST_URI=/api/sessions/create/ CONTENT_TYPE=application/json \
 		CONTENT_LENGTH=2 HTTP_AUTHORIZATION="Bearer $1" REMOTE_ADDR=127.0.0.1 cgi-fcgi -bind -connect "$ALT" 2>/dev/null
@@ -355,11 +368,8 @@ grep -q '^Status: 503' <<<"$out" && grep -q '"code":"auth_unavailable"' <<<"$out
 grep -q 'event=jwks_load_failed' "$VAR/log/sessiond-alt.log" && pass "the missing JWKS is logged" || fail "no jwks_load_failed"
 cp "$KEYS/jwks.json" "$JW"
 ok=0
-for _ in $(seq 1 30); do
-	out=$(fcgi_create "$late")
-	grep -q '^Status: 201' <<<"$out" && { ok=1; break; }
-	sleep 0.1
-done
+created_late() { out=$(fcgi_create "$late"); grep -q '^Status: 201' <<<"$out"; }
+wait_until 30 created_late && ok=1
 [ "$ok" = 1 ] && pass "the JWKS appearing later is picked up without a restart" || fail "still $(head -1 <<<"$out")"
 keep "$(sed -n 's/.*"session_token":"\([^"]*\)".*/\1/p' <<<"$out")"
 kill -TERM "$alt"

@@ -116,10 +116,8 @@ if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); else as_pg=(); fi
 "${as_pg[@]}" psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX \
 	-c "SELECT pg_advisory_lock($LOCK_KEY)" -c "SELECT pg_sleep(30)" >/dev/null 2>&1 &
 holder=$!
-for _ in $(seq 1 100); do
-	[ "$(psql_q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = $LOCK_KEY % 4294967296")" = 1 ] && break
-	sleep 0.05
-done
+lock_granted() { [ "$(psql_q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = $1 % 4294967296")" = 1 ]; }
+wait_until 30 lock_granted "$LOCK_KEY" || fail "the advisory lock was not taken"
 start=$(date +%s%N)
 run_cleanup
 elapsed=$((($(date +%s%N) - start) / 1000000))
@@ -140,10 +138,7 @@ wait "$holder" 2>/dev/null
 "${as_pg[@]}" psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX \
 	-c "BEGIN" -c "SELECT pg_advisory_xact_lock($FLUSH_KEY)" -c "SELECT pg_sleep(30)" >/dev/null 2>&1 &
 holder=$!
-for _ in $(seq 1 100); do
-	[ "$(psql_q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = $FLUSH_KEY % 4294967296")" = 1 ] && break
-	sleep 0.05
-done
+wait_until 30 lock_granted "$FLUSH_KEY" || fail "the flush's advisory lock was not taken"
 
 # --- the real run deletes exactly the dead rows --------------------------------------------------------
 run_cleanup --batch-size 777

@@ -70,6 +70,17 @@ smoke() {
 	local s
 	s=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "$BASE/api/sessions/metrics/")
 	[ "$s" = 403 ] && pass "$label: metrics refused to a non-local address" || fail "$label: metrics from 127.0.0.2: $s, want 403"
+	# Other spellings of the path (a redirect followed) reach no metrics either: sessiond serves only the restricted one.
+	local p out
+	for p in /api/sessions/metrics /api/sessions/metrics// /api/sessions/metrics/?x=1 /api/sessions//metrics/; do
+		out=$(curl -s -L --max-redirs 3 -w '\n%{http_code}' --interface 127.0.0.2 "$BASE$p")
+		s=${out##*$'\n'}
+		if { [ "$s" = 403 ] || [ "$s" = 404 ]; } && ! grep -q 'sessiond_' <<<"$out"; then
+			pass "$label: $p from 127.0.0.2 is $s, no metrics"
+		else
+			fail "$label: $p from 127.0.0.2: status $s$(grep -q sessiond_ <<<"$out" && echo ', metrics served')"
+		fi
+	done
 	s=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "$BASE/api/sessions/health/")
 	[ "$s" = 200 ] && pass "$label: other routes served to non-local addresses" || fail "$label: health from 127.0.0.2: $s"
 	req GET /api/sessions/metrics/
@@ -227,12 +238,21 @@ k='sessiond_requests_total{route="current_get",status="401"}'
 before=$(metric "$k")
 limit=$(sed -n 's/^auth_fail_limit = //p' <("$BUILD/sessiond" --config "$CONF" --check-config 2>/dev/null))
 bogus=$(printf 'A%.0s' $(seq 1 43))   # well-formed, unknown: looked up in PostgreSQL
-"${as_pg[@]}" psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "BEGIN" \
-	-c "LOCK TABLE session_cache IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(3)" >/dev/null 2>&1 &
+# The lock is held until two sessiond processes are seen waiting on it (not for a fixed time).
+"${as_pg[@]}" env PGAPPNAME=itest-locker psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "BEGIN" \
+	-c "LOCK TABLE session_cache IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
 lockpid=$!
-sleep 0.5
-codes=$(seq 1 $((limit + 5)) | xargs -P 8 -I{} curl -s -o /dev/null -m 20 -w '%{http_code}\n' --interface 127.0.0.3 \
-	-H "Authorization: Session $bogus" "$BASE/api/sessions/current/" | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
+pg_count() { "${as_pg[@]}" psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "SELECT count(*) FROM pg_stat_activity WHERE $1"; }
+locker_holds() { [ "$(pg_count "application_name = 'itest-locker' AND query LIKE '%pg_sleep%' AND state = 'active'")" -ge 1 ]; }
+two_wait() { [ "$(pg_count "application_name = 'sessiond' AND wait_event_type = 'Lock'")" -ge 2 ]; }
+wait_until 60 locker_holds || fail "(c) the lock on session_cache was not taken"
+seq 1 $((limit + 5)) | xargs -P 8 -I{} curl -s -o /dev/null -m 120 -w '%{http_code}\n' --interface 127.0.0.3 \
+	-H "Authorization: Session $bogus" "$BASE/api/sessions/current/" >"$VAR/guard-codes.txt" &
+reqs=$!
+wait_until 60 two_wait || fail "(c) fewer than 2 sessiond processes waited on the lock within 60 s"
+"${as_pg[@]}" psql -h "$PGSOCK" -U sessiond -d sessiond -qtAX -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'itest-locker'" >/dev/null
+wait "$reqs"
+codes=$(sort "$VAR/guard-codes.txt" | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
 wait "$lockpid"
 after=$(metric "$k")
 nproc_fcgid=$(pgrep -f "^$RBIN/sessiond\$" | wc -l)
@@ -312,8 +332,15 @@ nginx -p "$N" -c "$N/nginx.conf" -s stop 2>/dev/null
 
 # ---- (e) make install, man pages, units, cron ------------------------------------------------
 inst=$VAR/install
-make -C "$TOP" --no-print-directory install DESTDIR="$inst" PREFIX=/usr/local BUILD="$BUILD" >"$VAR/install.log" 2>&1 &&
+# A build of its own, as a user's `make install` makes it: the suite's build has the test fault hooks.
+make -C "$TOP" --no-print-directory -j2 install DESTDIR="$inst" PREFIX=/usr/local BUILD="$VAR/build-install" >"$VAR/install.log" 2>&1 &&
 	pass "(e) make install DESTDIR= PREFIX=/usr/local" || fail "(e) make install: $(tail -5 "$VAR/install.log")"
+# Test-only fault hooks (SESSIOND_FAULT_HOOKS) are in make test's build, never in what make install installs.
+grep -qa 'SESSIOND_TEST_DROP_AFTER' "$BUILD/sessiond" && grep -qa 'SESSIOND_TEST_LCACHE_FAULT_DIR' "$BUILD/sessiond" &&
+	! grep -qa 'SESSIOND_TEST_' "$inst/usr/local/sbin/sessiond" &&
+	pass "(e) the installed sessiond has no test fault hook (the test build has both)" ||
+	fail "(e) fault hooks: test build $(grep -ac 'SESSIOND_TEST_' "$BUILD/sessiond"), installed $(grep -ac 'SESSIOND_TEST_' "$inst/usr/local/sbin/sessiond")"
+rm -rf "$VAR/build-install"
 # make run/start install only what building and running need; make test everything.
 runset=$("$TOP/scripts/setup-deps" --list --run)
 fullset=$("$TOP/scripts/setup-deps" --list)
@@ -336,7 +363,8 @@ make -C "$TOP" --no-print-directory BUILD="$ob" CFLAGS=-O0 "$ob/app/token.o" >"$
 # main.o carries the default SQL directory: a changed PREFIX rebuilds it.
 make -C "$TOP" --no-print-directory BUILD="$ob" "$ob/app/main.o" >/dev/null 2>&1
 make -C "$TOP" --no-print-directory BUILD="$ob" PREFIX=/usr "$ob/app/main.o" >"$VAR/prefix.log" 2>&1
-strings "$ob/app/main.o" | grep -q 'default /usr/share/sessiond/sql)' && ! strings "$ob/app/main.o" | grep -q '/usr/local/share/sessiond/sql' &&
+# grep -a on the file itself: `strings | grep -q` fails under pipefail when grep exits before strings is done.
+grep -qaF 'default /usr/share/sessiond/sql)' "$ob/app/main.o" && ! grep -qaF '/usr/local/share/sessiond/sql' "$ob/app/main.o" &&
 	pass "(e) make PREFIX=/usr after make rebuilds the default SQL directory into sessiond" ||
 	fail "(e) PREFIX change not rebuilt: $(strings "$ob/app/main.o" | grep share/sessiond/sql)"
 make -C "$TOP" --no-print-directory BUILD="$ob" PREFIX=/usr "$ob/app/main.o" 2>&1 | grep -q 'CC' &&

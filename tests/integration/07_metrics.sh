@@ -97,10 +97,8 @@ bad_jwt "an opaque access token (not a JWS)" "not-a-jwt-but-long-enough"
 scrape "$VAR/before-kill.txt"
 victim=$(worker_pids | head -1)
 kill -KILL "$victim"
-for _ in $(seq 1 100); do
-	[ "$(worker_pids | wc -l)" -eq 4 ] && ! worker_pids | grep -qx "$victim" && break
-	sleep 0.05
-done
+respawned() { [ "$(worker_pids | wc -l)" -eq 4 ] && ! worker_pids | grep -qx "$victim"; }
+wait_until 30 respawned
 worker_pids | grep -qx "$victim" && fail "worker $victim still there" || pass "worker $victim killed with SIGKILL and respawned ($(worker_pids | wc -l) workers)"
 for _ in 1 2 3 4 5 6 7 8; do scrape "$VAR/after-kill.txt"; done   # whichever worker answers
 decreased=$(awk 'NR == FNR { if ($1 !~ /^#/) v[$1] = $2; next }
@@ -117,6 +115,11 @@ expect_status 200 "refresh"
 as "$A2" POST /api/sessions/refresh/ -H 'Content-Type: application/json' -d '{"rotate":true}'   # miss (not read since the truncate)
 expect_status 200 "rotate"
 A2=$(jq_body '.session_token')
+# A1's age at logout, made independent of how long this test took: created 30
+# minutes ago, in both tables (no per-host cache here).
+psql_q "SET session_replication_role = replica;
+        UPDATE sessions SET created_at = now() - interval '30 minutes' WHERE token_hash = sha256(convert_to('$A1', 'UTF8'));
+        UPDATE session_cache SET created_at = now() - interval '30 minutes' WHERE token_hash = sha256(convert_to('$A1', 'UTF8'))" >/dev/null
 as "$A1" DELETE /api/sessions/current/                                                           # hit
 expect_status 200 "logout"
 as "$A2" DELETE "/api/sessions/$A3_ID/"                                                          # hit (rotation cached it)
@@ -174,12 +177,16 @@ hist_d=$(( $(total "$M1" 'sessiond_request_duration_seconds_count{') - $(total "
 awk '$1 ~ /^sessiond_request_duration_seconds_sum\{route="create"\}/ { exit !($2 > 0) }' "$M1" &&
 	pass "request duration sum is positive" || fail "create duration sum is 0"
 expect_delta sessiond_session_duration_seconds_count 1
-expect_delta 'sessiond_session_duration_seconds_bucket{le="60"}' 1
+expect_delta 'sessiond_session_duration_seconds_bucket{le="900"}' 0
+expect_delta 'sessiond_session_duration_seconds_bucket{le="3600"}' 1
 for k in query unavailable connect; do expect_delta "sessiond_store_errors_total{kind=\"$k\"}" 0; done
 expect_delta sessiond_store_reconnects_total 0
 
 # --- sampled gauges ---------------------------------------------------------------------------------
-sleep 2.2
+# A sample taken after the sequence's last change (timestamps are whole seconds).
+t_end=$(date +%s)
+sampled_after() { req GET /api/sessions/metrics/; [ "$(printf '%s\n' "$BODY" | awk '$1 == "sessiond_metrics_sample_timestamp_seconds" { print $2 }')" -gt "$t_end" ] 2>/dev/null; }
+wait_until 60 sampled_after || fail "no sample of the store gauges within 60 s"
 scrape "$VAR/gauges.txt"
 want_live=$(psql_q "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > now()")
 [ "$(val "$VAR/gauges.txt" sessiond_sessions_live)" = "$want_live" ] && pass "sessiond_sessions_live = SELECT count(*) ($want_live)" ||
@@ -192,8 +199,8 @@ for t in sessions session_cache session_events; do
 done
 [ "$(val "$VAR/gauges.txt" sessiond_store_up)" = 1 ] && pass "sessiond_store_up 1" || fail "store_up"
 age=$(( $(date +%s) - $(val "$VAR/gauges.txt" sessiond_metrics_sample_timestamp_seconds) ))
-# Sampled every second by whichever worker wins the slot; a generous bound for a loaded machine.
-[ "$age" -le 15 ] && pass "sampled ${age}s ago (interval 1s)" || fail "last sample ${age}s ago"
+# Sampled every second by whichever worker wins the slot; a liveness bound for a loaded machine.
+[ "$age" -le 60 ] && pass "sampled ${age}s ago (interval 1s)" || fail "last sample ${age}s ago"
 [ "$(val "$VAR/gauges.txt" sessiond_workers)" = 4 ] && pass "sessiond_workers 4 (the killed one no longer counted)" ||
 	fail "sessiond_workers $(val "$VAR/gauges.txt" sessiond_workers)"
 # One worker samples at a time: at most one sample per second over a few seconds.
@@ -222,18 +229,19 @@ sessiond_restart || fail "restart with log_level = warn"
 lines=$(wc -l <"$log")
 req GET /api/sessions/health/
 req GET /api/sessions/current/ -H "Authorization: Session $A2"
-sleep 0.2
+sleep 0.2   # an absence is checked: a fixed delay for the lines a worker writes after its response
 [ "$(tail -n +$((lines + 1)) "$log" | grep -c 'level=info')" -eq 0 ] && pass "log_level = warn: no info line" || fail "info lines at warn"
 sed -i 's/^log_level = .*/log_level = debug/' "$CONF"
 sessiond_restart || fail "restart with log_level = debug"
 grep -q 'level=debug' "$log" && pass "log_level = debug: debug lines appear" || fail "no debug line at debug"
 
 # --- alert rules -------------------------------------------------------------------------------------------
+# promtool comes with the Debian package prometheus (scripts/setup-deps installs it): missing is a failure.
 if command -v promtool >/dev/null; then
 	out=$(promtool check rules "$TOP/conf/prometheus/sessiond-alerts.yml" 2>&1) && pass "promtool check rules: $(echo "$out" | grep -o '[0-9]* rules found')" || fail "promtool: $out"
 	out=$(cd "$TOP/tests/prometheus" && promtool test rules sessiond-alerts.test.yml 2>&1) && pass "promtool test rules: the alerts fire as designed" || fail "promtool test rules: $out"
 else
-	echo "SKIP: promtool not installed (Debian package prometheus): alert rules not checked"
+	fail "promtool not installed (Debian package prometheus; run scripts/setup-deps): alert rules not checked"
 fi
 for a in SessiondSessionCreationFailing SessiondStoreConnectionErrors SessiondExpirySpike; do
 	grep -q "alert: $a\$" "$TOP/conf/prometheus/sessiond-alerts.yml" && pass "alert $a shipped" || fail "alert $a missing"

@@ -29,36 +29,44 @@ LUA
 }
 lua_script 0 39 >"$VAR/load.lua"
 
-# load SECONDS: wrk in the background; sets LOAD_PID and LOAD_OUT.
+# load: wrk in the background until load_stop; sets LOAD_PID and LOAD_OUT.
+# Faults are placed by what the access log shows (served_more N: N more
+# requests answered), not by time: how fast they go is make bench's business.
 load() {
 	LOAD_OUT=$VAR/wrk.$RANDOM.txt
 	: >"$ACCESS"
-	wrk -t2 -c8 -d"$1"s --timeout 5s -s "$VAR/load.lua" "$BASE" >"$LOAD_OUT" 2>&1 &
+	wrk -t2 -c8 -d300s --timeout 5s -s "$VAR/load.lua" "$BASE" >"$LOAD_OUT" 2>&1 &
 	LOAD_PID=$!
 }
-# 499 = wrk closed a connection with a request in flight when its time ran out: not a server failure.
+load_stop() { kill -INT "$LOAD_PID"; wait "$LOAD_PID"; }   # SIGINT: wrk stops and prints its summary
+logged_at_least() { [ "$(wc -l <"$ACCESS")" -ge "$1" ]; }
+served_more() { wait_until 60 logged_at_least $(( $(wc -l <"$ACCESS") + $1 )) || fail "fewer than $1 more requests logged in 60 s"; }
+# 499 = wrk closed a connection with a request in flight when it was stopped: not a server failure.
 statuses() { awk '{print $9}' "$ACCESS" | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}'; }
 count_status() { awk -v s="$1" '$9 == s' "$ACCESS" | wc -l; }
 total() { awk '$9 != 499' "$ACCESS" | wc -l; }
 
 # --- SIGKILL of workers under load ----------------------------------------------------------
-load 4
-sleep 1
+load
+served_more 100
 kill -KILL "$(worker_pids | head -1)"
-sleep 1
+served_more 100
 kill -KILL "$(worker_pids | tail -1)"
-wait "$LOAD_PID"
+served_more 100
+load_stop
 bad=$(( $(total) - $(count_status 200) ))
-[ "$(total)" -gt 500 ] && pass "load ran ($(total) requests)" || fail "too little load: $(total)"
+[ "$(total)" -ge 300 ] && pass "load ran ($(total) requests)" || fail "too little load: $(total)"
 [ "$bad" -le 2 ] && pass "2 workers SIGKILLed under load: $bad failed requests (only those in flight): $(statuses)" || fail "kills: $bad failed: $(statuses)"
 for _ in $(seq 1 30); do [ "$(worker_pids | wc -l)" -eq 4 ] && break; sleep 0.1; done
 [ "$(worker_pids | wc -l)" -eq 4 ] && pass "killed workers respawned (4 running)" || fail "workers: $(worker_pids | wc -l)"
 
 # --- PostgreSQL restart under load ------------------------------------------------------------
-load 5
-sleep 1
+load
+served_more 100
 pg_ctl_as -m fast -w stop >/dev/null
-sleep 1
+# Down until the load has met the outage (some 503s answered).
+answered_503() { [ "$(count_status 503)" -gt 0 ]; }
+wait_until 60 answered_503
 pg_ctl_as -l "$VAR/log/postgresql.log" -w start >/dev/null
 back=$(date +%s.%N)
 recovered=""
@@ -70,11 +78,11 @@ while :; do
 	done
 	now=$(date +%s.%N)
 	if [ "$ok" = 1 ]; then recovered=$(echo "$now - $back" | bc); break; fi
-	[ "$(echo "$now - $back > 10" | bc)" = 1 ] && break
+	[ "$(echo "$now - $back > 30" | bc)" = 1 ] && break
 done
-wait "$LOAD_PID"
+load_stop
 # A liveness bound, not a speed target (make bench measures speed): the figure is printed.
-[ -n "$recovered" ] && pass "full service ${recovered}s after PostgreSQL is back (bound 10 s)" || fail "no full service 10 s after PostgreSQL came back"
+[ -n "$recovered" ] && pass "full service ${recovered}s after PostgreSQL is back (bound 30 s)" || fail "no full service 30 s after PostgreSQL came back"
 [ "$(count_status 503)" -gt 0 ] && pass "503 while PostgreSQL was down ($(count_status 503))" || fail "no 503 during the outage: $(statuses)"
 other=$(( $(total) - $(count_status 200) - $(count_status 503) ))
 [ "$other" -eq 0 ] && pass "nothing but 200 and 503 during the restart: $(statuses)" || fail "unexpected statuses: $(statuses)"
@@ -86,12 +94,12 @@ for i in $(seq 0 9); do
 done
 live_before=$(psql_q "SELECT count(*) FROM sessions WHERE revoked_at IS NULL")
 revoked_before=$(psql_q "SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL")
-load 4
-sleep 1
+load
+served_more 100
 pg_ctl_as -m immediate stop >/dev/null
 pg_ctl_as -l "$VAR/log/postgresql.log" -w start >/dev/null
-wait "$LOAD_PID"
-sleep 0.5
+served_more 100
+load_stop
 [ "$(psql_q "SELECT count(*) FROM sessions WHERE revoked_at IS NULL")" = "$live_before" ] && pass "crash under load: 0 sessions lost ($live_before live)" || fail "live sessions changed"
 [ "$(psql_q "SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL")" = "$revoked_before" ] && pass "crash under load: revoked count unchanged ($revoked_before)" || fail "revoked changed"
 served=0; dead=0
@@ -107,13 +115,13 @@ done
 # are: an idle keep-alive connection closed by an old nginx worker is retried
 # by real clients, but wrk would count it as an error.
 lua_script 10 39 '["Connection"] = "close"' >"$VAR/load.lua"
-load 4
-sleep 1
+load
+served_more 100
 nginx -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf" -s reload
-sleep 1
+served_more 100
 nginx -p "$VAR/nginx" -c "$VAR/nginx/nginx.conf" -s reload
-wait "$LOAD_PID"
-sleep 0.3
+served_more 100
+load_stop
 ok200=$(count_status 200)
-[ "$ok200" -gt 500 ] && [ "$ok200" -eq "$(total)" ] && pass "2 nginx reloads under load: $(total) requests, all 200" || fail "reload: $(statuses)"
+[ "$ok200" -ge 300 ] && [ "$ok200" -eq "$(total)" ] && pass "2 nginx reloads under load: $(total) requests, all 200" || fail "reload: $(statuses)"
 grep -qE 'Socket errors:.*(connect [1-9]|read [1-9]|write [1-9]|timeout [1-9])' "$LOAD_OUT" && fail "wrk saw socket errors: $(grep 'Socket errors' "$LOAD_OUT")" || pass "no client-side errors during the reloads"

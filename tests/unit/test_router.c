@@ -62,6 +62,10 @@ int main(void)
 	rt = router_match("PATCH", "/api/sessions/internal/users/auth0%7Cabc/", &rm);
 	CHECK(rt && strcmp(rt->name, "internal_user") == 0 && rm.arg && strcmp(rm.arg, "auth0|abc") == 0);
 	CHECK(router_match("GET", "/api/sessions/auth", &rm) && strcmp(rm.route->name, "auth") == 0);
+	/* Metrics only at the documented path, which the sites restrict: without the slash it is 404. */
+	CHECK(router_match("GET", "/api/sessions/metrics/", &rm) && strcmp(rm.route->name, "metrics") == 0);
+	CHECK(router_match("GET", "/api/sessions/metrics", &rm) == NULL && rm.allow[0] == '\0');
+	CHECK(router_match("GET", "/api/sessions/metrics//", &rm) == NULL && rm.allow[0] == '\0');
 
 	/* 405 with the path's methods; 404 with none. */
 	rt = router_match("PUT", "/api/sessions/current/", &rm);
