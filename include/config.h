@@ -43,6 +43,8 @@
 	X(INT,  jwks_refresh_interval, "600", 5, 86400, NULL, "seconds between scheduled JWKS fetches (a shorter Cache-Control max-age wins, down to jwks_min_refetch_interval); /health/ says stale after twice this without a successful fetch") \
 	X(INT,  jwks_min_refetch_interval, "30", 1, 3600, NULL, "least seconds between JWKS fetches caused by tokens with an unknown kid (per host); also the retry delay after a failed fetch") \
 	X(INT,  jwks_fetch_timeout, "10", 1, 120, NULL, "seconds one JWKS fetch may take in total, connection included") \
+	X(INT,  jwks_kid_miss_wait_ms, "1000", 100, 30000, NULL, "milliseconds a request with an unknown kid waits for the fetch it asked for; no request waits once the running fetch is older than this") \
+	X(INT,  jwks_kid_miss_waiters, "0", 0, 256, NULL, "requests (workers) that may wait for a kid-miss fetch at once, per host; the others with an unknown kid answer 401 unknown_kid at once; 0 = half the workers, at least one") \
 	X(STR,  jwt_issuer, "", 0, 0, NULL, "required iss, e.g. https://TENANT.auth0.com/") \
 	X(STR,  jwt_audience, "", 0, 0, NULL, "aud that must be present (the Auth0 API identifier)") \
 	X(STR,  jwt_algorithms, "RS256", 0, 0, NULL, "comma-separated accepted algorithms (RS256, RS384, RS512); none and HS* are always refused") \
