@@ -225,3 +225,4 @@ valgrind: setup
 bench: setup all tools
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/bench.sh
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/scale.sh
+	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/window.sh
