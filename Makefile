@@ -23,8 +23,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libjwt only for the unit test that shows why jwtv does not use it.
 TEST_LIBS  := $(shell pkg-config --libs libjwt 2>/dev/null)
 PG_INC     := $(shell pg_config --includedir 2>/dev/null)
-# libcurl only for the JWKS fetcher (app/jwks_fetch.c): linked into sessiond
-# and the tests, not into cleanup_sessions, which never reaches that module.
+# libcurl for the JWKS fetcher (app/jwks_fetch.c) and for parsing the JWKS URL
+# when a configuration is loaded (app/urlcheck.c, reached by every program).
 CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null)
 
@@ -110,11 +110,11 @@ $(BUILD)/sessiond: $(BUILD)/app/main.o $(LIB)
 
 $(BUILD)/cleanup_sessions: $(BUILD)/app/cleanup_main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 
 $(BUILD)/sessionctl: $(BUILD)/app/sessionctl_main.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
@@ -225,3 +225,4 @@ valgrind: setup
 bench: setup all tools
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/bench.sh
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/scale.sh
+	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/window.sh

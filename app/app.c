@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "credentials.h"
 #include "clientaddr.h"
 #include "cors.h"
 #include "guard.h"
@@ -124,6 +125,7 @@ void app_tick(struct app *a)
 
 	jwks_tick(a->cfg);
 	keyset_refresh(a);
+	auth_audit_flush(a, now);
 	if (now >= a->next_flush) {
 		long n = 0;
 
@@ -158,7 +160,7 @@ void app_reload(struct app *a)
 static int guard_refuses(struct app *a, struct req *r)
 {
 	char secs[24];
-	long left = guard_blocked(r->client_addr, a->cfg->auth_fail_limit, a->cfg->auth_fail_window, time(NULL));
+	long left = guard_blocked(&r->client.key, a->cfg->auth_fail_limit, a->cfg->auth_fail_window, time(NULL));
 
 	if (left <= 0)
 		return 0;
@@ -207,8 +209,8 @@ int app_handle(struct app *a, FCGX_Request *f)
 	double ms;
 
 	http_req_init(&r, f);
-	r.client_addr = clientaddr_resolve(r.remote_addr, r.forwarded_for, a->cfg->trusted_proxies, r.client_ip,
-					   sizeof(r.client_ip));
+	r.client_addr = clientaddr_resolve(r.remote_addr, r.forwarded_for, a->cfg->trusted_proxies,
+					   (int)a->cfg->auth_fail_ipv6_prefix, &r.client) == 0 ? r.client.text : NULL;
 	log_set_request(r.id);
 	/* Added first, so every answer (errors too) is readable by a listed origin. */
 	cors_response(a->cfg, &r);

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "conninfo.h"
 #include "errbuf.h"
+#include "urlcheck.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -228,28 +229,6 @@ int cfg_jwks_url(const struct cfg *c, char *buf, size_t n)
 	return w < 0 || (size_t)w >= n ? -1 : 0;
 }
 
-/*
- * https:// anywhere; plain http:// only to a loopback host (the tests' own
- * server): keys fetched over plain HTTP from the network could be forged.
- */
-static int url_allowed(const char *url)
-{
-	static const char *const loopback[] = { "127.0.0.1", "localhost", "[::1]" };
-
-	if (strncasecmp(url, "https://", 8) == 0)
-		return url[8] != '\0' && url[8] != '/';
-	if (strncasecmp(url, "http://", 7) != 0)
-		return 0;
-	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
-		size_t l = strlen(loopback[i]);
-
-		if (strncasecmp(url + 7, loopback[i], l) == 0 &&
-		    (url[7 + l] == ':' || url[7 + l] == '/' || url[7 + l] == '\0'))
-			return 1;
-	}
-	return 0;
-}
-
 /* Each entry of an origin list is scheme://host[:port]: a path (even "/") or a wildcard never equals a browser's Origin. */
 static int check_origins(const char *key, const char *list, const char *where, char *err, size_t errlen)
 {
@@ -333,15 +312,17 @@ static int validate(const struct cfg *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->jwks_file[0] == '\0') {
-		char url[1024];
+		char url[1024], msg[128];
 
 		if (cfg_jwks_url(c, url, sizeof(url)) != 0) {
 			errbuf_set(err, errlen, "%s: the JWKS URL is too long", where);
 			return -1;
 		}
-		if (!url_allowed(url)) {
-			errbuf_set(err, errlen, "%s: the JWKS URL %s must be https:// (http:// only to a loopback "
-			     "address); set jwks_url, or jwks_file for file mode", where, url);
+		if (urlcheck_jwks(url, msg, sizeof(msg)) != 0) {
+			/* A URL with an '@' may hold a password: not repeated. */
+			errbuf_set(err, errlen, "%s: the JWKS URL %s: %s (https://, or http:// only to a loopback "
+			     "address, no user information); set jwks_url, or jwks_file for file mode", where,
+			     strchr(url, '@') ? "(not shown: it has an '@')" : url, msg);
 			return -1;
 		}
 		if (c->jwks_cache_file[0] == '\0') {

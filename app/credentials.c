@@ -14,6 +14,17 @@
 #include "metrics.h"
 #include "sessions.h"
 
+void auth_audit_flush(struct app *a, time_t now)
+{
+	struct guard_summary sum;
+
+	if (guard_audit_summary(now, &sum)) {
+		log_warn("event=audit_rows_dropped dropped=%ld distinct_addresses=%ld from=%lld to=%lld", sum.dropped,
+			 sum.distinct, (long long)sum.from, (long long)sum.to);
+		sess_auth_failed_summary(&a->store, sum.dropped, sum.distinct, sum.from, sum.to);
+	}
+}
+
 void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
 		 enum auth_reason reason)
 {
@@ -21,14 +32,18 @@ void auth_reject(struct app *a, struct req *r, const char *scheme, const char *c
 	const char *route = r->route ? r->route : "none";
 	int write = 0;
 	long failures = 0, events = 0;
+	time_t now = time(NULL);
 
 	/* How the failure counts comes with its reason (auth_reason.h). */
-	if (auth_reason_audit(reason))
-		write = guard_note(addr, auth_reason_guess(reason), a->cfg->auth_fail_limit, a->cfg->auth_fail_window,
-				   time(NULL), &failures, &events);
-	log_info("event=auth_failed route=%s reason=%s addr=%s window_failures=%ld", route, auth_reason_label(reason),
-		 addr ? addr : "-", failures);
-	/* The audit trail gets O(1) rows per address and window; the metrics count every failure. */
+	if (auth_reason_audit(reason)) {
+		auth_audit_flush(a, now);	/* the last second's drops first, so rows stay in time order */
+		write = guard_note(&r->client.key, auth_reason_guess(reason), a->cfg->auth_fail_limit,
+				   a->cfg->auth_fail_window, a->cfg->auth_fail_audit_rate, now, &failures, &events);
+	}
+	log_info("event=auth_failed route=%s reason=%s addr=%s%s window_failures=%ld", route,
+		 auth_reason_label(reason), addr ? addr : "-", r->client.key.kind == CA_PROXY ? " bucket=proxy" : "",
+		 failures);
+	/* O(1) rows per address and window, at most auth_fail_audit_rate a second; the metrics count every failure. */
 	if (write)
 		sess_auth_failed(&a->store, addr, reason, route, events);
 	metrics_auth_failure(scheme, reason);

@@ -98,7 +98,8 @@ void http_req_init(struct req *r, FCGX_Request *f)
 	r->if_match = param_nonempty(r, "HTTP_IF_MATCH");
 	r->user_agent = param_nonempty(r, "HTTP_USER_AGENT");
 	r->remote_addr = param_nonempty(r, "REMOTE_ADDR");
-	r->forwarded_for = param_nonempty(r, "HTTP_X_FORWARDED_FOR");
+	/* Present but empty is not absent: a proxy that forwarded no client (clientaddr.h). */
+	r->forwarded_for = http_param(r, "HTTP_X_FORWARDED_FOR");
 	cl = param_nonempty(r, "CONTENT_LENGTH");
 	r->content_length = -1;
 	if (cl) {

@@ -1,4 +1,4 @@
-/* The JWKS fetcher process, and the messages between it and the workers (a kid miss, a schedule, SIGHUP). */
+/* The JWKS fetcher process, and the messages between it and the workers (a kid miss and its bounded wait, a schedule, SIGHUP). */
 #include "jwks_fetcher.h"
 
 #include <errno.h>
@@ -13,10 +13,13 @@
 
 #include "jwks_fetch.h"
 #include "log.h"
+#include "metrics.h"
 #include "signals.h"
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+#define WAIT_SLOTS 256     /* the most workers (config.h); jwks_kid_miss_waiters of them are used */
 
 /* Shared by the fetcher and the workers (anonymous mapping made before fork). */
 struct jwks_state {
@@ -24,6 +27,12 @@ struct jwks_state {
 	uint32_t done_seq;       /* the last req_seq the fetcher answered (fetched or refused) */
 	uint32_t busy;           /* a fetch is running */
 	int64_t last_fetch_ms;   /* CLOCK_MONOTONIC ms when the last fetch started; 0 = never */
+	/*
+	 * One slot per waiting worker: the CLOCK_MONOTONIC ms its wait ends. A
+	 * slot whose time has passed is free, so a worker killed while waiting
+	 * holds its slot no longer than its wait would have lasted.
+	 */
+	int64_t wait_until_ms[WAIT_SLOTS];
 };
 
 static struct jwks_state *st;
@@ -87,8 +96,9 @@ static int fetch_now(const struct cfg *c, long timeout_ms)
 	long max_age;
 	int ok;
 
-	STORE(&st->busy, 1);
+	/* The start time first: a waiter that sees busy reads this fetch's start, never an older one. */
 	STORE(&st->last_fetch_ms, mono_ms());
+	STORE(&st->busy, 1);
 	ok = jwks_fetch_install(c, timeout_ms, &max_age);
 	STORE(&st->busy, 0);
 	next_due_ms = mono_ms() + next_interval(c, ok, max_age) * 1000;
@@ -166,35 +176,108 @@ int jwks_fetcher_main(const struct cfg *c)
 
 /* ---- workers ---------------------------------------------------------------------------------- */
 
+/* How many requests may wait for a kid-miss fetch at once: jwks_kid_miss_waiters, else half the workers, at least one. */
+static int waiters_cap(const struct cfg *c)
+{
+	int n = (int)c->jwks_kid_miss_waiters;
+
+	if (n <= 0)
+		n = (int)c->workers / 2;
+	if (n > (int)c->workers)
+		n = (int)c->workers;
+	if (n > WAIT_SLOTS)
+		n = WAIT_SLOTS;
+	return n < 1 ? 1 : n;
+}
+
+/* Takes a free waiting slot until deadline; returns its index, or -1 when all cap slots are taken. */
+static int slot_claim(int cap, int64_t now, int64_t deadline)
+{
+	for (int i = 0; i < cap; i++) {
+		int64_t d = LOAD(&st->wait_until_ms[i]);
+
+		if (d <= now && __atomic_compare_exchange_n(&st->wait_until_ms[i], &d, deadline, 0, __ATOMIC_ACQ_REL,
+							    __ATOMIC_ACQUIRE))
+			return i;
+	}
+	return -1;
+}
+
+/* 1 when a fetch is running and started wait_ms or more ago: no request waits for it any more. */
+static int fetch_overdue(int64_t now, int64_t wait_ms)
+{
+	return LOAD(&st->busy) && now - LOAD(&st->last_fetch_ms) >= wait_ms;
+}
+
+size_t jwks_waiting(void)
+{
+	int64_t now = mono_ms();
+	size_t n = 0;
+
+	if (st == NULL)
+		return 0;
+	for (int i = 0; i < WAIT_SLOTS; i++)
+		if (LOAD(&st->wait_until_ms[i]) > now)
+			n++;
+	return n;
+}
+
 int jwks_kid_miss(const struct cfg *c)
 {
-	int64_t now, deadline;
+	int64_t now, deadline, wait_ms = c->jwks_kid_miss_wait_ms;
 	uint32_t seq;
+	int slot, got = 0;
+	enum metrics_kid_miss outcome = MK_WAIT_EXPIRED;
 
 	if (!jwks_url_mode(c) || st == NULL)
 		return 0;
 	now = mono_ms();
 	if (wake_wr < 0) {
 		/* workers = 1: this process is its own fetcher, bounded by the wait. */
-		if (!refetch_allowed(c, now))
+		if (!refetch_allowed(c, now)) {
+			metrics_jwks_kid_miss(MK_RATE_LIMITED);
 			return 0;
-		return fetch_now(c, JWKS_WAIT_MS);
+		}
+		metrics_jwks_kid_miss(MK_FETCHED);
+		return fetch_now(c, wait_ms);
 	}
 	/* Rate-limited and nothing running: answer at once instead of waiting for nothing. */
-	if (!LOAD(&st->busy) && !refetch_allowed(c, now))
+	if (!LOAD(&st->busy) && !refetch_allowed(c, now)) {
+		metrics_jwks_kid_miss(MK_RATE_LIMITED);
 		return 0;
+	}
+	/* A fetch already older than the wait would not finish within it for this request either. */
+	if (fetch_overdue(now, wait_ms)) {
+		metrics_jwks_kid_miss(MK_FETCH_OVERDUE);
+		return 0;
+	}
+	/* At most the cap of workers wait; the rest stay free for known kids and sessions. */
+	deadline = now + wait_ms;
+	slot = slot_claim(waiters_cap(c), now, deadline);
+	if (slot < 0) {
+		metrics_jwks_kid_miss(MK_WAITERS_FULL);
+		return 0;
+	}
 	seq = __atomic_add_fetch(&st->req_seq, 1, __ATOMIC_ACQ_REL);
 	if (write(wake_wr, "k", 1) < 0 && errno != EAGAIN)
-		return 0;
-	deadline = now + JWKS_WAIT_MS;
-	while (mono_ms() < deadline) {
+		goto out;
+	for (;;) {
 		struct timespec t = { 0, 5 * 1000000 };
 
-		if ((int32_t)(LOAD(&st->done_seq) - seq) >= 0)
-			return 1;
+		if ((int32_t)(LOAD(&st->done_seq) - seq) >= 0) {
+			got = 1;
+			outcome = MK_FETCHED;
+			break;
+		}
+		now = mono_ms();
+		if (now >= deadline || fetch_overdue(now, wait_ms))
+			break;
 		nanosleep(&t, NULL);
 	}
-	return 0;
+out:
+	STORE(&st->wait_until_ms[slot], 0);
+	metrics_jwks_kid_miss(outcome);
+	return got;
 }
 
 void jwks_tick(const struct cfg *c)

@@ -107,6 +107,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	metrics_set_route_names(router_route_name);
+	metrics_set_jwks_waiting(jwks_waiting);
 	if (shm_setup(&cfg, err, sizeof(err)) != 0 || jwks_setup(&cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sessiond: %s\n", err);
 		cfg_free(&cfg);

@@ -67,9 +67,14 @@ static const struct {
 static const char *const revoke_reasons[MR_COUNT] = { "logout", "revoke", "invalidate_all", "session_limit" };
 static const char *const store_kinds[MS_COUNT] = { "query", "unavailable", "connect" };
 static const char *const jwks_results[MJ_COUNT] = { "ok", "network", "tls", "http_status", "too_large", "invalid" };
+static const char *const kid_miss_outcomes[MK_COUNT] = {
+	"fetched", "wait_expired", "fetch_overdue", "waiters_full", "rate_limited"
+};
 
 /* The route label names, told once at start-up (metrics_set_route_names). */
 static metrics_route_name_fn route_name;
+/* The kid-miss waiters of this host, told once at start-up (metrics_set_jwks_waiting). */
+static metrics_count_fn jwks_waiting;
 
 struct metrics_shm {
 	uint64_t signature;         /* layout + route names; a mismatch (an upgraded binary on an old shm_file) resets */
@@ -92,6 +97,7 @@ struct metrics_shm {
 	uint64_t jwks_fetches[MJ_COUNT];
 	uint64_t jwks_keys;
 	uint64_t jwks_loaded_at;    /* unix seconds; 0 = no key set */
+	uint64_t jwks_kid_miss[MK_COUNT];
 };
 
 static_assert(sizeof(struct metrics_shm) <= METRICS_BYTES, "metrics layout exceeds METRICS_BYTES");
@@ -108,6 +114,11 @@ static struct metrics_shm *M(void)
 void metrics_set_route_names(metrics_route_name_fn fn)
 {
 	route_name = fn;
+}
+
+void metrics_set_jwks_waiting(metrics_count_fn fn)
+{
+	jwks_waiting = fn;
 }
 
 static size_t route_count(void)
@@ -216,6 +227,14 @@ void metrics_jwks_fetch(enum metrics_jwks_result r)
 
 	if (m && r < MJ_COUNT)
 		ADD(&m->jwks_fetches[r], 1);
+}
+
+void metrics_jwks_kid_miss(enum metrics_kid_miss o)
+{
+	struct metrics_shm *m = M();
+
+	if (m && o < MK_COUNT)
+		ADD(&m->jwks_kid_miss[o], 1);
 }
 
 void metrics_jwks_keys(size_t nkeys, int64_t loaded_at)
@@ -501,6 +520,15 @@ int metrics_render(char **out, size_t *len)
 		 "kind", store_kinds, m->store_errors, MS_COUNT);
 	scalar(f, "sessiond_store_reconnects_total", "counter", "Store connections re-established after a loss.",
 	       LOAD(&m->counters[MC_STORE_RECONNECTS]));
+	scalar(f, "sessiond_guard_evictions_total", "counter",
+	       "Brute-force guard windows below the limit evicted from a full table for a new address.",
+	       LOAD(&m->counters[MC_GUARD_EVICTIONS]));
+	scalar(f, "sessiond_guard_untracked_total", "counter",
+	       "Failed authentications of an address the guard could not track: its table was full of active blocks.",
+	       LOAD(&m->counters[MC_GUARD_UNTRACKED]));
+	scalar(f, "sessiond_audit_rows_dropped_total", "counter",
+	       "auth_failed audit rows not written past auth_fail_audit_rate (each second's are summarized in one row).",
+	       LOAD(&m->counters[MC_AUDIT_ROWS_DROPPED]));
 	scalar(f, "sessiond_cache_hits_total", "counter", "Session lookups answered by the cache table.",
 	       LOAD(&m->counters[MC_CACHE_HITS]));
 	scalar(f, "sessiond_local_cache_hits_total", "counter",
@@ -520,6 +548,12 @@ int metrics_render(char **out, size_t *len)
 		       "Seconds since the key set in use was fetched (file mode: since the file was written).",
 		       now > at ? now - at : 0);
 	}
+	labelled(f, "sessiond_jwks_kid_miss_total",
+		 "Requests with an unknown kid, by how their wait for a JWKS fetch ended (at once: fetch_overdue, waiters_full, rate_limited).",
+		 "outcome", kid_miss_outcomes, m->jwks_kid_miss, MK_COUNT);
+	scalar(f, "sessiond_jwks_kid_miss_waiting", "gauge",
+	       "Requests with an unknown kid waiting for a JWKS fetch on this host now (at most jwks_kid_miss_waiters).",
+	       jwks_waiting ? (uint64_t)jwks_waiting() : 0);
 	render_gauges(f, m);
 done:
 	if (fclose(f) != 0) {

@@ -357,6 +357,16 @@ void sess_auth_failed(struct store *st, const char *ip, enum auth_reason reason,
 	PQclear(store_exec(st, "event_auth_failed", 4, params, NULL, NULL, &err));
 }
 
+void sess_auth_failed_summary(struct store *st, long dropped, long distinct, int64_t from, int64_t to)
+{
+	char n1[STORE_NUM_LEN], n2[STORE_NUM_LEN], n3[STORE_NUM_LEN], n4[STORE_NUM_LEN];
+	const char *params[4] = { store_num(n1, dropped), store_num(n2, distinct), store_num(n3, from),
+				  store_num(n4, to) };
+	enum store_err err;
+
+	PQclear(store_exec(st, "event_auth_failed_summary", 4, params, NULL, NULL, &err));
+}
+
 void sess_collect_invalidations(struct store *st, int64_t now_ms)
 {
 	/* Per worker: the xmin it read last time, and when. */

@@ -34,7 +34,7 @@ static int init_lock(struct shm_region *r)
 
 int shm_setup(const struct cfg *c, char *err, size_t errlen)
 {
-	size_t size = sizeof(struct shm_region);
+	size_t size = sizeof(struct shm_region) + (size_t)c->auth_fail_table_size * sizeof(struct guard_slot);
 	void *p;
 	int fd = -1;
 
@@ -49,6 +49,7 @@ int shm_setup(const struct cfg *c, char *err, size_t errlen)
 		region = p;
 		region->magic = SHM_MAGIC;
 		region->size = size;
+		region->guard_slots = (uint32_t)c->auth_fail_table_size;
 		if ((errno = init_lock(region)) != 0) {
 			snprintf(err, errlen, "shared memory: cannot initialise its lock: %s", strerror(errno));
 			munmap(p, size);
@@ -87,6 +88,7 @@ int shm_setup(const struct cfg *c, char *err, size_t errlen)
 
 		memset(region, 0, size);
 		region->size = size;
+		region->guard_slots = (uint32_t)c->auth_fail_table_size;
 		if ((rc = init_lock(region)) != 0) {
 			snprintf(err, errlen, "shm_file %s: cannot initialise its lock: %s", c->shm_file, strerror(rc));
 			munmap(p, size);

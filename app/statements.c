@@ -154,6 +154,11 @@ const struct statement statements[] = {
 	  "INSERT INTO session_events (event, ip_address, detail) "
 	  "VALUES ('auth_failed', $1::inet, jsonb_build_object('reason', $2::text, 'route', $3::text, "
 	  "'window_failures', $4::int))", 0 },
+	/* Past auth_fail_audit_rate: one row for the rows not written (no address: they came from many). */
+	{ "event_auth_failed_summary",
+	  "INSERT INTO session_events (event, ip_address, detail) "
+	  "VALUES ('auth_failed', NULL, jsonb_build_object('reason', 'audit_summary', 'dropped', $1::bigint, "
+	  "'distinct_addresses', $2::bigint, 'from', to_timestamp($3::bigint), 'to', to_timestamp($4::bigint)))", 0 },
 
 	/*
 	 * One worker at a time (advisory xact lock) copies touched activity to

@@ -43,6 +43,8 @@
 	X(INT,  jwks_refresh_interval, "600", 5, 86400, NULL, "seconds between scheduled JWKS fetches (a shorter Cache-Control max-age wins, down to jwks_min_refetch_interval); /health/ says stale after twice this without a successful fetch") \
 	X(INT,  jwks_min_refetch_interval, "30", 1, 3600, NULL, "least seconds between JWKS fetches caused by tokens with an unknown kid (per host); also the retry delay after a failed fetch") \
 	X(INT,  jwks_fetch_timeout, "10", 1, 120, NULL, "seconds one JWKS fetch may take in total, connection included") \
+	X(INT,  jwks_kid_miss_wait_ms, "1000", 100, 30000, NULL, "milliseconds a request with an unknown kid waits for the fetch it asked for; no request waits once the running fetch is older than this") \
+	X(INT,  jwks_kid_miss_waiters, "0", 0, 256, NULL, "requests (workers) that may wait for a kid-miss fetch at once, per host; the others with an unknown kid answer 401 unknown_kid at once; 0 = half the workers, at least one") \
 	X(STR,  jwt_issuer, "", 0, 0, NULL, "required iss, e.g. https://TENANT.auth0.com/") \
 	X(STR,  jwt_audience, "", 0, 0, NULL, "aud that must be present (the Auth0 API identifier)") \
 	X(STR,  jwt_algorithms, "RS256", 0, 0, NULL, "comma-separated accepted algorithms (RS256, RS384, RS512); none and HS* are always refused") \
@@ -56,6 +58,9 @@
 	X(STR,  service_key_file, "", 0, 0, NULL, "file holding the key for Authorization: Service on the internal route; empty = route disabled") \
 	X(INT,  auth_fail_limit, "20", 0, 1000000, NULL, "failed authentications per client address per window before 429; 0 = off") \
 	X(INT,  auth_fail_window, "300", 1, 86400, NULL, "seconds of the brute-force window") \
+	X(INT,  auth_fail_ipv6_prefix, "64", 1, 128, NULL, "IPv6 clients are counted per network of this many leading bits (a /64 is one subscriber's or host's usual share); IPv4 per address") \
+	X(INT,  auth_fail_table_size, "4096", 64, 4194304, NULL, "client addresses the brute-force guard tracks at once in shared memory (40 bytes each); a full table evicts only expired or unblocked windows, never an active block") \
+	X(INT,  auth_fail_audit_rate, "20", 0, 100000, NULL, "auth_failed audit rows written per second by this host; beyond it one summary row per second holds the count dropped and the distinct addresses; metrics count every failure") \
 	X(STR,  shm_file, "", 0, 0, NULL, "file backing the shared counters (brute-force guard, metrics) when processes are not forked by sessiond, e.g. under mod_fcgid; empty = anonymous memory shared by the prefork workers") \
 	X(STR,  trusted_proxies, "", 0, 0, NULL, "comma-separated addresses whose X-Forwarded-For is believed") \
 	X(INT,  max_body_bytes, "16384", 256, 1048576, NULL, "largest request body; larger is 413") \

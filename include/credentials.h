@@ -38,4 +38,7 @@ void auth_csrf_token(const char *token, char *out);
 void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
 		 enum auth_reason reason);
 
+/* Writes the summary row of auth_failed audit rows dropped past auth_fail_audit_rate, when one is due. */
+void auth_audit_flush(struct app *a, time_t now);
+
 #endif

@@ -47,8 +47,8 @@ struct req {
 	const char *remote_addr;
 	const char *forwarded_for;
 	long content_length;        /* -1 when absent */
-	const char *client_addr;    /* the client's address (client_ip), or NULL when unknown; set by the request layer */
-	char client_ip[CLIENTADDR_MAX];
+	const char *client_addr;    /* the client's address (client.text), or NULL when unknown; set by the request layer */
+	struct clientaddr client;   /* its canonical text and guard bucket */
 
 	char path[512];             /* decoded-free path without query */
 	char id[33];                /* request id (nginx $request_id or generated) */

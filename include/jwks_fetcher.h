@@ -5,11 +5,14 @@
  * (sessiond-jwks) that fetches (jwks_fetch.h) at start, every
  * jwks_refresh_interval (a shorter Cache-Control max-age wins, but never
  * below jwks_min_refetch_interval), on SIGHUP, and when a worker asks because
- * a token named an unknown kid; the worker waits at most JWKS_WAIT_MS for it.
- * Requests are rate-limited per host to one fetch per
- * jwks_min_refetch_interval. With workers = 1 (mod_fcgid, no master) each
- * process fetches for itself, rate-limited the same way, a kid-miss fetch
- * bounded by JWKS_WAIT_MS. File mode: every function here does nothing.
+ * a token named an unknown kid. Kid-miss fetches are rate-limited per host to
+ * one per jwks_min_refetch_interval, and the waits for them are bounded: at
+ * most jwks_kid_miss_waiters workers wait at once, each at most
+ * jwks_kid_miss_wait_ms, and none once the running fetch is older than that,
+ * so a slow issuer never holds every worker. With workers = 1 (mod_fcgid, no
+ * master) each process fetches for itself, rate-limited the same way, a
+ * kid-miss fetch bounded by jwks_kid_miss_wait_ms. File mode: every function
+ * here does nothing.
  */
 #ifndef SESSIOND_JWKS_FETCHER_H
 #define SESSIOND_JWKS_FETCHER_H
@@ -18,8 +21,6 @@
 #include <time.h>
 
 #include "config.h"
-
-#define JWKS_WAIT_MS 1000            /* longest a request waits for a kid-miss fetch */
 
 /*
  * Before fork, URL mode only (a no-op otherwise): maps the state shared by
@@ -37,11 +38,16 @@ int jwks_fetcher_main(const struct cfg *c);
 /*
  * A worker met a token whose kid is not in its key set (or has no key set).
  * URL mode: asks for a fetch (rate-limited) and waits for it at most
- * JWKS_WAIT_MS. Returns 1 when a fetch completed meanwhile (re-read the key
- * file), 0 when none was allowed or it did not finish in time; always 0 in
- * file mode.
+ * jwks_kid_miss_wait_ms, in one of jwks_kid_miss_waiters shared slots. It
+ * answers at once when no fetch is allowed, when the running fetch is already
+ * older than the wait, or when every slot is taken. Returns 1 when a fetch
+ * completed meanwhile (re-read the key file), else 0; always 0 in file mode.
+ * Each call is counted in sessiond_jwks_kid_miss_total by its outcome.
  */
 int jwks_kid_miss(const struct cfg *c);
+
+/* Requests of this host waiting in jwks_kid_miss now (0 before jwks_setup and in file mode). */
+size_t jwks_waiting(void);
 
 /* About once a second in every worker: with workers = 1 in URL mode, runs the scheduled fetch in-process. */
 void jwks_tick(const struct cfg *c);

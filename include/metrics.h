@@ -33,6 +33,9 @@ enum metrics_counter {
 	MC_WORKER_STARTS,
 	MC_SAMPLE_FAILURES,
 	MC_LOCAL_CACHE_HITS,      /* reads answered from this host's shared-memory cache, no store round trip */
+	MC_GUARD_EVICTIONS,       /* guard windows below the limit evicted from a full table for a new address */
+	MC_GUARD_UNTRACKED,       /* failures of an address the full guard table (all active blocks) could not track */
+	MC_AUDIT_ROWS_DROPPED,    /* auth_failed audit rows not written past auth_fail_audit_rate (summarized) */
 	MC_COUNT
 };
 
@@ -58,6 +61,16 @@ enum metrics_jwks_result {
 	MJ_COUNT
 };
 
+/* How a request with an unknown kid ended its wait (label outcome of sessiond_jwks_kid_miss_total). */
+enum metrics_kid_miss {
+	MK_FETCHED,         /* waited, and a fetch ended meanwhile (the key file is re-read) */
+	MK_WAIT_EXPIRED,    /* waited jwks_kid_miss_wait_ms, or until the running fetch was older than that */
+	MK_FETCH_OVERDUE,   /* at once: the running fetch was already older than jwks_kid_miss_wait_ms */
+	MK_WAITERS_FULL,    /* at once: jwks_kid_miss_waiters requests were already waiting */
+	MK_RATE_LIMITED,    /* at once: no fetch running and none allowed yet (jwks_min_refetch_interval) */
+	MK_COUNT
+};
+
 /* Sampled store gauges, in the column order of the metrics_sample statement. */
 enum metrics_gauge {
 	MG_LIVE, MG_SESSIONS_ROWS, MG_SESSIONS_BYTES, MG_CACHE_ROWS, MG_CACHE_BYTES, MG_EVENTS_ROWS, MG_EVENTS_BYTES,
@@ -81,6 +94,13 @@ void metrics_revoked(enum metrics_revoke why, long n);
 
 /* Counts one JWKS fetch with its outcome. */
 void metrics_jwks_fetch(enum metrics_jwks_result r);
+
+/* Counts one request with an unknown kid by how its wait for a fetch ended. */
+void metrics_jwks_kid_miss(enum metrics_kid_miss o);
+
+/* Requests waiting for a kid-miss fetch on this host now (told at start-up; rendered as a gauge). */
+typedef size_t (*metrics_count_fn)(void);
+void metrics_set_jwks_waiting(metrics_count_fn fn);
 
 /* The key set in use: its number of usable keys and the unix time it was fetched (file: written). */
 void metrics_jwks_keys(size_t nkeys, int64_t loaded_at);

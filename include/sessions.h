@@ -151,6 +151,9 @@ enum store_err sess_gone(struct store *st, const unsigned char *hash, enum auth_
 void sess_auth_failed(struct store *st, const char *ip, enum auth_reason reason, const char *route,
 		      long window_failures);
 
+/* Writes the auth_failed summary row: dropped rows over [from, to) (unix seconds) from distinct addresses. */
+void sess_auth_failed_summary(struct store *st, long dropped, long distinct, int64_t from, int64_t to);
+
 /*
  * Deletes the invalidation log rows (sql/007) that every listener has read:
  * at most once per LC_LOG_KEEP_MS per worker, from the periodic tick.

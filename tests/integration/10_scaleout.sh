@@ -139,13 +139,53 @@ cross_checks() {
 	expect_status 200 "$L: the new token on A"
 	[ "$(burst A "$T6")" = 401 ] && pass "$L: 20 parallel requests with the old token on A: all 401" || fail "$L: burst after rotation"
 
-	# Through the upstream, requests alternate between the hosts and all agree.
+	# Through the upstream (session affinity): one token's requests stay on one host.
 	create_on U "$u"; T7=$TOKEN
 	: >"$ACCESS2"
 	[ "$(burst U "$T7")" = 200 ] && pass "$L: 20 parallel requests through the upstream: all 200" || fail "$L: upstream burst"
 	sleep 0.2
 	hosts=$(awk '$5 == "/api/sessions/current/" {print $2}' "$ACCESS2" | sort -u | wc -l)
-	[ "$hosts" = 2 ] && pass "$L: the upstream spread them over both hosts" || fail "$L: upstream used $hosts host(s)"
+	[ "$hosts" = 1 ] && pass "$L: the upstream kept one token's requests on one host (affinity)" || fail "$L: one token's requests went to $hosts hosts"
+}
+
+# affinity_checks: through the load-balancing nginx, each client's PATCH then an immediate GET is never
+# stale (both land on its host), clients spread over both hosts; records each token's host in AFF_*.
+AFF_TOKENS=()
+AFF_HOSTS=()
+last_upstream() { tail -1 "$ACCESS2" | awk '{print $2}' | tr -d '"'; }
+affinity_checks() {
+	local i T v stale=0 hosts_seen h
+	for i in $(seq 1 16); do
+		create_on U "auth0|aff$i$RANDOM"; T=$TOKEN
+		as_on U "$T" GET /api/sessions/current/ >/dev/null
+		: >"$ACCESS2"
+		for r in 1 2 3; do
+			json_on U "$T" PATCH /api/sessions/current/ '{"session_data":{"r":'"$r"'}}'
+			v=$(jq_body .version)
+			as_on U "$T" GET /api/sessions/current/
+			[ "$(jq_body '[.session_data.r, .version] | map(tostring) | join(",")')" = "$r,$v" ] || stale=$((stale + 1))
+		done
+		h=$(awk '{print $2}' "$ACCESS2" | sort -u | tr -d '"' | paste -sd' ')
+		AFF_TOKENS+=("$T")
+		AFF_HOSTS+=("$h")
+	done
+	[ "$stale" = 0 ] && pass "affinity: 48 PATCHes through the upstream, each GET right after showed its version (0 stale)" ||
+		fail "affinity: $stale of 48 GETs right after a PATCH through the upstream were stale"
+	hosts_seen=$(printf '%s\n' "${AFF_HOSTS[@]}" | sort -u)
+	[ "$(printf '%s\n' "${AFF_HOSTS[@]}" | grep -c ' ')" = 0 ] && [ "$(printf '%s\n' "$hosts_seen" | wc -l)" = 2 ] &&
+		pass "affinity: each client stayed on one host, and the clients spread over both hosts" ||
+		fail "affinity: hosts per client: $(printf '%s|' "${AFF_HOSTS[@]}")"
+}
+# affinity_after_loss GONE-SOCKET: the clients of the lost host are served by the other, with their data.
+affinity_after_loss() {
+	local i moved=0 bad=0
+	for i in "${!AFF_TOKENS[@]}"; do
+		[ "${AFF_HOSTS[$i]}" = "unix:$1" ] || continue
+		as_on U "${AFF_TOKENS[$i]}" GET /api/sessions/current/
+		if [ "$STATUS" = 200 ] && [ "$(jq_body .session_data.r)" = 3 ]; then moved=$((moved + 1)); else bad=$((bad + 1)); fi
+	done
+	[ "$moved" -gt 0 ] && [ "$bad" = 0 ] && pass "affinity: the $moved clients of the lost host moved to the other, with their data" ||
+		fail "affinity after the loss: $moved moved, $bad not"
 }
 
 # patch_seen_on_b LABEL: a session in host B's per-host cache, PATCHed on host A, 20 times in a row:
@@ -177,6 +217,7 @@ patch_seen_on_b() {
 
 cross_checks direct
 patch_seen_on_b direct
+affinity_checks
 
 # --- the same through PgBouncer 1.18, transaction pooling, db_prepared_statements = off -----------
 # Statement timeouts come from the role (PgBouncer ignores the options startup parameter).
@@ -362,3 +403,4 @@ grep -qE 'Socket errors:.*(connect [1-9]|read [1-9]|write [1-9]|timeout [1-9])' 
 	fail "wrk saw socket errors: $(grep 'Socket errors' "$VAR/wrk.txt")" || pass "no client-side errors"
 on U GET /api/sessions/health/
 expect_status 200 "the upstream still answers with host B gone"
+affinity_after_loss "$SOCK_B"

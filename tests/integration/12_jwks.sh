@@ -8,7 +8,11 @@
 # (500, garbage, 10 MiB, a server that never answers) keep the old keys,
 # TLS verification (another CA, another host name), a burst of 1,000 random
 # kids (rate limit, wait bound), tokens that are not a JWS, the issuer down
-# with a restart from the cached file, and "stale".
+# with a restart from the cached file, and "stale". Then kid-miss storms
+# against an issuer that trickles (tests/tools/jwks_trickle.py): at most
+# jwks_kid_miss_waiters wait, the others and everyone once the fetch is older
+# than the wait answer 401 unknown_kid at once, known kids and sessions are
+# served meanwhile (issue 25).
 . "$(dirname "$0")/../lib.sh"
 
 MIN_REFETCH=2
@@ -313,3 +317,140 @@ req GET /api/sessions/health/
 expect_status 200 "a stale key set does not fail the health check (the store is up)"
 create_jwt "$K2"
 expect_status 201 "stale keys still verify"
+
+echo "# t=${SECONDS}s"
+# --- 7. kid-miss storms while the issuer trickles: the waits are bounded (issue 25) ---------------------
+# The test's trickling issuer (tests/tools/jwks_trickle.py): while $TRK/hold exists it
+# sends the headers, then a byte at a time, and the rest only once $TRK/release exists;
+# its log says when it started trickling and when it was released.
+TRK=$IDP/trickle
+STORM=$IDP/storm
+mkdir -p "$TRK" "$STORM"
+TRK_PORT=$(free_port)
+publish_trickle() { # KID...
+	local args=() k
+	for k in "$@"; do args+=("$k=$IDP/keys/$k.pub.pem"); done
+	"$MINT" jwks --out "$TRK/jwks.json.new" "${args[@]}" && mv "$TRK/jwks.json.new" "$TRK/jwks.json"
+}
+trk_lines() { awk -v w="$1" '$1 == w { n++ } END { print n + 0 }' "$TRK/log"; }
+trk_more() { [ "$(trk_lines "$1")" -gt "$2" ]; }
+for k in k7 k8; do "$MINT" keygen --out "$IDP/keys" --kid "$k" >/dev/null || { fail "keygen $k"; exit 1; }; done
+publish_trickle k2
+python3 "$TOP/tests/tools/jwks_trickle.py" --port "$TRK_PORT" --cert "$IDP/certs/server.pem" --key "$IDP/certs/server.key" \
+	--dir "$TRK" >"$TRK/log" 2>&1 &
+trk=$!
+trap 'kill "$trk" 2>/dev/null; idp_stop; stack_down; rm -rf "$IDP"' EXIT
+wait_until 10 grep -q '^listening' "$TRK/log" || { fail "the trickling issuer started: $(cat "$TRK/log")"; exit 1; }
+# Four workers (so the default jwks_kid_miss_waiters is 2), a fetch that may run 120 s, and a
+# 30 s wait: every step below happens while the first waiters still wait, by state, not timing.
+cat >>"$CONF" <<CONF
+workers = 4
+jwks_url = https://127.0.0.1:$TRK_PORT/jwks.json
+jwks_refresh_interval = 3600
+jwks_fetch_timeout = 120
+jwks_kid_miss_wait_ms = 30000
+CONF
+sessiond_restart && pass "sessiond restarts with workers = 4 and a trickling jwks_url" || fail "restart"
+MASTER=$(cat "$VAR/run/sessiond.pid")
+wait_until 10 count_is ok 1 && pass "the start-up fetch from the trickling issuer (not holding yet)" || fail "no start-up fetch: $(cat "$TRK/log")"
+kid_miss() { metric "sessiond_jwks_kid_miss_total{outcome=\"$1\"}"; }
+waiting() { metric sessiond_jwks_kid_miss_waiting; }
+storm_done() { ls "$STORM" | grep -c '^code\.[0-9]*$'; }
+storm() { # N JWT: N concurrent creates in the background; storm_done counts the answered
+	rm -f "$STORM"/*
+	for i in $(seq 1 "$1"); do
+		(curl -s -o "$STORM/body.$i" -w '%{http_code}' -X POST -H "Authorization: Bearer $2" \
+			-H 'Content-Type: application/json' -d '{}' "$BASE/api/sessions/create/" >"$STORM/part.$i" &&
+			mv "$STORM/part.$i" "$STORM/code.$i") &
+	done
+}
+storm_all() { [ "$(storm_done)" = "$1" ]; }
+storm_codes() { local f; for f in "$STORM"/code.*; do [ -f "$f" ] && printf '%s\n' "$(cat "$f")"; done; }
+storm_count() { storm_codes | grep -c "^$1\$"; }
+storm_unknown_kid() { # the 401 answers all carry invalid_token with the reason unknown_kid
+	local f n=0
+	for f in "$STORM"/code.*; do
+		[ "$(cat "$f")" = 401 ] || continue
+		jq -e '.error.code == "invalid_token" and (.error.message | contains("unknown_kid"))' "$STORM/body.${f##*.}" >/dev/null && n=$((n + 1))
+	done
+	echo "$n"
+}
+storm_note_tokens() { local f; for f in "$STORM"/body.*; do secret_note "$(jq -r '.session_token // empty' "$f")"; done; }
+storm_waiters() { [ "$(waiting)" = 2 ] && [ "$(storm_done)" = $(($1 - 2)) ]; }
+
+# A: while a fetch is observed running, a storm of 10 unknown-kid creates: 2 wait, 8 answer at once.
+publish_trickle k2 k7
+touch "$TRK/hold"
+t0=$(trk_lines trickling)
+kill -HUP "$MASTER"
+wait_until 10 trk_more trickling "$t0" && pass "a forced fetch is running: the issuer logs that it trickles" ||
+	fail "no trickling fetch: $(cat "$TRK/log")"
+K7=$(mint k7 "auth0|storm")
+full0=$(kid_miss waiters_full)
+fetched0=$(kid_miss fetched)
+storm 10 "$K7"
+if wait_until 20 storm_waiters 10; then
+	pass "storm of 10 unknown kids during the fetch: 2 waiting (half of 4 workers), 8 answered"
+else
+	fail "storm: waiting $(waiting), answered $(storm_done) of 10"
+fi
+[ "$(storm_count 401)" = 8 ] && [ "$(storm_unknown_kid)" = 8 ] &&
+	pass "... the 8 not waiting answered 401 invalid_token, reason unknown_kid" ||
+	fail "... answers: $(storm_codes | sort | uniq -c | tr -s ' \n' ' ')"
+[ $(($(kid_miss waiters_full) - full0)) = 8 ] && pass "... counted as outcome=waiters_full (8)" ||
+	fail "... waiters_full moved by $(($(kid_miss waiters_full) - full0))"
+create_jwt "$K2"
+expect_status 201 "while the storm's waiters wait and the fetch trickles, a known-kid create"
+TK=$(jq_body '.session_token // empty')
+as "$TK" GET /api/sessions/current/
+expect_status 200 "... and a GET /current/ with its session"
+[ "$(trk_lines released)" = 0 ] && [ "$(waiting)" = 2 ] && [ "$(storm_done)" = 8 ] &&
+	pass "... both answered while the fetch still ran (not released in the issuer's log) and the 2 still waited" ||
+	fail "... released $(trk_lines released), waiting $(waiting), answered $(storm_done)"
+touch "$TRK/release"
+wait_until 20 storm_all 10 && pass "released: every storm request answered" || fail "answered $(storm_done) of 10 after the release"
+storm_note_tokens
+[ "$(storm_count 201)" = 2 ] && [ "$(storm_count 401)" = 8 ] &&
+	pass "... the 2 that waited were created with the new key (201), the 8 others stayed 401" ||
+	fail "... answers: $(storm_codes | sort | uniq -c | tr -s ' \n' ' ')"
+[ $(($(kid_miss fetched) - fetched0)) = 2 ] && [ "$(waiting)" = 0 ] && pass "... counted as outcome=fetched (2); none waiting now" ||
+	fail "... fetched moved by $(($(kid_miss fetched) - fetched0)), waiting $(waiting)"
+create_jwt "$K7"
+expect_status 201 "the new kid verifies for everyone after the fetch"
+rm -f "$TRK/hold" "$TRK/release"
+
+echo "# t=${SECONDS}s"
+# B: once the running fetch is older than jwks_kid_miss_wait_ms (1 s, the default), nobody waits.
+sed -i '/^jwks_kid_miss_wait_ms = /d' "$CONF"
+sessiond_restart && pass "sessiond restarts with the default 1 s wait" || fail "restart"
+MASTER=$(cat "$VAR/run/sessiond.pid")
+wait_until 10 count_is ok 1 || fail "no start-up fetch after the restart"
+publish_trickle k2 k7 k8
+touch "$TRK/hold"
+t0=$(trk_lines trickling)
+r0=$(trk_lines released)
+kill -HUP "$MASTER"
+wait_until 10 trk_more trickling "$t0" && pass "a forced fetch trickles again" || fail "no trickling fetch: $(cat "$TRK/log")"
+K8=$(mint k8 "auth0|storm")
+overdue() { create_jwt "$K8"; [ "$(kid_miss fetch_overdue)" -ge 1 ]; }
+# Probes (each 401) until one finds the fetch older than the wait: then every later one does too.
+wait_until 20 overdue && pass "an unknown kid answers at once once the running fetch is older than the wait (outcome=fetch_overdue)" ||
+	fail "fetch_overdue stayed $(kid_miss fetch_overdue)"
+over0=$(kid_miss fetch_overdue)
+w0="$(kid_miss fetched) $(kid_miss wait_expired) $(kid_miss waiters_full)"
+storm 12 "$K8"
+wait_until 20 storm_all 12 && pass "a storm of 12 unknown kids against the overdue fetch: all answered" ||
+	fail "answered $(storm_done) of 12"
+[ "$(storm_unknown_kid)" = 12 ] && pass "... all 401 invalid_token, reason unknown_kid" || fail "... answers: $(storm_codes | sort | uniq -c | tr -s ' \n' ' ')"
+[ $(($(kid_miss fetch_overdue) - over0)) = 12 ] && [ "$(kid_miss fetched) $(kid_miss wait_expired) $(kid_miss waiters_full)" = "$w0" ] &&
+	pass "... none of them waited: 12 × outcome=fetch_overdue, no other outcome moved" ||
+	fail "... fetch_overdue moved by $(($(kid_miss fetch_overdue) - over0)); fetched/wait_expired/waiters_full $w0 -> $(kid_miss fetched) $(kid_miss wait_expired) $(kid_miss waiters_full)"
+create_jwt "$K2"
+expect_status 201 "a known-kid create while the overdue fetch still trickles"
+[ "$(trk_lines released)" = "$r0" ] && pass "... the fetch was still running then (not released in the issuer's log)" || fail "... released $(trk_lines released): $(tr "\n" " " <"$TRK/log")"
+touch "$TRK/release"
+wait_until 20 count_is ok 2 && pass "released: the fetch installs the new key set" || fail "no second ok fetch"
+create_jwt "$K8"
+expect_status 201 "the kid of the released fetch verifies"
+kill "$trk" 2>/dev/null
+wait "$trk" 2>/dev/null || true   # it ends by our SIGTERM
