@@ -97,7 +97,8 @@ def main():
 
     def start():
         if a.pre:
-            rc = subprocess.call(["sh", "-c", a.pre], stdin=subprocess.DEVNULL)
+            with open(a.output or os.devnull, "a") as out:
+                rc = subprocess.call(["sh", "-c", a.pre], stdin=subprocess.DEVNULL, stdout=out, stderr=out)
             event("pre status=%d" % rc)
             if rc != 0:
                 return
