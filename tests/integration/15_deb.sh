@@ -148,7 +148,7 @@ done
 # the migrations), stops nothing before it, and never restarts the socket.
 pi=/var/lib/dpkg/info/sessiond.postinst
 grep -q "deb-systemd-invoke try-restart 'sessiond.service'" "$pi" && ! grep -Eq "deb-systemd-invoke (start|restart)|try-restart .*socket" "$pi" &&
-	[ "$(grep -n 'try-restart' "$pi" | head -1 | cut -d: -f1)" -gt "$(grep -n -- '--migrate;' "$pi" | tail -1 | cut -d: -f1)" ] &&
+	[ "$(grep -n 'deb-systemd-invoke try-restart' "$pi" | head -1 | cut -d: -f1)" -gt "$(grep -n -- '--migrate;' "$pi" | tail -1 | cut -d: -f1)" ] &&
 	pass "postinst: no start on install; on upgrade the migrations, then try-restart of sessiond.service only" ||
 	fail "postinst: $(grep -n 'deb-systemd-invoke\|--migrate' "$pi")"
 ! grep -qs 'deb-systemd-invoke stop' /var/lib/dpkg/info/sessiond.preinst &&
