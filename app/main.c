@@ -1,4 +1,5 @@
 /* sessiond: the FastCGI session service. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "migrate.h"
 #include "pidfile.h"
 #include "router.h"
+#include "sdproto.h"
 #include "server.h"
 #include "shm.h"
 #include "store.h"
@@ -35,6 +37,22 @@ static void usage(FILE *out)
 	      out);
 }
 
+/* An fd number a re-exec'ing master passed in the environment variable name (then unset), or -1. */
+static int inherited_fd(const char *name)
+{
+	const char *v = getenv(name);
+	char *end;
+	long fd;
+
+	if (v == NULL)
+		return -1;
+	fd = strtol(v, &end, 10);
+	unsetenv(name);
+	if (*v == '\0' || *end != '\0' || fd < 3 || fd > 65535 || fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0)
+		return -1;
+	return (int)fd;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -43,7 +61,9 @@ int main(int argc, char **argv)
 		CLI_OPTIONS,
 	};
 	const char *config_path = NULL, *sql_dir = SESSIOND_SQL_DIR;
-	int check = 0, migrate = 0, opt, lfd, created = 0, rc, pidfd = -1;
+	int check = 0, migrate = 0, opt, lfd, created = 0, rc, pidfd = -1, handover_fd, pid_fd_passed;
+	const char *owned = NULL;
+	struct server_ctl ctl;
 	struct cfg cfg;
 	char err[512];
 
@@ -123,26 +143,75 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 1;
 	}
+	/*
+	 * A master that re-exec'd this binary on SIGUSR2 passed these; a systemd
+	 * socket unit passes only the socket (below). Read (and unset) before
+	 * anything can fail, so a refused start closes them and the old master
+	 * learns that at once.
+	 */
+	handover_fd = inherited_fd("SESSIOND_HANDOVER_FD");
+	pid_fd_passed = inherited_fd("SESSIOND_PID_FD");
+	if (handover_fd >= 0)
+		owned = getenv("SESSIOND_OWNED_SOCKET");
+	sdp_notify_init();
 	/* Under mod_fcgid many single-worker processes share one configuration. */
-	if (cfg.pid_file[0] && !(cfg.workers == 1 && cfg.listen[0] == '\0') &&
-	    (pidfd = pidfile_acquire(cfg.pid_file, err, sizeof(err))) < 0) {
-		fprintf(stderr, "sessiond: %s\n", err);
-		cfg_free(&cfg);
-		return 1;
+	if (cfg.pid_file[0] && !(cfg.workers == 1 && cfg.listen[0] == '\0')) {
+		/* Inherited: still the old master's pid inside until this one is ready. */
+		if (pid_fd_passed >= 0 && pidfile_adopt(pid_fd_passed, cfg.pid_file) == 0)
+			pidfd = pid_fd_passed;
+		else if ((pidfd = pidfile_acquire(cfg.pid_file, err, sizeof(err))) < 0) {
+			fprintf(stderr, "sessiond: %s\n", err);
+			cfg_free(&cfg);
+			return 1;
+		}
 	}
-	lfd = server_listen(&cfg, &created, err, sizeof(err));
+	if (pid_fd_passed >= 0 && pidfd != pid_fd_passed)
+		close(pid_fd_passed);
+	/* A socket passed by systemd (or by the master that re-exec'd this one) wins over listen. */
+	lfd = sdp_listen_fd(err, sizeof(err));
+	if (lfd >= 0) {
+		if (server_adopt(lfd, err, sizeof(err)) != 0)
+			lfd = -2;
+	} else if (lfd == -1) {
+		lfd = server_listen(&cfg, &created, err, sizeof(err));
+		if (created)
+			owned = cfg.listen;
+	}
 	if (lfd < 0) {
 		fprintf(stderr, "sessiond: %s\n", err);
-		pidfile_release(cfg.pid_file, pidfd);
+		if (pidfd != pid_fd_passed)
+			pidfile_release(cfg.pid_file, pidfd);
 		cfg_free(&cfg);
 		return 1;
 	}
 	log_info("event=start version=%s listen=%s workers=%ld", SESSIOND_VERSION,
-		 cfg.listen[0] ? cfg.listen : "fd0", cfg.workers);
-	rc = server_run(&cfg, lfd);
-	if (created)
-		unlink(cfg.listen);
-	pidfile_release(cfg.pid_file, pidfd);
+		 lfd == SDP_LISTEN_FDS_START && !created ? "passed_fd3" : cfg.listen[0] ? cfg.listen : "fd0",
+		 cfg.workers);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.argv = argv;
+	ctl.owned_socket = owned;
+	ctl.pidfd = pidfd;
+	ctl.handover_fd = handover_fd;
+	rc = server_run(&cfg, lfd, &ctl);
+	/*
+	 * Only a socket this line of sessiond created goes, never one a new
+	 * master now serves, nor one the old master still serves (this one never
+	 * became ready: its handover fd is still open).
+	 */
+	if (ctl.handover_fd >= 0) {
+		close(ctl.handover_fd);
+		if (ctl.pidfd >= 0)
+			close(ctl.pidfd);   /* its pid was never written: the old master's stays */
+	} else {
+		if (owned != NULL && !ctl.handed_over)
+			unlink(owned);
+		if (ctl.handed_over) {
+			if (ctl.pidfd >= 0)
+				close(ctl.pidfd);
+		} else {
+			pidfile_release(cfg.pid_file, ctl.pidfd);
+		}
+	}
 	cfg_free(&cfg);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int pidfile_acquire(const char *path, char *err, size_t errlen)
@@ -33,13 +34,31 @@ int pidfile_acquire(const char *path, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+	if (pidfile_claim(fd) != 0) {
 		snprintf(err, errlen, "pid_file %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+int pidfile_claim(int fd)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	return ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) == n ? 0 : -1;
+}
+
+int pidfile_adopt(int fd, const char *path)
+{
+	struct stat a, b;
+
+	/* flock on a description that already holds the lock succeeds at once; on any other it would not. */
+	if (fstat(fd, &a) != 0 || stat(path, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino ||
+	    flock(fd, LOCK_EX | LOCK_NB) != 0)
+		return -1;
+	return fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 ? 0 : -1;
 }
 
 void pidfile_release(const char *path, int fd)

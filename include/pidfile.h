@@ -15,6 +15,16 @@
  */
 int pidfile_acquire(const char *path, char *err, size_t errlen);
 
+/* Writes this process's pid into the locked file fd (a re-exec'd master, once ready). 0 or -1 (errno). */
+int pidfile_claim(int fd);
+
+/*
+ * A locked pid file inherited from the master that re-exec'd this one: 0 when
+ * fd is path and holds its lock (the lock belongs to the open file, which
+ * both masters share; it stays held when the old one closes its copy), else -1.
+ */
+int pidfile_adopt(int fd, const char *path);
+
 /* Removes path and closes fd (the master, at exit). */
 void pidfile_release(const char *path, int fd);
 

@@ -413,7 +413,7 @@ if command -v systemd-analyze >/dev/null; then
 		sed -e "s|/usr/local/sbin/|$P/sbin/|g" "$u" >"$ud/$(basename "$u")"
 	done
 	[ -x "$P/sbin/cleanup_sessions" ] && pass "(e) make install installed cleanup_sessions" || fail "(e) $P/sbin/cleanup_sessions missing"
-	for u in "$ud"/*.service "$ud"/*.timer; do
+	for u in "$ud"/*.service "$ud"/*.socket "$ud"/*.timer; do
 		out=$(cd "$ud" && systemd-analyze verify --man=no "$u" 2>&1)
 		[ -z "$out" ] && pass "(e) systemd-analyze verify $(basename "$u")" || fail "(e) systemd-analyze verify $(basename "$u"): $out"
 	done

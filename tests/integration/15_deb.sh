@@ -3,9 +3,12 @@
 # on a copy of the tree), lintian without errors, apt-get install, the system
 # user, the conffile (which refuses to start until configured), the units
 # (installed, not enabled, systemd-analyze verify), sessiond started from the
-# installed files the way sessiond.service starts it, against this test's
-# PostgreSQL, behind an nginx running the installed example site; then
-# apt-get purge, and nothing left but what Debian policy keeps (the sessiond
+# installed files the way sessiond.socket and sessiond.service start it
+# (tests/tools/sdholder.py plays systemd), against this test's PostgreSQL,
+# behind an nginx running the installed example site; an upgrade under wrk
+# load to a version N+1 built here (a changelog entry and a harmless
+# migration of the test's own, never committed) answers nothing but 2xx and
+# leaves N+1 serving; then apt-get purge, and nothing left but what Debian policy keeps (the sessiond
 # user and group, which this test then removes when it created them). The
 # machine is left as the test found it: same packages, users and groups.
 # It installs /etc/sessiond and /usr/sbin/sessiond: no file that needs them absent runs beside it.
@@ -41,10 +44,15 @@ HAD_RUN=0; [ -e /run/sessiond ] && HAD_RUN=1
 # The servers started below must not inherit the lock (fd 9): it would outlive the test.
 stack_up 9>&-
 NGX=$VAR/nginx-pkg
-SD_PID=""
+HOLDER=""
+LOAD_PID=""
+NEXT_BUILD=""
 # Whatever happens, the machine goes back to how it was.
 restore() {
-	[ -n "$SD_PID" ] && kill -TERM "$SD_PID" 2>/dev/null && sleep 1
+	[ -n "$LOAD_PID" ] && kill -INT "$LOAD_PID" 2>/dev/null
+	[ -n "$NEXT_BUILD" ] && kill -TERM "$NEXT_BUILD" 2>/dev/null && wait "$NEXT_BUILD" 2>/dev/null
+	# The holder stops sessiond (SIGTERM) and waits for it, as systemd's stop job does.
+	[ -n "$HOLDER" ] && kill -TERM "$HOLDER" 2>/dev/null && wait "$HOLDER" 2>/dev/null
 	[ -f "$NGX/nginx.pid" ] && nginx -p "$NGX" -c "$NGX/nginx.conf" -s stop 2>/dev/null
 	if dpkg-query -W -f='${Status}' sessiond 2>/dev/null | grep -q 'installed\|config-files'; then
 		"${APT[@]}" purge sessiond >/dev/null 2>&1
@@ -80,6 +88,25 @@ fi
 	pass "one version: the package's equals sessiond --version ($VERSION)" || fail "version: $(dpkg-deb -f "$DEB" Version) vs $("$BUILD/sessiond" --version)"
 
 phase "make deb"
+# Version N+1, built meanwhile from a copy of this tree: a changelog entry and a
+# harmless migration (a column the running version does not know), the test's own.
+NEXT_VERSION="$VERSION+upgradetest1"
+NEXT_SRC=$VAR/next
+NEXT_DEB=$NEXT_SRC/build/deb/sessiond_${NEXT_VERSION}_${ARCH}.deb
+last_sql=$(basename "$(ls "$TOP"/sql/[0-9][0-9][0-9]_*.sql | tail -1)")
+PROBE_SQL=$(printf '%03d' $((10#${last_sql%%_*} + 1)))_deb_upgrade_probe.sql
+mkdir -p "$NEXT_SRC"
+(cd "$TOP" && tar --exclude=./build --exclude='./build-*' --exclude=./var --exclude=./.git -cf - .) | tar -xf - -C "$NEXT_SRC"
+{ printf 'sessiond (%s) unstable; urgency=medium\n\n  * 15_deb upgrade test: version N+1 with a harmless migration.\n\n -- sessiond maintainers <sessiond@example.org>  %s\n\n' \
+	"$NEXT_VERSION" "$(date -R)"; cat "$TOP/debian/changelog"; } >"$NEXT_SRC/debian/changelog"
+cat >"$NEXT_SRC/sql/$PROBE_SQL" <<'SQL'
+-- 15_deb's upgrade test only (never committed): a nullable column without a
+-- default, which PostgreSQL adds without rewriting the table; the version
+-- that is still running neither reads nor writes it.
+ALTER TABLE sessions ADD COLUMN deb_upgrade_probe integer;
+SQL
+make -C "$NEXT_SRC" --no-print-directory deb >"$VAR/deb-next-build.log" 2>&1 9>&- &
+NEXT_BUILD=$!
 # --- lintian ------------------------------------------------------------------------------------------
 lintian --fail-on error "$DEB" >"$VAR/lintian.log" 2>&1
 lrc=$?
@@ -104,7 +131,8 @@ dpkg-query -W -f='${Conffiles}\n' sessiond | grep -q '^ /etc/sessiond/sessiond.c
 missing=""
 for f in /usr/sbin/sessiond /usr/sbin/cleanup_sessions /usr/sbin/sessionctl /usr/sbin/sessiond-spawn-fcgi \
 	/usr/share/doc/sessiond/examples/nginx/sessiond.conf /usr/share/doc/sessiond/examples/apache/sessiond.conf \
-	/lib/systemd/system/sessiond.service /lib/systemd/system/sessiond-cleanup.service /lib/systemd/system/sessiond-cleanup.timer; do
+	/lib/systemd/system/sessiond.service /lib/systemd/system/sessiond.socket /lib/systemd/system/sessiond-cleanup.service \
+	/lib/systemd/system/sessiond-cleanup.timer; do
 	[ -f "$f" ] || missing="$missing $f"
 done
 for f in "$TOP"/sql/[0-9][0-9][0-9]_*.sql; do cmp -s "$f" "/usr/share/sessiond/sql/$(basename "$f")" || missing="$missing sql/$(basename "$f")"; done
@@ -114,10 +142,21 @@ done
 [ -z "$missing" ] && pass "programs, migrations, man pages, units and site examples installed" || fail "not installed:$missing"
 enabled=$(find /etc/systemd/system -name 'sessiond*' 2>/dev/null)
 [ -z "$enabled" ] && pass "no unit enabled by the package" || fail "enabled: $enabled"
-for u in sessiond.service sessiond-cleanup.service sessiond-cleanup.timer; do
+for u in sessiond.service sessiond.socket sessiond-cleanup.service sessiond-cleanup.timer; do
 	out=$(systemd-analyze verify --man=no "/lib/systemd/system/$u" 2>&1)
 	[ -z "$out" ] && pass "systemd-analyze verify $u" || fail "systemd-analyze verify $u: $out"
 done
+# What the maintainer scripts do with the units where systemd runs: a fresh
+# install starts nothing; an upgrade try-restarts only sessiond.service (after
+# the migrations), stops nothing before it, and never restarts the socket.
+pi=/var/lib/dpkg/info/sessiond.postinst
+grep -q "deb-systemd-invoke try-restart 'sessiond.service'" "$pi" && ! grep -Eq "deb-systemd-invoke (start|restart)|try-restart .*socket" "$pi" &&
+	[ "$(grep -n 'deb-systemd-invoke try-restart' "$pi" | head -1 | cut -d: -f1)" -gt "$(grep -n -- '--migrate;' "$pi" | tail -1 | cut -d: -f1)" ] &&
+	pass "postinst: no start on install; on upgrade the migrations, then try-restart of sessiond.service only" ||
+	fail "postinst: $(grep -n 'deb-systemd-invoke\|--migrate' "$pi")"
+! grep -qs 'deb-systemd-invoke stop' /var/lib/dpkg/info/sessiond.preinst &&
+	grep -q "deb-systemd-invoke stop sessiond.service sessiond.socket" /var/lib/dpkg/info/sessiond.prerm &&
+	pass "nothing stopped before an upgrade; service and socket stopped on removal" || fail "preinst/prerm: $(cat /var/lib/dpkg/info/sessiond.preinst /var/lib/dpkg/info/sessiond.prerm 2>&1)"
 
 # --- unconfigured: refuses to start, says why -----------------------------------------------------------------
 out=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /usr/sbin/sessiond --check-config 2>&1)
@@ -127,7 +166,7 @@ rc=$?
 grep -q 'REFUSES TO START until you set jwt_issuer and jwt_audience' /etc/sessiond/sessiond.conf &&
 	pass "the conffile says so at the top" || fail "conffile header"
 
-# --- configure as an operator would, start as sessiond.service does -------------------------------------
+# --- configure as an operator would, start as sessiond.socket and sessiond.service do --------------------
 install -m 0644 "$KEYS/jwks.json" /etc/sessiond/jwks.json
 cat >>/etc/sessiond/sessiond.conf <<CONF
 database_url = host=$PGSOCK dbname=sessiond user=sessiond
@@ -138,25 +177,48 @@ cookie_secure = off
 cookie_name = session_token
 CONF
 unit=/lib/systemd/system/sessiond.service
+sunit=/lib/systemd/system/sessiond.socket
 u_user=$(sed -n 's/^User=//p' "$unit"); u_group=$(sed -n 's/^Group=//p' "$unit"); u_umask=$(sed -n 's/^UMask=//p' "$unit")
 u_pre=$(sed -n 's/^ExecStartPre=//p' "$unit"); u_start=$(sed -n 's/^ExecStart=//p' "$unit")
 u_rtdir=$(sed -n 's/^RuntimeDirectory=//p' "$unit"); u_rtmode=$(sed -n 's/^RuntimeDirectoryMode=//p' "$unit")
+s_listen=$(sed -n 's/^ListenStream=//p' "$sunit"); s_mode=$(sed -n 's/^SocketMode=//p' "$sunit")
+s_user=$(sed -n 's/^SocketUser=//p' "$sunit"); s_group=$(sed -n 's/^SocketGroup=//p' "$sunit")
 [ "$u_user:$u_group" = sessiond:sessiond ] && [ "${u_start%% *}" = /usr/sbin/sessiond ] &&
 	pass "the unit runs /usr/sbin/sessiond as sessiond:sessiond" || fail "unit: $u_user:$u_group $u_start"
+[ "$(sed -n 's/^Type=//p' "$unit")" = notify ] && [ "$s_listen" = /run/sessiond/sessiond.sock ] &&
+	pass "Type=notify, on the socket sessiond.socket holds at $s_listen" || fail "units: $(grep -h '^Type=\|^ListenStream=' "$unit" "$sunit")"
 as_unit() { setpriv --reuid="$u_user" --regid="$u_group" --init-groups sh -c "umask $u_umask; exec \"\$@\"" sh "$@"; }
 install -d -o "$u_user" -g "$u_group" -m "$u_rtmode" "/run/$u_rtdir"   # RuntimeDirectory=
 # shellcheck disable=SC2086
 out=$(as_unit $u_pre 2>&1) && pass "ExecStartPre (--check-config) passes as sessiond, reading the 0640 conffile" || fail "ExecStartPre: $out"
 out=$(/usr/sbin/sessiond --migrate --config /etc/sessiond/sessiond.conf 2>&1) && grep -q '(0 applied)' <<<"$out" &&
 	pass "the installed sessiond finds its migrations in /usr/share/sessiond/sql (all applied)" || fail "--migrate: $out"
-# Not through the function: $! must be sessiond itself (setpriv and sh exec it).
-# shellcheck disable=SC2086
-setpriv --reuid="$u_user" --regid="$u_group" --init-groups sh -c "umask $u_umask; exec \"\$@\"" sh $u_start \
-	</dev/null >>"$VAR/log/sessiond-pkg.log" 2>&1 9>&- &
-SD_PID=$!
-for _ in $(seq 1 100); do [ -S /run/sessiond/sessiond.sock ] && break; sleep 0.1; done
+# The holder binds the socket as the socket unit says and starts the service
+# command as the unit does (ExecStartPre first, then ExecStart as its user with
+# its umask; setpriv and sh exec, so LISTEN_PID is sessiond's own pid).
+EV=$VAR/holder.events
+SDLOG=$VAR/log/sessiond-pkg.log
+: >"$SDLOG"
+chmod 0644 "$SDLOG"
+as_unit_cmd="setpriv --reuid=$u_user --regid=$u_group --init-groups sh -c 'umask $u_umask; exec \"\$@\"' sh"
+python3 "$TOP/tests/tools/sdholder.py" --listen "$s_listen" --mode "$s_mode" --user "$s_user" --group "$s_group" \
+	--notify "$VAR/notify.sock" --events "$EV" --log "$SDLOG" --output "$SDLOG" --pre "$as_unit_cmd $u_pre" -- \
+	setpriv --reuid="$u_user" --regid="$u_group" --init-groups sh -c "umask $u_umask; exec \"\$@\"" sh $u_start 9>&- &
+HOLDER=$!
+ready_count() { cat "$EV" 2>/dev/null | grep -c ' ready pid='; }
+wait_for() { # SECONDS CMD...: polls CMD every 0.05 s until it succeeds
+	local tries=$(($1 * 20))
+	shift
+	for _ in $(seq 1 "$tries"); do "$@" && return 0; sleep 0.05; done
+	return 1
+}
+wait_for 60 eval '[ "$(ready_count)" -ge 1 ]' || fail "no READY=1 within 60 s: $(cat "$EV"); $(tail -3 "$SDLOG")"
+SD_PID=$(grep ' start pid=' "$EV" | tail -1 | sed 's/.*pid=//')
+nw=$(sed -n 's/.*event=master_ready workers=//p' "$SDLOG" | tail -1)
+grep -q " ready pid=$SD_PID sender=$SD_PID workers_ready=$nw " "$EV" && [ "${nw:-0}" -gt 0 ] &&
+	pass "READY=1 from sessiond once its $nw workers accept (Type=notify)" || fail "ready: $(cat "$EV")"
 [ "$(stat -c '%U:%G %a' /run/sessiond/sessiond.sock 2>/dev/null)" = "sessiond:sessiond 660" ] &&
-	pass "listening on /run/sessiond/sessiond.sock (sessiond:sessiond 0660)" || fail "socket: $(stat -c '%U:%G %a' /run/sessiond/sessiond.sock 2>&1); $(tail -3 "$VAR/log/sessiond-pkg.log")"
+	pass "listening on /run/sessiond/sessiond.sock (sessiond:sessiond 0660, from the socket unit)" || fail "socket: $(stat -c '%U:%G %a' /run/sessiond/sessiond.sock 2>&1); $(tail -3 "$SDLOG")"
 [ "$(ps -o user= -p "$SD_PID" | tr -d ' ')" = sessiond ] && pass "the master runs as sessiond" || fail "master user: $(ps -o user= -p "$SD_PID")"
 
 # nginx with the installed site, only the listen port changed; www-data joins the group as the docs say.
@@ -194,10 +256,65 @@ done
 expect_status 401 "the revoked session is refused through nginx"
 out=$(as_unit /usr/sbin/cleanup_sessions --config /etc/sessiond/sessiond.conf --dry-run 2>&1) &&
 	pass "cleanup_sessions --dry-run as sessiond (the timer's unit user)" || fail "cleanup_sessions: $out"
+phase "install, start and smoke"
+
+# --- upgrade to N+1 under load ---------------------------------------------------------------------------------
+ACCESS=$VAR/log/nginx-pkg-access.log
+lines() { wc -l <"$1"; }
+if wait "$NEXT_BUILD" && [ -f "$NEXT_DEB" ]; then
+	pass "version N+1 ($NEXT_VERSION, with $PROBE_SQL) built"
+else
+	fail "N+1 build: $(tail -15 "$VAR/deb-next-build.log")"
+fi
+NEXT_BUILD=""
+phase "the N+1 build (beyond the install and smoke)"
+req POST /api/sessions/create/ -H "Authorization: Bearer $jwt" -H 'Content-Type: application/json' -d '{}'
+expect_status 201 "a session for the load"
+LT=$(jq_body '.session_token // empty')
+secret_note "$LT"
+wrk -t1 -c32 -d300s --timeout 10s -H "Authorization: Session $LT" "$BASE/api/sessions/current/" >"$VAR/wrk-upgrade.txt" 2>&1 9>&- &
+LOAD_PID=$!
+m=$(lines "$ACCESS")
+wait_for 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 2000)) ]' || fail "the load did not start"
+from=$(lines "$ACCESS")
+old_pid=$SD_PID
+t_up=$(date +%s.%N)
+"${APT[@]}" install "$NEXT_DEB" >"$VAR/apt-upgrade.log" 2>&1 9>&- && pass "apt-get install N+1 over N (an upgrade)" ||
+	fail "apt-get install N+1: $(tail -10 "$VAR/apt-upgrade.log")"
+[ "$(dpkg-query -W -f='${Version}' sessiond)" = "$NEXT_VERSION" ] && pass "dpkg has $NEXT_VERSION" || fail "version: $(dpkg-query -W -f='${Version}' sessiond)"
+grep -q 'migrations up to date (1 applied)' "$VAR/apt-upgrade.log" && [ "$(psql_q "SELECT count(*) FROM information_schema.columns WHERE table_name = 'sessions' AND column_name = 'deb_upgrade_probe'")" = 1 ] &&
+	pass "postinst applied N+1's migration ($PROBE_SQL) before any restart" || fail "upgrade migration: $(grep -i migrat "$VAR/apt-upgrade.log")"
+# The old binary, still the one serving, on the migrated schema.
+kill -0 "$old_pid" && m=$(lines "$ACCESS") && wait_for 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 1000)) ]' && kill -0 "$old_pid" &&
+	pass "the old version keeps serving on the migrated schema" || fail "old version after the migration"
+# Not PID 1 here, so postinst's try-restart did nothing: do what it does (the unit's stop, then its start).
+n=$(ready_count)
+kill -HUP "$HOLDER"
+wait_for 60 eval '[ "$(ready_count)" -gt "$n" ]' || fail "no READY=1 from N+1: $(tail -5 "$SDLOG")"
+SD_PID=$(grep ' start pid=' "$EV" | tail -1 | sed 's/.*pid=//')
+m=$(lines "$ACCESS")
+wait_for 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 2000)) ]' || fail "N+1 served too little"
+to=$(lines "$ACCESS")
+up_s=$(echo "$(date +%s.%N) - $t_up" | bc)
+if kill -0 "$LOAD_PID" 2>/dev/null; then kill -INT "$LOAD_PID"; wait "$LOAD_PID"; else fail "wrk ended before the check: $(cat "$VAR/wrk-upgrade.txt")"; fi
+LOAD_PID=""
+st=$(sed -n "$((from + 1)),${to}p" "$ACCESS" | awk '{print $9}' | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}')
+bad=$(sed -n "$((from + 1)),${to}p" "$ACCESS" | awk '$9 !~ /^2/' | wc -l)
+[ $((to - from)) -gt 4000 ] && [ "$bad" -eq 0 ] && pass "upgrade under load: $((to - from)) requests through nginx, 0 other than 2xx ($st)" ||
+	fail "upgrade under load: $bad of $((to - from)) not 2xx ($st)"
+echo "note: upgrade (apt-get install N+1 with its migration, then the restart) took $up_s s; wrk $(grep 'requests in' "$VAR/wrk-upgrade.txt" | sed 's/^ *//'), latency max $(awk '/Latency/ {print $4}' "$VAR/wrk-upgrade.txt")"
+grep -q "pid=$SD_PID event=start version=$NEXT_VERSION listen=passed_fd3 " "$SDLOG" && [ "$(readlink "/proc/$SD_PID/exe")" = /usr/sbin/sessiond ] &&
+	pass "N+1 ($NEXT_VERSION, the installed /usr/sbin/sessiond) serves on the same socket" || fail "new master: $(grep 'event=start' "$SDLOG" | tail -2); $(readlink "/proc/$SD_PID/exe")"
+req GET /api/sessions/health/
+expect_status 200 "N+1 answers /health/ through nginx"
+phase "upgrade under load"
+
 nginx -p "$NGX" -c "$NGX/nginx.conf" -s stop
-kill -TERM "$SD_PID"
-for _ in $(seq 1 100); do kill -0 "$SD_PID" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$SD_PID" 2>/dev/null && fail "sessiond did not stop on SIGTERM" || pass "sessiond stops on SIGTERM (KillSignal)"
+kill -TERM "$HOLDER"
+wait "$HOLDER"
+HOLDER=""
+grep -q " exit pid=$SD_PID status=0" "$EV" && ! kill -0 "$SD_PID" 2>/dev/null && pass "sessiond stops on SIGTERM (KillSignal)" || fail "sessiond did not stop on SIGTERM: $(tail -3 "$EV")"
+[ -S /run/sessiond/sessiond.sock ] && pass "the socket outlives the service (it belongs to the socket unit)" || fail "socket removed with the service"
 SD_PID=""
 pgrep -u sessiond >/dev/null && fail "processes of sessiond left: $(pgrep -u sessiond -a)" || pass "no process of the sessiond user left"
 
