@@ -36,8 +36,7 @@ void auth_store_error(struct app *a, struct req *r, enum store_err err)
 	}
 }
 
-void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
-		 enum auth_reason reason)
+void auth_note_failure(struct app *a, struct req *r, const char *scheme, enum auth_reason reason)
 {
 	const char *addr = r->client_addr;
 	const char *route = r->route ? r->route : "none";
@@ -54,6 +53,12 @@ void auth_reject(struct app *a, struct req *r, const char *scheme, const char *c
 	if (write)
 		sess_auth_failed(&a->store, addr, reason, route, events);
 	metrics_auth_failure(scheme, reason);
+}
+
+void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
+		 enum auth_reason reason)
+{
+	auth_note_failure(a, r, scheme, reason);
 	http_add_header(r, "WWW-Authenticate", scheme);
 	http_error(r, ERR_UNAUTHORIZED, code, message);
 }
@@ -163,6 +168,24 @@ static int take_token(struct app *a, struct req *r, struct auth *out)
 	return 0;
 }
 
+/*
+ * A rotated-away token presented again: within rotation_reuse_grace a tab
+ * that missed the new token (answered as before); later, a stolen copy, so
+ * the whole session ends (sql/015). The answer stays 401 either way.
+ */
+static void note_reuse(struct app *a, struct req *r, const unsigned char *hash)
+{
+	int revoked = 0;
+
+	if (sess_token_reuse(&a->store, hash, a->cfg->rotation_reuse_grace, r->client_addr, &revoked) != STORE_OK ||
+	    !revoked)
+		return;
+	log_warn("event=token_reuse route=%s addr=%s", r->route ? r->route : "none",
+		 r->client_addr ? r->client_addr : "-");
+	metrics_add(MC_TOKEN_REUSE, 1);
+	metrics_revoked(MR_TOKEN_REUSE, 1);
+}
+
 /* The authoritative lookup (PostgreSQL's cache table, then sessions). 0, or -1 after the error response. */
 static int lookup_store(struct app *a, struct req *r, struct auth *out)
 {
@@ -174,6 +197,8 @@ static int lookup_store(struct app *a, struct req *r, struct auth *out)
 
 		/* A session cleanup deleted (or a rotated token) answers as before, and is no guess. */
 		err = sess_gone(&a->store, out->hash, &why);
+		if (err == STORE_OK && why == AR_ROTATED)
+			note_reuse(a, r, out->hash);
 		if (err == STORE_OK && why == AR_EXPIRED)
 			auth_reject(a, r, "Session", "session_expired", "the session has expired", AR_EXPIRED);
 		else if (err == STORE_OK)

@@ -137,8 +137,8 @@ void sess_forget_local(const unsigned char *hash)
 enum store_err sess_create(struct store *st, const struct sess_new *n, struct session *out)
 {
 	char id[37], ttl[STORE_NUM_LEN], maxn[STORE_NUM_LEN];
-	const char *params[18];
-	int lengths[18] = { 0 }, formats[18] = { 0 };
+	const char *params[19];
+	int lengths[19] = { 0 }, formats[19] = { 0 };
 	enum store_err err;
 	PGresult *res;
 	uuid_t u;
@@ -166,7 +166,8 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 	params[15] = store_num(ttl, n->ttl);
 	params[16] = n->ip;
 	params[17] = n->user_agent;
-	res = store_exec(st, "sess_create", 18, params, lengths, formats, &err);
+	params[18] = n->idp_sid;
+	res = store_exec(st, "sess_create", 19, params, lengths, formats, &err);
 	if (res == NULL)
 		return err;
 	if (PQntuples(res) != 1) {
@@ -249,14 +250,15 @@ enum store_err sess_refresh(struct store *st, const char *id, const unsigned cha
 			    long max_lifetime, const unsigned char *new_hash, const char *ip, struct session *out)
 {
 	char h[STORE_NUM_LEN], ml[STORE_NUM_LEN];
-	const char *params[5] = { id, store_num(h, hours), store_num(ml, max_lifetime), (const char *)new_hash, ip };
-	int lengths[5] = { 0, 0, 0, new_hash ? TOKEN_HASH_LEN : 0, 0 };
-	int formats[5] = { 0, 0, 0, 1, 0 };
+	const char *params[6] = { id, (const char *)hash, store_num(h, hours), store_num(ml, max_lifetime),
+				  (const char *)new_hash, ip };
+	int lengths[6] = { 0, TOKEN_HASH_LEN, 0, 0, new_hash ? TOKEN_HASH_LEN : 0, 0 };
+	int formats[6] = { 0, 1, 0, 0, 1, 0 };
 	enum store_err err;
 	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
-	res = store_exec_then(st, "sess_refresh", 5, params, lengths, formats, "cache_ring", &err);
+	res = store_exec_then(st, "sess_refresh", 6, params, lengths, formats, "cache_ring", &err);
 	if (res == NULL)
 		return err;
 	err = take_status_row(res, out);
@@ -297,6 +299,58 @@ enum store_err sess_revoke(struct store *st, const char *user_id, const char *id
 			lcache_invalidate_user(user_id);
 		ring(st);
 	}
+	return STORE_OK;
+}
+
+enum store_err sess_token_reuse(struct store *st, const unsigned char *hash, long grace, const char *ip, int *revoked)
+{
+	char g[STORE_NUM_LEN];
+	const char *params[3] = { (const char *)hash, store_num(g, grace), ip };
+	int lengths[3] = { TOKEN_HASH_LEN, 0, 0 }, formats[3] = { 1, 0, 0 };
+	enum store_err err;
+	PGresult *res = store_exec(st, "sess_token_reuse", 3, params, lengths, formats, &err);
+
+	*revoked = 0;
+	if (res == NULL)
+		return err;
+	if (PQntuples(res) == 1) {
+		*revoked = 1;
+		lcache_invalidate_session(PQgetvalue(res, 0, 0));
+		ring(st);
+	}
+	PQclear(res);
+	return STORE_OK;
+}
+
+enum store_err sess_backchannel(struct store *st, const char *jti, long long exp, const char *sid, const char *sub,
+				const char *ip, long *count)
+{
+	char e[STORE_NUM_LEN];
+	const char *params[5] = { jti, store_num(e, (long)exp), sid, sub, ip };
+	enum store_err err;
+	PGresult *res = store_exec(st, "sess_backchannel", 5, params, NULL, NULL, &err);
+	int rows;
+
+	*count = 0;
+	if (res == NULL)
+		return err;
+	rows = PQntuples(res);
+	if (rows < 1) {
+		PQclear(res);
+		return STORE_ERROR;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "replayed") == 0) {
+		PQclear(res);
+		return STORE_CONFLICT;
+	}
+	for (int i = 0; i < rows; i++)
+		if (!PQgetisnull(res, i, 1)) {
+			lcache_invalidate_session(PQgetvalue(res, i, 1));
+			(*count)++;
+		}
+	PQclear(res);
+	if (*count > 0)
+		ring(st);
 	return STORE_OK;
 }
 

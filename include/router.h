@@ -16,6 +16,7 @@ struct route {
 	const char *name;       /* for logs and metrics */
 	route_fn fn;
 	int guarded;            /* authenticates: subject to the brute-force guard */
+	int any_body;           /* the body is read whatever its type; the handler checks it (a form) */
 };
 
 #define ROUTER_ARG_MAX 256   /* largest decoded {param}, NUL included */
