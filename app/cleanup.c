@@ -86,11 +86,11 @@ static const char SQL_BATCH_GONE[] =
 
 /*
  * Back-channel logout tokens seen (migration 015): once their token expired
- * (exp plus the leeway), a replay is refused by its exp, so the entry can go.
- * $1 is unused by the predicate (now()); kept for delete_rows' shape.
+ * (exp plus the leeway) a replay is refused by its exp, so the entry can go;
+ * the sessions' cutoff ($1, now less cleanup_grace) is at or before now.
  */
 static const char SQL_BATCH_JTIS[] =
-	"WITH doomed AS (SELECT jti FROM logout_jtis WHERE expires_at < now() AND $1::text IS NOT NULL "
+	"WITH doomed AS (SELECT jti FROM logout_jtis WHERE expires_at < $1::timestamptz "
 	"                ORDER BY expires_at LIMIT $2::int FOR UPDATE SKIP LOCKED) "
 	"DELETE FROM logout_jtis j USING doomed d WHERE j.jti = d.jti";
 
@@ -113,7 +113,7 @@ static const char SQL_COUNT_GONE[] =
 	"SELECT count(*) FROM gone_tokens WHERE keep_from < $1::timestamptz";
 
 static const char SQL_COUNT_JTIS[] =
-	"SELECT count(*) FROM logout_jtis WHERE expires_at < now() AND $1::text IS NOT NULL";
+	"SELECT count(*) FROM logout_jtis WHERE expires_at < $1::timestamptz";
 
 /* --verbose: sessions in use, and dead ones kept for the grace period. */
 static const char SQL_COUNT_LIVE[] =
@@ -342,7 +342,7 @@ static int dry_run(PGconn *conn, const struct cleanup_opts *o, struct cleanup_st
 	if (count(conn, "counting cache rows", SQL_COUNT_CACHE, p1, &st->cache_rows, err, errlen) != 0 ||
 	    count(conn, "counting events", SQL_COUNT_EVENTS, p2, &st->events, err, errlen) != 0 ||
 	    count(conn, "counting gone tokens", SQL_COUNT_GONE, p3, &st->gone_tokens, err, errlen) != 0 ||
-	    count(conn, "counting seen logout tokens", SQL_COUNT_JTIS, p3, &st->logout_jtis, err, errlen) != 0)
+	    count(conn, "counting seen logout tokens", SQL_COUNT_JTIS, p1, &st->logout_jtis, err, errlen) != 0)
 		goto out;
 	if (o->verbose && count_live(conn, st, err, errlen) != 0)
 		goto out;
@@ -413,7 +413,7 @@ enum cleanup_result cleanup_run(PGconn *conn, const struct cfg *c, const struct 
 			err, errlen) != 0 ||
 	    delete_rows(conn, o, st, "deleting old gone tokens", SQL_BATCH_GONE, st->gone_cutoff, limit,
 			&st->gone_tokens, err, errlen) != 0 ||
-	    delete_rows(conn, o, st, "deleting expired logout token ids", SQL_BATCH_JTIS, st->gone_cutoff, limit,
+	    delete_rows(conn, o, st, "deleting expired logout token ids", SQL_BATCH_JTIS, st->cutoff, limit,
 			&st->logout_jtis, err, errlen) != 0)
 		goto failed;
 	st->events_ms = now_ms() - t1;
