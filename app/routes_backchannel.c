@@ -5,13 +5,14 @@
  * before, and revokes by sid and/or sub on every host. 200 on success (also
  * when nothing matched), 400 with a JSON error otherwise.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <openssl/crypto.h>
 
-#include "auth.h"
+#include "credentials.h"
 #include "jwtv.h"
 #include "log.h"
 #include "metrics.h"
@@ -164,7 +165,7 @@ void route_backchannel_logout(struct app *a, struct req *r, const char *arg)
 		goto out;
 	}
 	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
+		route_store_error(a, r, err);
 		goto out;
 	}
 	metrics_revoked(MR_BACKCHANNEL, n);

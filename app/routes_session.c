@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
+#include "session_view.h"
 #include "sessions.h"
 
 #include <openssl/crypto.h>
@@ -26,32 +27,6 @@
 #define BILLING_MAX 64
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-void route_send_buf(struct req *r, int status, struct jsonx_buf *b)
-{
-	http_send_raw(r, status, "application/json; charset=utf-8", b->data ? b->data : "{}", b->len);
-}
-
-void route_bad_field(struct req *r, const char *code, const char *field, const char *what)
-{
-	char msg[160];
-
-	snprintf(msg, sizeof(msg), "%s: %s", field, what);
-	http_error(r, ERR_BAD_REQUEST, code, msg);
-}
-
-/* A short identifier-like string: printable ASCII without quotes or spaces. */
-int route_plain_string(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
-			return 0;
-	return 1;
-}
 
 static void set_session_cookie(struct app *a, struct req *r, const char *token, long max_age)
 {
@@ -62,44 +37,6 @@ static void set_session_cookie(struct app *a, struct req *r, const char *token, 
 		 token, max_age, c->cookie_secure ? "; Secure" : "", c->cookie_samesite,
 		 c->cookie_domain[0] ? "; Domain=" : "", c->cookie_domain);
 	http_add_header(r, "Set-Cookie", v);
-}
-
-void route_clear_cookie(struct app *a, struct req *r)
-{
-	char v[512];
-	const struct cfg *c = a->cfg;
-
-	snprintf(v, sizeof(v), "%s=; Path=/; Max-Age=0; HttpOnly%s; SameSite=%s%s%s", c->cookie_name,
-		 c->cookie_secure ? "; Secure" : "", c->cookie_samesite, c->cookie_domain[0] ? "; Domain=" : "",
-		 c->cookie_domain);
-	http_add_header(r, "Set-Cookie", v);
-}
-
-void route_logged_out(struct app *a, struct req *r)
-{
-	route_clear_cookie(a, r);
-	/* Clear-Site-Data clears every cookie of the origin, not only ours: only when the operator asks. */
-	if (a->cfg->logout_clear_site_data)
-		http_add_header(r, "Clear-Site-Data", "\"cookies\"");
-}
-
-/* The reason each revocation records in session_events. */
-static const char *const revoke_events[MR_COUNT] = {
-	[MR_LOGOUT] = "logout", [MR_REVOKE_ONE] = "revoked_by_user", [MR_INVALIDATE_ALL] = "invalidate_all",
-};
-
-int route_revoke(struct app *a, struct req *r, const struct auth *au, const char *id, const unsigned char *hash,
-		 const char *keep, enum metrics_revoke why, long *n)
-{
-	enum store_err err = sess_revoke(&a->store, sess_get(&au->s, SC_USER_ID), id, hash, keep, revoke_events[why],
-					 r->client_addr, n);
-
-	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
-		return -1;
-	}
-	metrics_revoked(why, *n);
-	return 0;
 }
 
 static long seconds_left(const struct session *s)
@@ -353,7 +290,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	n.idp_sid = id.sid;
 	err = sess_create(&a->store, &n, &s);
 	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
+		route_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=session_created session=%s", sess_get(&s, SC_ID));
@@ -383,9 +320,9 @@ void route_current_get(struct app *a, struct req *r, const char *arg)
 	(void)arg;
 	if (auth_session_read(a, r, &au) != 0)
 		return;
-	if (au.by_cookie)
-		add_csrf_header(r, au.token);
-	http_send_raw(r, 200, "application/json; charset=utf-8", au.json, au.json_len);
+	if (au.cred.by_cookie)
+		add_csrf_header(r, au.cred.token);
+	http_send_raw(r, 200, "application/json; charset=utf-8", au.view.json, au.view.json_len);
 	auth_release(&au);
 }
 
@@ -452,7 +389,7 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 		goto out;
 	/* Server-owned fields: changing them needs client_writable_billing. */
 	if (!a->cfg->client_writable_billing &&
-	    (differs(f.plan, sess_get(&au.s, SC_PLAN)) || differs(f.status, sess_get(&au.s, SC_STATUS)))) {
+	    (differs(f.plan, sess_get(&au.view.row, SC_PLAN)) || differs(f.status, sess_get(&au.view.row, SC_STATUS)))) {
 		http_error(r, ERR_FORBIDDEN, "server_owned_field",
 			   "subscription_plan and subscription_status are set by the server");
 		goto out;
@@ -466,15 +403,15 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	p.status = a->cfg->client_writable_billing ? f.status : NULL;
 	p.max_data = a->cfg->max_session_data_bytes;
 	p.ip = r->client_addr;
-	p.hash = au.hash;
-	err = sess_patch(&a->store, sess_get(&au.s, SC_ID), &p, &s);
+	p.hash = au.cred.hash;
+	err = sess_patch(&a->store, au.view.id, &p, &s);
 	/* The version now stored, on success and on a conflict alike. */
 	if (err == STORE_OK || err == STORE_CONFLICT) {
 		snprintf(etag, sizeof(etag), "\"%s\"", sess_get(&s, SC_VERSION));
 		http_add_header(r, "ETag", etag);
 	}
 	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
+		route_store_error(a, r, err);
 		goto out;
 	}
 	sess_render(&s, &b, 0, -1);
@@ -492,10 +429,10 @@ void route_current_delete(struct app *a, struct req *r, const char *arg)
 	(void)arg;
 	if (auth_session_write(a, r, &au) != 0)
 		return;
-	if (route_revoke(a, r, &au, sess_get(&au.s, SC_ID), au.hash, NULL, MR_LOGOUT, &n) != 0)
+	if (route_revoke(a, r, au.view.user_id, au.view.id, au.cred.hash, NULL, MR_LOGOUT, &n) != 0)
 		goto out;
-	log_info("event=session_revoked session=%s reason=logout", sess_get(&au.s, SC_ID));
-	metrics_session_ended(sess_get(&au.s, SC_CREATED_EPOCH));
+	log_info("event=session_revoked session=%s reason=logout", au.view.id);
+	metrics_session_ended(sess_get(&au.view.row, SC_CREATED_EPOCH));
 	route_logged_out(a, r);
 	http_send_json_lit(r, 200, "{\"message\":\"Logged out\"}");
 out:
@@ -543,16 +480,16 @@ void route_refresh(struct app *a, struct req *r, const char *arg)
 	}
 	if (rotate && new_token(r, tok, hash) != 0)
 		goto out;
-	err = sess_refresh(&a->store, sess_get(&au.s, SC_ID), au.hash, hours, a->cfg->max_lifetime, rotate ? hash : NULL,
+	err = sess_refresh(&a->store, au.view.id, au.cred.hash, hours, a->cfg->max_lifetime, rotate ? hash : NULL,
 			   r->client_addr, &s);
 	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
+		route_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=session_%s session=%s", rotate ? "rotated" : "refreshed", sess_get(&s, SC_ID));
 	metrics_add(rotate ? MC_SESSIONS_ROTATED : MC_SESSIONS_REFRESHED, 1);
-	if (a->cfg->set_cookie && (rotate || au.by_cookie))
-		set_session_cookie(a, r, rotate ? tok : au.token, seconds_left(&s));
+	if (a->cfg->set_cookie && (rotate || au.cred.by_cookie))
+		set_session_cookie(a, r, rotate ? tok : au.cred.token, seconds_left(&s));
 	if (rotate)
 		add_csrf_header(r, tok);
 	jsonx_buf_lit(&b, "{\"expires_at\":");

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
+#include "session_view.h"
 #include "sessions.h"
 
 /* GET /api/sessions/ */
@@ -26,9 +27,9 @@ void route_list(struct app *a, struct req *r, const char *arg)
 	(void)arg;
 	if (auth_session(a, r, &au) != 0)
 		return;
-	err = sess_list(&a->store, sess_get(&au.s, SC_USER_ID), a->cfg->idle_timeout, &list);
+	err = sess_list(&a->store, au.view.user_id, a->cfg->idle_timeout, &list);
 	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
+		route_store_error(a, r, err);
 		goto out;
 	}
 	n = PQntuples(list.res);
@@ -38,7 +39,7 @@ void route_list(struct app *a, struct req *r, const char *arg)
 		list.row = i;
 		if (i)
 			jsonx_buf_lit(&b, ",");
-		sess_render(&list, &b, 1, strcmp(sess_get(&list, SC_ID), sess_get(&au.s, SC_ID)) == 0);
+		sess_render(&list, &b, 1, strcmp(sess_get(&list, SC_ID), au.view.id) == 0);
 	}
 	jsonx_buf_lit(&b, "]}");
 	route_send_buf(r, 200, &b);
@@ -56,14 +57,14 @@ void route_revoke_one(struct app *a, struct req *r, const char *id)
 
 	if (auth_session_write(a, r, &au) != 0)
 		return;
-	if (route_revoke(a, r, &au, id, NULL, NULL, MR_REVOKE_ONE, &n) != 0)
+	if (route_revoke(a, r, au.view.user_id, id, NULL, NULL, MR_REVOKE_ONE, &n) != 0)
 		goto out;
 	if (n == 0) {
 		http_error(r, ERR_NOT_FOUND, "session_not_found", "no such session");
 		goto out;
 	}
 	log_info("event=session_revoked session=%s reason=revoked_by_user", id);
-	if (strcasecmp(id, sess_get(&au.s, SC_ID)) == 0)
+	if (strcasecmp(id, au.view.id) == 0)
 		route_clear_cookie(a, r);
 	http_send_json_lit(r, 200, "{\"message\":\"Session revoked\"}");
 out:
@@ -96,7 +97,7 @@ void route_invalidate_all(struct app *a, struct req *r, const char *arg)
 		}
 	}
 	/* One statement: the count is exactly what it revoked. */
-	if (route_revoke(a, r, &au, NULL, NULL, keep ? sess_get(&au.s, SC_ID) : NULL, MR_INVALIDATE_ALL, &n) != 0)
+	if (route_revoke(a, r, au.view.user_id, NULL, NULL, keep ? au.view.id : NULL, MR_INVALIDATE_ALL, &n) != 0)
 		goto out;
 	log_info("event=sessions_invalidated count=%ld keep_current=%d", n, keep);
 	if (!keep)
@@ -173,7 +174,7 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 	}
 	err = sess_set_billing(&a->store, user_id, plan, status, r->client_addr, &n);
 	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
+		route_store_error(a, r, err);
 		goto out;
 	}
 	log_info("event=billing_updated sessions=%ld", n);
@@ -224,7 +225,7 @@ void route_service_revoke(struct app *a, struct req *r, const char *user_id)
 	}
 	err = sess_revoke(&a->store, user_id, NULL, NULL, NULL, reason, r->client_addr, &n);
 	if (err != STORE_OK) {
-		auth_store_error(a, r, err);
+		route_store_error(a, r, err);
 		goto out;
 	}
 	metrics_revoked(MR_SERVICE, n);
@@ -245,9 +246,9 @@ void route_auth(struct app *a, struct req *r, const char *arg)
 	/* Same fast path as /current/: the per-host cache, else the store row. */
 	if (auth_session_read(a, r, &au) != 0)
 		return;
-	http_add_header(r, "X-Session-User", au.user_id);
-	http_add_header(r, "X-Session-Tenant", au.tenant_id ? au.tenant_id : "");
-	http_add_header(r, "X-Session-Id", au.id);
+	http_add_header(r, "X-Session-User", au.view.user_id);
+	http_add_header(r, "X-Session-Tenant", au.view.tenant_id ? au.view.tenant_id : "");
+	http_add_header(r, "X-Session-Id", au.view.id);
 	http_send_raw(r, 204, NULL, "", 0);
 	auth_release(&au);
 }

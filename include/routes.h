@@ -1,4 +1,4 @@
-/* The route handlers (app/routes_*.c) and the helpers they share. */
+/* The route handlers (app/routes_*.c), and what they share (app/routes.c). */
 #ifndef SESSIOND_ROUTES_H
 #define SESSIOND_ROUTES_H
 
@@ -10,8 +10,7 @@
 #include "jsonx.h"
 #include "jwtv.h"
 #include "metrics.h"
-
-struct auth;
+#include "store.h"
 
 /*
  * The route handlers, listed in the router's table (app/router.c). arg is the
@@ -34,6 +33,13 @@ typedef enum jwtv_err route_verify_fn(struct jwtv *v, const char *jwt, size_t le
  */
 enum jwtv_err route_verify_jwt(struct app *a, route_verify_fn *verify, const char *jwt, size_t len, void *out);
 
+/*
+ * The one mapping from a store failure to an answer: NOT_FOUND (the session
+ * went under the request) 401 invalid_session, CONFLICT 412, TOO_LARGE 413,
+ * UNAVAILABLE 503, anything else 500.
+ */
+void route_store_error(struct app *a, struct req *r, enum store_err err);
+
 /* Sends b as the JSON body with status. */
 void route_send_buf(struct req *r, int status, struct jsonx_buf *b);
 
@@ -44,11 +50,11 @@ void route_bad_field(struct req *r, const char *code, const char *field, const c
 int route_plain_string(const char *s, size_t max);
 
 /*
- * Revokes au's user's sessions as sess_revoke does (id, hash, keep) for why,
+ * Revokes user_id's sessions as sess_revoke does (id, hash, keep) for why,
  * by r's client address, and counts them: 0 with *n revoked, or -1 after the
  * error answer.
  */
-int route_revoke(struct app *a, struct req *r, const struct auth *au, const char *id, const unsigned char *hash,
+int route_revoke(struct app *a, struct req *r, const char *user_id, const char *id, const unsigned char *hash,
 		 const char *keep, enum metrics_revoke why, long *n);
 
 /* Expires the session cookie (Set-Cookie with Max-Age=0). */

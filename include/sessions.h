@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #include "auth_reason.h"
-#include "jsonx.h"
 #include "statements.h"
 #include "store.h"
 #include "token.h"
@@ -167,11 +166,5 @@ enum store_err sess_flush_activity(struct store *st, long *flushed);
 
 /* Samples the store gauges for /metrics/ into out[n], in the metrics_sample statement's column order. */
 enum store_err sess_sample_gauges(struct store *st, uint64_t *out, size_t n);
-
-/*
- * Renders the session object of SPEC §2 into b. With private_fields, also
- * ip_address and user_agent; current >= 0 adds "current": true/false.
- */
-int sess_render(const struct session *s, struct jsonx_buf *b, int private_fields, int current);
 
 #endif

@@ -51,4 +51,10 @@ for e in "$inc_edges" "$call_edges"; do
 	no_edge "$e" metrics router "metrics is told its route names"
 	no_edge "$e" router auth "the client address is resolved with the request"
 	no_edge "$e" router guard "the request layer applies the guard"
+	no_edge "$e" sessions session_view "storage renders no HTTP: the view renders the API's JSON"
+	no_edge "$e" sessions http "storage renders no HTTP"
+	no_edge "$e" store http "storage renders no HTTP"
+	no_edge "$e" jwtv jwks_fetch "verification does not use fetching"
+	no_edge "$e" routes auth "the handlers' shared helpers sit below the session lookup"
+	no_edge "$e" credentials auth "credentials come before the lookup"
 done
