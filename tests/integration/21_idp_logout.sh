@@ -37,7 +37,7 @@ nginx_conf "$IDP" "$IDP/error.log" 64 <<CONF
 CONF
 nginx -p "$IDP" -c "$IDP/nginx.conf" 2>"$IDP/start.log" || { cat "$IDP/start.log"; fail "the identity provider's nginx started"; exit 1; }
 
-GRACE=2
+GRACE=5
 SID_CLAIM=https://sessiond.test/sid
 service_key_new
 secret_note "$SERVICE_KEY"
