@@ -10,6 +10,8 @@
 #include "cors.h"
 #include "guard.h"
 #include "jwks_fetch.h"
+#include "jwks_fetcher.h"
+#include "jwks_report.h"
 #include "jwtv.h"
 #include "keyset.h"
 #include "lcache.h"
@@ -84,11 +86,7 @@ int app_check_keys(const struct cfg *c, FILE *out, FILE *errout)
 		fprintf(errout, "sessiond: cannot load the JWKS: %s\n", err);
 		rc = -1;
 	} else {
-		fprintf(out, "jwks: %zu key%s from %s\n", jwtv_key_count(v), jwtv_key_count(v) == 1 ? "" : "s",
-			c->jwks_file);
-		fprintf(out, "jwks: kids %s\n", jwtv_info(v)->kids);
-		if (jwtv_info(v)->nskipped > 0)
-			fprintf(out, "jwks: skipped %s\n", jwtv_info(v)->skipped);
+		jwks_report_info(out, c->jwks_file, jwtv_info(v));
 		jwtv_free(v);
 	}
 	if (c->service_key_file[0] == '\0') {

@@ -13,8 +13,6 @@
 #include "jsonx.h"
 #include "log.h"
 
-#define JSON_MAX_DEPTH 16
-
 static const struct {
 	int status;
 	const char *reason;
@@ -188,7 +186,7 @@ struct json_object *http_body_object(struct req *r)
 
 	if (r->body == NULL || r->body_len == 0)
 		return json_object_new_object();
-	switch (jsonx_parse_named(r->body, r->body_len, JSON_MAX_DEPTH, 1, &obj, field, sizeof(field))) {
+	switch (jsonx_parse_named(r->body, r->body_len, JSONX_INPUT_DEPTH, 1, &obj, field, sizeof(field))) {
 	case JSONX_OK:
 		return obj;
 	case JSONX_NUL:
@@ -200,6 +198,9 @@ struct json_object *http_body_object(struct req *r)
 		return NULL;
 	case JSONX_NOT_OBJECT:
 		http_error(r, ERR_BAD_REQUEST, "invalid_body", "request body must be a JSON object");
+		return NULL;
+	case JSONX_DUPLICATE:
+		http_error(r, ERR_BAD_JSON, "invalid_json", "request body repeats a member name in one object");
 		return NULL;
 	default:
 		http_error(r, ERR_BAD_JSON, "invalid_json", "request body is not valid JSON");

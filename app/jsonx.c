@@ -1,8 +1,10 @@
 /*
- * JSON helpers. json-c 0.16's strict mode still accepts single quotes, NaN,
- * Infinity, control characters in strings, surrogates and overlong UTF-8,
- * and silently saturates huge integers, so a small RFC 8259 scanner checks
- * the input first; json-c then only builds the tree.
+ * The one JSON policy for outside input (request bodies, JWT headers and
+ * claims, JWKS), and the response writers' buffer. json-c 0.16's strict mode
+ * still accepts single quotes, NaN, Infinity, control characters in strings,
+ * surrogates and overlong UTF-8, silently saturates huge integers and keeps
+ * the last of repeated member names, so a small RFC 8259 scanner checks the
+ * input first; json-c then only builds the tree.
  */
 #include "jsonx.h"
 
@@ -17,6 +19,7 @@ struct scan {
 	int max_depth;
 	const unsigned char *member;    /* opening quote of the top-level member's key being scanned, or NULL */
 	const unsigned char *nul_member; /* that key when an escaped NUL was found */
+	size_t members;                 /* object members seen, duplicates included */
 };
 
 static int is_ws(unsigned char c)
@@ -203,6 +206,7 @@ static enum jsonx_err scan_container(struct scan *s, int depth)
 				return JSONX_SYNTAX;
 			if (depth == 1)
 				s->member = s->p;
+			s->members++;
 			if ((e = scan_string(s)) != JSONX_OK)
 				return e;
 			skip_ws(s);
@@ -251,16 +255,21 @@ static enum jsonx_err scan_value(struct scan *s, int depth)
 	}
 }
 
-/* 1 when every double in obj is finite (json-c turns 1e400 into inf). */
-static int numbers_finite(struct json_object *obj)
+/*
+ * 1 when every double in obj is finite (json-c turns 1e400 into inf); adds
+ * the members of its objects to *members. json-c keeps one member per name,
+ * so fewer than the scanner saw means a name was repeated.
+ */
+static int tree_ok(struct json_object *obj, size_t *members)
 {
 	switch (json_object_get_type(obj)) {
 	case json_type_double:
 		return isfinite(json_object_get_double(obj));
 	case json_type_object: {
+		*members += (size_t)json_object_object_length(obj);
 		json_object_object_foreach(obj, key, val) {
 			(void)key;
-			if (!numbers_finite(val))
+			if (!tree_ok(val, members))
 				return 0;
 		}
 		return 1;
@@ -268,7 +277,7 @@ static int numbers_finite(struct json_object *obj)
 	case json_type_array: {
 		size_t i, n = json_object_array_length(obj);
 		for (i = 0; i < n; i++)
-			if (!numbers_finite(json_object_array_get_idx(obj, i)))
+			if (!tree_ok(json_object_array_get_idx(obj, i), members))
 				return 0;
 		return 1;
 	}
@@ -319,6 +328,7 @@ enum jsonx_err jsonx_parse_named(const char *buf, size_t len, int max_depth, int
 	s.end = s.p + len;
 	s.max_depth = max_depth;
 	s.member = s.nul_member = NULL;
+	s.members = 0;
 	if (field && cap)
 		field[0] = '\0';
 	skip_ws(&s);
@@ -351,8 +361,14 @@ enum jsonx_err jsonx_parse_named(const char *buf, size_t len, int max_depth, int
 		break;
 	}
 	json_tokener_free(tok);
-	if (err == JSONX_OK && !numbers_finite(obj))
-		err = JSONX_SYNTAX;
+	if (err == JSONX_OK) {
+		size_t members = 0;
+
+		if (!tree_ok(obj, &members))
+			err = JSONX_SYNTAX;
+		else if (members != s.members)
+			err = JSONX_DUPLICATE;
+	}
 	if (err == JSONX_OK && require_object && !json_object_is_type(obj, json_type_object))
 		err = JSONX_NOT_OBJECT;
 	if (err != JSONX_OK) {
@@ -361,96 +377,6 @@ enum jsonx_err jsonx_parse_named(const char *buf, size_t len, int max_depth, int
 	}
 	*out = obj;
 	return JSONX_OK;
-}
-
-/* A new deep copy of src, or NULL for null src or on allocation failure. */
-static struct json_object *copy(struct json_object *src)
-{
-	struct json_object *dst = NULL;
-
-	if (src == NULL)
-		return NULL;
-	if (json_object_deep_copy(src, &dst, NULL) != 0) {
-		json_object_put(dst);
-		return NULL;
-	}
-	return dst;
-}
-
-/* A new reference to the merged value; see jsonx.h for when it is NULL. */
-struct json_object *jsonx_merge_patch(struct json_object *target, struct json_object *patch)
-{
-	struct json_object *result;
-
-	if (!json_object_is_type(patch, json_type_object))
-		return copy(patch);
-	if (json_object_is_type(target, json_type_object))
-		result = copy(target);
-	else
-		result = json_object_new_object();
-	if (result == NULL)
-		return NULL;
-	json_object_object_foreach(patch, key, val) {
-		struct json_object *cur = NULL, *merged;
-
-		if (val == NULL) {
-			json_object_object_del(result, key);
-			continue;
-		}
-		json_object_object_get_ex(result, key, &cur);
-		merged = jsonx_merge_patch(cur, val);
-		if (merged == NULL) /* val is not null, so this is ENOMEM */
-			goto fail;
-		if (json_object_object_add(result, key, merged) != 0) {
-			json_object_put(merged);
-			goto fail;
-		}
-	}
-	return result;
-fail:
-	json_object_put(result);
-	return NULL;
-}
-
-/* Bytes of the plain serialization; obj keeps the string it caches. */
-size_t jsonx_size(struct json_object *obj)
-{
-	size_t n = 0;
-
-	if (obj == NULL)
-		return 4;
-	if (json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &n) == NULL)
-		return 0;
-	return n;
-}
-
-/* Container nesting of obj; recursion is bounded by obj's own depth. */
-int jsonx_depth(struct json_object *obj)
-{
-	int max = 0, d;
-
-	switch (json_object_get_type(obj)) {
-	case json_type_object: {
-		json_object_object_foreach(obj, key, val) {
-			(void)key;
-			d = jsonx_depth(val);
-			if (d > max)
-				max = d;
-		}
-		return max + 1;
-	}
-	case json_type_array: {
-		size_t i, n = json_object_array_length(obj);
-		for (i = 0; i < n; i++) {
-			d = jsonx_depth(json_object_array_get_idx(obj, i));
-			if (d > max)
-				max = d;
-		}
-		return max + 1;
-	}
-	default:
-		return 0;
-	}
 }
 
 /* Room for need more bytes plus a NUL; 0 or -1 on ENOMEM/overflow. */

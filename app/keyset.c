@@ -18,7 +18,7 @@
 static void keys_loaded(struct app *a)
 {
 	static char last_kids[512];
-	const struct jwtv_jwks_info *info = jwtv_info(a->jwt);
+	const struct jwks_info *info = jwtv_info(a->jwt);
 	char q[600];
 
 	metrics_jwks_keys(jwtv_key_count(a->jwt), (int64_t)jwtv_loaded_mtime(a->jwt));

@@ -7,7 +7,7 @@
 #include "app.h"
 #include "cli.h"
 #include "config.h"
-#include "jwks_fetch.h"
+#include "jwks_fetcher.h"
 #include "lcache.h"
 #include "log.h"
 #include "metrics.h"

@@ -1,7 +1,7 @@
 /* GET /api/sessions/health/: liveness, store reachability and the signing-key state. */
 #include <json-c/json.h>
 
-#include "jwks_fetch.h"
+#include "jwks_fetcher.h"
 #include "jwtv.h"
 #include "routes.h"
 

@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "authhdr.h"
 #include "jwks_fetch.h"
+#include "jwks_fetcher.h"
 #include "jwtv.h"
 #include "keyset.h"
 #include "log.h"
@@ -326,8 +327,7 @@ void route_current_get(struct app *a, struct req *r, const char *arg)
 	auth_release(&au);
 }
 
-/* Parses If-Match: "3", W/"3", 3 or *. Returns 0 with *version (NULL for *), -1 when malformed. */
-static int parse_if_match(const char *h, char *buf, size_t n, const char **version)
+int route_if_match(const char *h, char *buf, size_t n, const char **version)
 {
 	size_t len, i = 0;
 
@@ -380,7 +380,7 @@ void route_current_patch(struct app *a, struct req *r, const char *arg)
 	if (auth_session_write(a, r, &au) != 0)
 		return;
 	memset(&p, 0, sizeof(p));
-	if (parse_if_match(r->if_match, vbuf, sizeof(vbuf), &p.version) != 0) {
+	if (route_if_match(r->if_match, vbuf, sizeof(vbuf), &p.version) != 0) {
 		http_error(r, ERR_BAD_REQUEST, "invalid_if_match", "If-Match must be a quoted version, e.g. \"3\"");
 		goto out;
 	}

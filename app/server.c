@@ -29,7 +29,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
-#include "jwks_fetch.h"
+#include "jwks_fetcher.h"
 #include "lcache.h"
 #include "listener.h"
 #include "log.h"

@@ -1,8 +1,9 @@
 /*
- * JSON helpers over json-c: a strict parser front end (RFC 8259 grammar,
- * UTF-8, depth and number-range checks before json-c builds the tree), RFC
- * 7396 merge patch, size/depth measures, and a growing buffer with a string
- * escaper for the fast response writers.
+ * The one JSON policy for outside input over json-c: a strict parser front
+ * end (RFC 8259 grammar, UTF-8, depth, number-range and duplicate-name checks
+ * before and after json-c builds the tree), and a growing buffer with a
+ * string escaper for the fast response writers. Request bodies, JWT headers
+ * and claims and JWKS documents all go through jsonx_parse.
  *
  * json-c represents JSON null as a NULL pointer; every function here takes
  * NULL to mean null.
@@ -13,19 +14,24 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
+/* The nesting outside input may have: request bodies, JWT headers and claim sets, JWKS documents. */
+#define JSONX_INPUT_DEPTH 16
+
 /* Upper bound applied to jsonx_parse's max_depth (keeps json-c's recursive serializer and free safe). */
 #define JSONX_DEPTH_CAP 1000
 
-enum jsonx_err { JSONX_OK = 0, JSONX_SYNTAX, JSONX_TOO_DEEP, JSONX_NOT_OBJECT, JSONX_NUL };
+enum jsonx_err { JSONX_OK = 0, JSONX_SYNTAX, JSONX_TOO_DEEP, JSONX_NOT_OBJECT, JSONX_NUL, JSONX_DUPLICATE };
 
 /*
  * Parses buf[0..len) strictly: exactly one RFC 8259 value with optional surrounding whitespace
  * (space, tab, CR, LF); no NUL bytes, no control characters in strings, valid UTF-8 (no overlongs,
  * surrogates or > U+10FFFF), no NaN/Infinity/single quotes/leading zeros/trailing commas, and no
  * number json-c cannot hold (an integer outside [-2^63, 2^64-1] or a value overflowing a double),
- * all JSONX_SYNTAX. Container nesting as counted by jsonx_depth above max_depth (clamped to
+ * all JSONX_SYNTAX. Container nesting ({} and [] 1, {"a":[]} 2) above max_depth (clamped to
  * 0..JSONX_DEPTH_CAP) is JSONX_TOO_DEEP. An escaped NUL (\\u0000) in any key or string is JSONX_NUL
- * (json-c would cut a key at it, PostgreSQL refuses it in jsonb). When require_object, a non-object
+ * (json-c would cut a key at it, PostgreSQL refuses it in jsonb). A member name repeated in one
+ * object (after unescaping: "a" and "\\u0061" are the same name) is JSONX_DUPLICATE: json-c would
+ * keep the last, a reader of the text may take the first. When require_object, a non-object
  * is JSONX_NOT_OBJECT. On JSONX_OK *out holds a new reference (NULL for the literal null; caller
  * json_object_put); otherwise *out is NULL.
  */
@@ -38,22 +44,6 @@ enum jsonx_err jsonx_parse(const char *buf, size_t len, int max_depth, int requi
  */
 enum jsonx_err jsonx_parse_named(const char *buf, size_t len, int max_depth, int require_object,
 				 struct json_object **out, char *field, size_t cap);
-
-/*
- * RFC 7396 JSON Merge Patch: returns a NEW value = target merged with patch (neither is modified;
- * caller puts the result). A non-object patch replaces the target (deep copy); null values in an
- * object patch delete keys; nested objects merge recursively; a non-object target under an object
- * patch starts as {}. target may be NULL (absent or null). Returns NULL on allocation failure, and
- * also when patch itself is NULL (JSON null), because the merged result is then null: callers that
- * must tell the two apart check patch first.
- */
-struct json_object *jsonx_merge_patch(struct json_object *target, struct json_object *patch);
-
-/* Serialized size in bytes of obj with JSON_C_TO_STRING_PLAIN (for size caps); NULL counts as "null", 4. */
-size_t jsonx_size(struct json_object *obj);
-
-/* Maximum nesting depth of obj (NULL and scalars 0, {} and [] 1, {"a":[]} 2). */
-int jsonx_depth(struct json_object *obj);
 
 /*
  * A growing output buffer; start from {0}. data is NUL-terminated after every successful append

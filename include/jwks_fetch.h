@@ -1,24 +1,14 @@
 /*
- * jwks_fetch — the issuer's signing keys fetched over verified HTTPS
- * (libcurl), validated, and installed for the workers.
+ * One JWKS fetch over verified HTTPS (libcurl) and its atomic install as the
+ * key file the workers read. Who fetches when: jwks_fetcher.h.
  *
  * Two modes, chosen by the configuration:
  *  - file mode (jwks_file set): nothing is fetched; workers read jwks_file.
  *  - URL mode (jwks_file empty): the JWKS at jwks_url (default
- *    <jwt_issuer>.well-known/jwks.json) is fetched by ONE process per host,
- *    checked whole with jwtv (at least one usable key), and written
+ *    <jwt_issuer>.well-known/jwks.json) is fetched, checked whole with the
+ *    key-set parser (jwk_set.h: at least one usable key), and written
  *    atomically to jwks_cache_file (temp file, fsync, rename). Workers read
  *    that file exactly as they read jwks_file: a changed file is re-read.
- *
- * Under prefork (workers > 1) the master forks a fetcher process
- * (sessiond-jwks) that fetches at start, every jwks_refresh_interval (a
- * shorter Cache-Control max-age wins, but never below
- * jwks_min_refetch_interval), on SIGHUP, and when a worker asks because a
- * token named an unknown kid; the worker waits at most JWKS_WAIT_MS for it.
- * Requests are rate-limited per host to one fetch per
- * jwks_min_refetch_interval. With workers = 1 (mod_fcgid, no master) each
- * process fetches for itself, rate-limited the same way, a kid-miss fetch
- * bounded by JWKS_WAIT_MS.
  *
  * A failed or bad fetch (network, TLS, non-200, over JWKS_FETCH_MAX bytes,
  * not JSON, no usable key) leaves the installed file alone: the old keys
@@ -28,12 +18,10 @@
 #define SESSIOND_JWKS_FETCH_H
 
 #include <stddef.h>
-#include <stdio.h>
-#include <time.h>
 
 #include "config.h"
+#include "metrics.h"
 
-#define JWKS_WAIT_MS 1000            /* longest a request waits for a kid-miss fetch */
 #define JWKS_FETCH_MAX (64 * 1024)   /* largest JWKS body accepted (Auth0's is about 2 KiB) */
 
 /* 1 in URL mode (jwks_file empty: keys are fetched), 0 in file mode. */
@@ -42,48 +30,30 @@ int jwks_url_mode(const struct cfg *c);
 /* The file the workers read the keys from: jwks_file, or jwks_cache_file in URL mode. */
 const char *jwks_key_file(const struct cfg *c);
 
-/*
- * Before fork, URL mode only (a no-op otherwise): maps the state shared by
- * the fetcher and the workers and opens the pipe workers wake it with.
- * Returns 0, or -1 with a message in err.
- */
-int jwks_setup(const struct cfg *c, char *err, size_t errlen);
-
-/* 1 when the master must run a fetcher process (URL mode, workers > 1, after jwks_setup). */
-int jwks_fetcher_wanted(const struct cfg *c);
-
-/* The fetcher process: runs until SIGTERM/SIGINT (SIGHUP forces a fetch). Returns the exit code. */
-int jwks_fetcher_main(const struct cfg *c);
+/* A fetched (or read) JWKS body: buf holds JWKS_FETCH_MAX + 1 bytes, the caller's. */
+struct jwks_body {
+	char *buf;
+	size_t len;
+	int over;        /* the body went past JWKS_FETCH_MAX */
+	long max_age;    /* from Cache-Control; -1 = none */
+};
 
 /*
- * A worker met a token whose kid is not in its key set (or has no key set).
- * URL mode: asks for a fetch (rate-limited) and waits for it at most
- * JWKS_WAIT_MS. Returns 1 when a fetch completed meanwhile (re-read the key
- * file), 0 when none was allowed or it did not finish in time; always 0 in
- * file mode.
+ * GETs the JWKS into b within timeout_ms. Returns MJ_OK with a 200 body,
+ * else the failure kind with a message in err.
  */
-int jwks_kid_miss(const struct cfg *c);
-
-/* About once a second in every worker: with workers = 1 in URL mode, runs the scheduled fetch in-process. */
-void jwks_tick(const struct cfg *c);
-
-/* SIGHUP in a worker: with workers = 1 in URL mode, the next jwks_tick fetches at once (prefork: the fetcher gets its own SIGHUP). */
-void jwks_hup(const struct cfg *c);
+enum metrics_jwks_result jwks_fetch_doc(const struct cfg *c, long timeout_ms, struct jwks_body *b, char *err,
+					size_t errlen);
 
 /*
- * The key state /health/ reports: "missing" without usable keys, "stale"
- * in URL mode when the key set was fetched more than twice
- * jwks_refresh_interval ago (loaded_mtime is the fetch time), else "ok".
+ * One fetch, check and install within timeout_ms, counted and logged.
+ * Returns 1 when a new key set was installed; *max_age gets the answer's
+ * Cache-Control max-age (-1 none).
  */
-const char *jwks_health(const struct cfg *c, size_t nkeys, time_t loaded_mtime, time_t now);
+int jwks_fetch_install(const struct cfg *c, long timeout_ms, long *max_age);
 
-/*
- * --check-config: loads the keys (URL mode: fetches them, without
- * installing; falls back to jwks_cache_file when the fetch fails) and
- * prints where they came from and their kids to out. Returns the number of
- * usable keys found (0 = none).
- */
-size_t jwks_check(const struct cfg *c, FILE *out);
+/* Releases libcurl's global state when a fetch initialised it (before exit). */
+void jwks_fetch_done(void);
 
 /* The max-age of a Cache-Control header value in seconds, or -1 when it has none. Exposed for tests. */
 long jwks_max_age(const char *value, size_t len);

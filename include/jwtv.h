@@ -1,8 +1,8 @@
 /*
- * jwtv — verification of Auth0 access tokens (RS256/RS384/RS512 JWS) against
- * a JWKS file. Header and claims are parsed and checked with json-c, the
- * signature with OpenSSL on keys built once per JWKS load (app/jwtv.c says
- * why not libjwt). No global state: one struct jwtv per process (or per
+ * The JWT verifier: Auth0 access tokens (RS256/RS384/RS512 JWS) checked
+ * against the key set of a JWKS file (jwk_set.h). Header and claims are
+ * parsed and checked here, the signature with OpenSSL on keys built once per
+ * JWKS load (app/jwtv.c says why not libjwt). No global state: one struct jwtv per process (or per
  * worker, fine after fork), not shared between threads.
  */
 #ifndef SESSIOND_JWTV_H
@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "auth_reason.h"
+#include "jwk_set.h"
 
 struct jwtv_options {
 	const char *jwks_file;      /* path to the JWKS JSON ({"keys":[{kty,kid,n,e,alg?,use?},...]}) */
@@ -43,13 +44,6 @@ enum jwtv_err {
 	JWTV_BAD_SIGNATURE, JWTV_EXPIRED, JWTV_NOT_YET_VALID, JWTV_BAD_ISSUER,
 	JWTV_BAD_AUDIENCE, JWTV_MISSING_SUB, JWTV_NO_KEYS, JWTV_BAD_CLAIM,
 	JWTV_NOT_JWS       /* not a signed JWT at all: an opaque string or a JWE (five segments) */
-};
-
-/* What a JWKS document holds: the usable keys' kids and the skipped keys with their reasons. */
-struct jwtv_jwks_info {
-	size_t nkeys, nskipped;
-	char kids[512];      /* usable kids, comma-separated, ending "..." when cut */
-	char skipped[512];   /* "kid:reason" per skipped key, comma-separated ("(none)" without a kid) */
 };
 
 #define JWTV_MAX_TOKEN 8192
@@ -111,14 +105,8 @@ const char *jwtv_reason(enum jwtv_err e);
 
 size_t jwtv_key_count(const struct jwtv *v);
 
-/*
- * Checks a whole JWKS document buf[0..len) as jwtv_new would load it (each key
- * checked, at least one usable). Returns 0 with *info filled, or -1 with a message in err.
- */
-int jwtv_jwks_check(const char *buf, size_t len, struct jwtv_jwks_info *info, char *err, size_t errlen);
-
 /* The kids and skipped keys of the keys in use (owned by v); NULL for NULL. */
-const struct jwtv_jwks_info *jwtv_info(const struct jwtv *v);
+const struct jwks_info *jwtv_info(const struct jwtv *v);
 
 /* The mtime of the file the keys in use were read from: the age of the key set. 0 for NULL. */
 time_t jwtv_loaded_mtime(const struct jwtv *v);

@@ -57,6 +57,13 @@ int route_plain_string(const char *s, size_t max);
 int route_revoke(struct app *a, struct req *r, const char *user_id, const char *id, const unsigned char *hash,
 		 const char *keep, enum metrics_revoke why, long *n);
 
+/*
+ * Parses an If-Match value h (NULL when absent): "3", W/"3", 3 or *. Returns
+ * 0 with *version pointing into buf (n bytes; leading zeros dropped), or NULL
+ * for * and for no header; -1 when malformed (more than 18 digits too).
+ */
+int route_if_match(const char *h, char *buf, size_t n, const char **version);
+
 /* Expires the session cookie (Set-Cookie with Max-Age=0). */
 void route_clear_cookie(struct app *a, struct req *r);
 

@@ -1,7 +1,7 @@
 /*
  * libFuzzer driver for the JWKS loader: the input is written as the JWKS file
  * and loaded with jwtv_new, then refreshed; the same bytes go through
- * jwtv_jwks_check (the fetcher's check), which must agree. Built and run by tests/fuzz/run.
+ * jwk_set_check (the fetcher's check), which must agree. Built and run by tests/fuzz/run.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	v = jwtv_new(&o, err, sizeof(err));
 	{
 		/* The fetcher's check of a fetched document must agree with the loader. */
-		struct jwtv_jwks_info info;
-		int ok = jwtv_jwks_check((const char *)data, size, &info, err, sizeof(err)) == 0;
+		struct jwks_info info;
+		int ok = jwk_set_check((const char *)data, size, &info, err, sizeof(err)) == 0;
 
 		if (ok != (v != NULL) || (ok && info.nkeys != jwtv_key_count(v)) ||
 		    memchr(info.kids, '\0', sizeof(info.kids)) == NULL ||

@@ -1,8 +1,6 @@
 /*
- * libFuzzer driver for jwtv_verify. Build and run from the top of the tree:
- *
- * clang -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Iinclude $(pkg-config --cflags json-c openssl) tests/fuzz/fuzz_jwt.c app/jwtv.c -o /tmp/fuzz_jwt $(pkg-config --libs json-c openssl)
- * /tmp/fuzz_jwt -max_total_time=20 -max_len=9000 tests/fuzz/corpus/jwt
+ * libFuzzer driver for jwtv_verify. Built and run by tests/fuzz/run (against
+ * libsessiond.a: jwtv.c, jwk_set.c, jsonx.c).
  *
  * Input byte 0 picks the mode:
  *   even: the rest is a token, verified as is (splitting, base64url, header

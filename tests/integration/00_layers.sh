@@ -55,6 +55,9 @@ for e in "$inc_edges" "$call_edges"; do
 	no_edge "$e" sessions http "storage renders no HTTP"
 	no_edge "$e" store http "storage renders no HTTP"
 	no_edge "$e" jwtv jwks_fetch "verification does not use fetching"
+	no_edge "$e" jwtv jwks_fetcher "verification does not use fetching"
+	no_edge "$e" jwks_fetch jwtv "a fetch is checked by the key-set parser, not the verifier"
+	no_edge "$e" jwk_set jwtv "the key set knows no verifier"
 	no_edge "$e" routes auth "the handlers' shared helpers sit below the session lookup"
 	no_edge "$e" credentials auth "credentials come before the lookup"
 done

@@ -161,7 +161,7 @@ static void test_parse(void)
 		parse_cases(cases, sizeof(cases) / sizeof(cases[0]));
 	}
 
-	/* depth: jsonx_depth counting, max_depth inclusive */
+	/* depth: {} and [] count 1, max_depth inclusive */
 	{
 		static const struct parse_case cases[] = {
 			{ "[[[1]]]", 3, 0, JSONX_OK },
@@ -209,39 +209,6 @@ static void test_parse(void)
 	CHECK(parses_to("-01", NULL));
 }
 
-/* RFC 7396 merge of original and patch (JSON texts), compared with result text. */
-static int merges_to(const char *original, const char *patch, const char *result)
-{
-	struct json_object *t = NULL, *p = NULL, *r = NULL, *want = NULL;
-	const char *before_t, *before_p;
-	char *bt = NULL, *bp = NULL;
-	int ok = 0;
-
-	if (jsonx_parse(original, strlen(original), 32, 0, &t) != JSONX_OK ||
-	    jsonx_parse(patch, strlen(patch), 32, 0, &p) != JSONX_OK ||
-	    jsonx_parse(result, strlen(result), 32, 0, &want) != JSONX_OK)
-		goto out;
-	before_t = json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN);
-	before_p = json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN);
-	bt = strdup(before_t);
-	bp = strdup(before_p);
-	r = jsonx_merge_patch(t, p);
-	if (r == NULL && p != NULL)
-		goto out;
-	ok = json_object_equal(r, want) &&
-	     strcmp(bt, json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN)) == 0 &&
-	     strcmp(bp, json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN)) == 0 &&
-	     (r == NULL || (r != t && r != p));
-out:
-	free(bt);
-	free(bp);
-	json_object_put(t);
-	json_object_put(p);
-	json_object_put(r);
-	json_object_put(want);
-	return ok;
-}
-
 /* jsonx_parse_named on s: the error, with the member it named in f (cap bytes). */
 static enum jsonx_err parse_named(const char *s, int require_object, char *f, size_t cap)
 {
@@ -280,78 +247,23 @@ static void test_nul(void)
 	CHECK(parse_named("{\"a\":\"ok\"}", 1, f, sizeof(f)) == JSONX_OK && f[0] == '\0');
 }
 
-static void test_merge(void)
+/* A member name repeated in one object is refused, whatever the escapes; the same name in two objects is not. */
+static void test_duplicate(void)
 {
-	/* RFC 7396 Appendix A, every row. */
-	CHECK(merges_to("{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"));
-	CHECK(merges_to("{\"a\":\"b\"}", "{\"b\":\"c\"}", "{\"a\":\"b\",\"b\":\"c\"}"));
-	CHECK(merges_to("{\"a\":\"b\"}", "{\"a\":null}", "{}"));
-	CHECK(merges_to("{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}"));
-	CHECK(merges_to("{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"));
-	CHECK(merges_to("{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}"));
-	CHECK(merges_to("{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}"));
-	CHECK(merges_to("{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}"));
-	CHECK(merges_to("[\"a\",\"b\"]", "[\"c\",\"d\"]", "[\"c\",\"d\"]"));
-	CHECK(merges_to("{\"a\":\"b\"}", "[\"c\"]", "[\"c\"]"));
-	CHECK(merges_to("{\"a\":\"foo\"}", "null", "null"));
-	CHECK(merges_to("{\"a\":\"foo\"}", "\"bar\"", "\"bar\""));
-	CHECK(merges_to("{\"e\":null}", "{\"a\":1}", "{\"e\":null,\"a\":1}"));
-	CHECK(merges_to("[1,2]", "{\"a\":\"b\",\"c\":null}", "{\"a\":\"b\"}"));
-	CHECK(merges_to("{}", "{\"a\":{\"bb\":{\"ccc\":null}}}", "{\"a\":{\"bb\":{}}}"));
-	/* and the RFC's section 3 example */
-	CHECK(merges_to("{\"title\":\"Goodbye!\",\"author\":{\"givenName\":\"John\",\"familyName\":\"Doe\"},"
-			"\"tags\":[\"example\",\"sample\"],\"content\":\"This will be unchanged\"}",
-			"{\"title\":\"Hello!\",\"phoneNumber\":\"+01-123-456-7890\",\"author\":{\"familyName\":null},"
-			"\"tags\":[\"example\"]}",
-			"{\"title\":\"Hello!\",\"author\":{\"givenName\":\"John\"},\"tags\":[\"example\"],"
-			"\"content\":\"This will be unchanged\",\"phoneNumber\":\"+01-123-456-7890\"}"));
+	static const struct parse_case cases[] = {
+		{ "{\"a\":1,\"a\":1}", 8, 1, JSONX_DUPLICATE },
+		{ "{\"a\":1,\"b\":2,\"a\":3}", 8, 1, JSONX_DUPLICATE },
+		{ "{\"a\":1,\"\\u0061\":2}", 8, 1, JSONX_DUPLICATE },          /* "a" escaped */
+		{ "{\"alg\":\"RS256\",\"alg\":\"none\"}", 8, 1, JSONX_DUPLICATE },
+		{ "{\"x\":{\"k\":1,\"k\":2}}", 8, 1, JSONX_DUPLICATE },        /* nested */
+		{ "[{\"k\":1},{\"k\":1,\"k\":1}]", 8, 0, JSONX_DUPLICATE },    /* in an array */
+		{ "{\"a\":{\"a\":1},\"b\":{\"a\":2}}", 8, 1, JSONX_OK },      /* one name per object */
+		{ "[{\"k\":1},{\"k\":1}]", 8, 0, JSONX_OK },
+		{ "{\"a\":1,\"A\":2}", 8, 1, JSONX_OK },                         /* names are case-sensitive */
+		{ "{\"k\":1,\"k\":NaN}", 8, 1, JSONX_SYNTAX },                   /* the grammar first */
+	};
 
-	/* NULL target, nested merge into absent, deletion of an absent key */
-	{
-		struct json_object *p = NULL, *r;
-		CHECK(jsonx_parse("{\"a\":{\"b\":1},\"z\":null}", 22, 8, 1, &p) == JSONX_OK);
-		r = jsonx_merge_patch(NULL, p);
-		CHECK_STR(json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), "{\"a\":{\"b\":1}}");
-		/* result must not share children with the patch */
-		json_object_object_add(json_object_object_get(r, "a"), "new", json_object_new_int(2));
-		CHECK_STR(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN), "{\"a\":{\"b\":1},\"z\":null}");
-		json_object_put(r);
-		json_object_put(p);
-	}
-	CHECK(jsonx_merge_patch(NULL, NULL) == NULL);
-	{
-		struct json_object *s = json_object_new_string("x"), *r = jsonx_merge_patch(NULL, s);
-		CHECK(r != NULL && r != s && strcmp(json_object_get_string(r), "x") == 0);
-		json_object_put(r);
-		json_object_put(s);
-	}
-}
-
-static void test_size_depth(void)
-{
-	struct json_object *o = NULL;
-	const char *txt = "{\"a\":[1,{\"b\":\"c\"}],\"d\":null}";
-
-	CHECK(jsonx_parse(txt, strlen(txt), 8, 1, &o) == JSONX_OK);
-	CHECK(jsonx_size(o) == strlen(txt));
-	CHECK(jsonx_depth(o) == 3);
-	json_object_put(o);
-	CHECK(jsonx_size(NULL) == 4);
-	CHECK(jsonx_depth(NULL) == 0);
-	o = json_object_new_int(5);
-	CHECK(jsonx_depth(o) == 0);
-	CHECK(jsonx_size(o) == 1);
-	json_object_put(o);
-	o = json_object_new_object();
-	CHECK(jsonx_depth(o) == 1);
-	CHECK(jsonx_size(o) == 2);
-	json_object_object_add(o, "k", json_object_new_array());
-	CHECK(jsonx_depth(o) == 2);
-	CHECK(jsonx_size(o) == strlen("{\"k\":[]}"));
-	json_object_put(o);
-	o = json_object_new_string("\xc3\xa9\"/");
-	CHECK(jsonx_size(o) == strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)));
-	json_object_put(o);
+	parse_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_buf(void)
@@ -416,8 +328,7 @@ int main(void)
 {
 	test_parse();
 	test_nul();
-	test_merge();
-	test_size_depth();
+	test_duplicate();
 	test_buf();
 	return check_done();
 }

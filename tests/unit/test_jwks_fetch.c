@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "jwks_fetch.h"
+#include "jwks_fetcher.h"
 #include "check.h"
 
 /* Loads the defaults plus the given environment overrides (NULL-terminated name, value pairs). */

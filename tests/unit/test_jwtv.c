@@ -261,7 +261,10 @@ static void test_time(struct jwtv *v)
 	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"kid\":\"k1\"}",
 			 "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":\"9999999999\"}") == JWTV_MALFORMED);
 	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"kid\":\"k1\"}",
-			 "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":99999999999999999999999}") == JWTV_OK);
+			 "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":18446744073709551615}") == JWTV_OK);
+	/* An integer json-c cannot hold (it would saturate) is refused by jsonx, as in a request body. */
+	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"kid\":\"k1\"}",
+			 "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":99999999999999999999999}") == JWTV_MALFORMED);
 }
 
 static void test_leeway_zero(void)
@@ -302,7 +305,7 @@ static void test_iss_aud_sub(struct jwtv *v)
 	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":9999999999}") == JWTV_MISSING_SUB);
 	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", RAWCL("\"" ISS "\"", "\"" AUD "\"", "\"\"")) == JWTV_MISSING_SUB);
 	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", RAWCL("\"" ISS "\"", "\"" AUD "\"", "123")) == JWTV_MISSING_SUB);
-	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", RAWCL("\"" ISS "\"", "\"" AUD "\"", "\"a\\u0000b\"")) == JWTV_MISSING_SUB);
+	CHECK(verify_raw(v, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", RAWCL("\"" ISS "\"", "\"" AUD "\"", "\"a\\u0000b\"")) == JWTV_MALFORMED);
 #undef RAWCL
 }
 
@@ -628,7 +631,7 @@ static void test_identity_claims(struct jwtv *v)
 		{ "a\\u007f", NULL, JWTV_BAD_CLAIM },
 		{ "caf\u00e9", NULL, JWTV_BAD_CLAIM },	/* a header carries ASCII only */
 		{ "auth0|ok", "\"" NS "tenant_id\":\"t\\n1\"", JWTV_BAD_CLAIM },
-		{ "auth0|ok", "\"email\":\"a\\u0000@example.com\"", JWTV_BAD_CLAIM },
+		{ "auth0|ok", "\"email\":\"a\\u0000@example.com\"", JWTV_MALFORMED },	/* jsonx refuses \u0000 */
 		{ "auth0|ok", "\"name\":\"line\\nbreak\"", JWTV_BAD_CLAIM },
 		{ "auth0|ok", "\"" NS "tenant_name\":\"tab\\there\"", JWTV_BAD_CLAIM },
 	};
@@ -664,10 +667,10 @@ static void test_identity_claims(struct jwtv *v)
 	free(c);
 }
 
-/* jwtv_jwks_check and the load report: kids of usable keys, skipped keys with their reasons. */
+/* jwk_set_check and the load report: kids of usable keys, skipped keys with their reasons. */
 static void test_jwks_check(struct jwtv *v, const char *jwk1)
 {
-	struct jwtv_jwks_info info;
+	struct jwks_info info;
 	char err[256] = "", doc[4096];
 
 	CHECK_STR(jwtv_info(v)->kids, "k1,k1noalg");
@@ -679,12 +682,71 @@ static void test_jwks_check(struct jwtv *v, const char *jwk1)
 		  "skipped keys are reported with kid and reason");
 	CHECK(jwtv_loaded_mtime(v) > 0);
 	snprintf(doc, sizeof(doc), "{\"keys\":[%s,%s]}", jwk1, jwk1);
-	CHECK(jwtv_jwks_check(doc, strlen(doc), &info, err, sizeof(err)) == 0 && info.nkeys == 1 &&
+	CHECK(jwk_set_check(doc, strlen(doc), &info, err, sizeof(err)) == 0 && info.nkeys == 1 &&
 	      strcmp(info.skipped, "k1:duplicate_kid") == 0);
-	CHECK(jwtv_jwks_check("{\"keys\":[]}", 11, &info, err, sizeof(err)) == -1 &&
+	CHECK(jwk_set_check("{\"keys\":[]}", 11, &info, err, sizeof(err)) == -1 &&
 	      strstr(err, "no usable") != NULL);
-	CHECK(jwtv_jwks_check("<html>", 6, &info, err, sizeof(err)) == -1 && strstr(err, "not a JSON") != NULL);
-	CHECK(jwtv_jwks_check("{\"keys\":{}}", 11, &info, err, sizeof(err)) == -1);
+	CHECK(jwk_set_check("<html>", 6, &info, err, sizeof(err)) == -1 && strstr(err, "not a JSON") != NULL);
+	CHECK(jwk_set_check("{\"keys\":{}}", 11, &info, err, sizeof(err)) == -1);
+}
+
+/*
+ * One JSON policy (jsonx.h) for a JWT's header and claims and for a JWKS: a
+ * repeated member, NaN, single quotes, overlong UTF-8 or a \u0000 (in a kid
+ * too) is malformed, never "the last one wins".
+ */
+static void test_json_policy(struct jwtv *v, const char *jwk1)
+{
+	static const char hdr[] = "{\"alg\":\"RS256\",\"kid\":\"k1\"}";
+	static const char good[] = "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":9999999999}";
+	static const struct { const char *hdr, *claims; } cases[] = {
+		{ "{\"alg\":\"RS256\",\"kid\":\"k1\",\"alg\":\"RS256\"}", good },
+		{ "{\"alg\":\"none\",\"alg\":\"RS256\",\"kid\":\"k1\"}", good },
+		{ "{\"alg\":\"RS256\",\"kid\":\"nope\",\"kid\":\"k1\"}", good },
+		{ "{\"alg\":\"RS256\",\"kid\":\"k1\\u0000x\"}", good },
+		{ "{\"alg\":\"RS256\",\"kid\":\"k1\",\"x\":NaN}", good },
+		{ "{'alg':'RS256','kid':'k1'}", good },
+		{ "{\"alg\":\"RS256\",\"kid\":\"k1\",\"x\":\"\xc0\xaf\"}", good },
+		{ hdr, "{\"iss\":\"https://evil.example/\",\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":9999999999}" },
+		{ hdr, "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"aud\":\"https://other.example\",\"sub\":\"s\",\"exp\":9999999999}" },
+		{ hdr, "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"sub\":\"t\",\"exp\":9999999999}" },
+		{ hdr, "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":NaN}" },
+		{ hdr, "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\",\"exp\":9999999999,\"x\":{\"a\":1,\"a\":2}}" },
+		{ hdr, "{'iss':'" ISS "','aud':'" AUD "','sub':'s','exp':9999999999}" },
+		{ hdr, "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"s\xc0\xaf\",\"exp\":9999999999}" },
+	};
+	struct jwks_info info;
+	char err[256], doc[4096], *jwk;
+
+	CHECK(verify_raw(v, hdr, good) == JWTV_OK);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK_MSG(verify_raw(v, cases[i].hdr, cases[i].claims) == JWTV_MALFORMED, check_quote(cases[i].hdr));
+	/* A JWK that names two kids (or a kid with a NUL) makes the document unusable, not one of its keys. */
+	if (asprintf(&jwk, "{\"kid\":\"other\",%s", jwk1 + 1) < 0)
+		exit(2);
+	snprintf(doc, sizeof(doc), "{\"keys\":[%s]}", jwk);
+	CHECK(jwk_set_check(doc, strlen(doc), &info, err, sizeof(err)) == -1 && strstr(err, "repeated") != NULL);
+	free(jwk);
+	snprintf(doc, sizeof(doc), "{\"keys\":[%s],\"keys\":[]}", jwk1);
+	CHECK(jwk_set_check(doc, strlen(doc), &info, err, sizeof(err)) == -1 && strstr(err, "repeated") != NULL);
+	{
+		const char *at = strstr(jwk1, "\"kid\":\"k1\"");
+
+		if (at == NULL || asprintf(&jwk, "%.*s\"kid\":\"k1\\u0000x\"%s", (int)(at - jwk1), jwk1,
+					   at + strlen("\"kid\":\"k1\"")) < 0)
+			exit(2);
+	}
+	snprintf(doc, sizeof(doc), "{\"keys\":[%s]}", jwk);
+	CHECK(jwk_set_check(doc, strlen(doc), &info, err, sizeof(err)) == -1);
+	free(jwk);
+	snprintf(doc, sizeof(doc), "{\"keys\":[%s],\"x\":NaN}", jwk1);
+	CHECK(jwk_set_check(doc, strlen(doc), &info, err, sizeof(err)) == -1);
+	snprintf(doc, sizeof(doc), "{'keys':[%s]}", jwk1);
+	CHECK(jwk_set_check(doc, strlen(doc), &info, err, sizeof(err)) == -1);
+	snprintf(doc, sizeof(doc), "{\"keys\":[%s],\"x\":\"\xe0\x80\xaf\"}", jwk1);
+	CHECK(jwk_set_check(doc, strlen(doc), &info, err, sizeof(err)) == -1);
+	snprintf(doc, sizeof(doc), "{\"keys\":[%s]}", jwk1);
+	CHECK(jwk_set_check(doc, strlen(doc), &info, err, sizeof(err)) == 0 && info.nkeys == 1);
 }
 
 static void test_reasons(void)
@@ -761,6 +823,7 @@ int main(void)
 	test_identity_claims(v);
 	test_reasons();
 	test_jwks_check(v, jwk1);
+	test_json_policy(v, jwk1);
 	jwtv_free(v);
 	test_refresh(jwk1);
 
