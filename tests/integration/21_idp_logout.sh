@@ -173,7 +173,7 @@ logout "$(sign "$(lt "\"sub\":\"$U\"")" '{"alg":"RS256","kid":"k1"}')"
 expect_status 200 "sub only (no typ): accepted"
 expect_json .count 2 "sub only: all the user's sessions are revoked"
 gone_on B "$T_S3" && gone_on A "$T_N2" && pass "sub only: refused on both hosts" || fail "sub only: $(status_on B "$T_S3") $(status_on A "$T_N2")"
-logout "$(sign "$(lt '"sid":"no-such-sid","aud":["client-x","client-other"]')" "$LT_HDR")"
+logout "$(sign "$(jq -c '.aud = ["client-x", "client-other"]' <<<"$(lt '"sid":"no-such-sid"')")" "$LT_HDR")"
 expect_status 200 "a token matching nothing, aud an array holding the second listed audience: 200"
 expect_json .count 0 "nothing matched: count 0"
 n=$(psql_q "SELECT count(*) FROM session_events WHERE event = 'revoked' AND detail->>'reason' = 'backchannel' AND user_id = '$U'")
