@@ -196,7 +196,7 @@ static void dispatch(struct app *a, struct req *r)
 	r->route = rt->name;
 	if (rt->guarded && guard_refuses(a, r))
 		return;
-	if (http_read_body(r, a->cfg->max_body_bytes) != 0)
+	if (http_read_body(r, a->cfg->max_body_bytes, rt->any_body) != 0)
 		return;
 	rt->fn(a, r, m.arg);
 }

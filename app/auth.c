@@ -16,6 +16,24 @@ void auth_release(struct auth *au)
 }
 
 /*
+ * A rotated-away token presented again: within rotation_reuse_grace a tab
+ * that missed the new token (answered as before); later, a stolen copy, so
+ * the whole session ends (sql/015). The answer stays 401 either way.
+ */
+static void note_reuse(struct app *a, struct req *r, const unsigned char *hash)
+{
+	int revoked = 0;
+
+	if (sess_token_reuse(&a->store, hash, a->cfg->rotation_reuse_grace, r->client_addr, &revoked) != STORE_OK ||
+	    !revoked)
+		return;
+	log_warn("event=token_reuse route=%s addr=%s", r->route ? r->route : "none",
+		 r->client_addr ? r->client_addr : "-");
+	metrics_add(MC_TOKEN_REUSE, 1);
+	metrics_revoked(MR_TOKEN_REUSE, 1);
+}
+
+/*
  * The authoritative lookup (PostgreSQL's cache table, then sessions) into
  * out->view.row, and activity recorded when due. 0 with *touched (and
  * touch_text and *touch_epoch) set, or -1 after the error response.
@@ -33,6 +51,8 @@ static int lookup_store(struct app *a, struct req *r, struct auth *out, int *tou
 
 		/* A session cleanup deleted (or a rotated token) answers as before, and is no guess. */
 		err = sess_gone(&a->store, out->cred.hash, &why);
+		if (err == STORE_OK && why == AR_ROTATED)
+			note_reuse(a, r, out->cred.hash);
 		if (err == STORE_OK && why == AR_EXPIRED)
 			auth_reject(a, r, "Session", "session_expired", "the session has expired", AR_EXPIRED);
 		else if (err == STORE_OK)

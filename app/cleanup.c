@@ -88,6 +88,16 @@ static const char SQL_BATCH_GONE[] =
 	"                ORDER BY keep_from LIMIT $2::int FOR UPDATE SKIP LOCKED) "
 	"DELETE FROM gone_tokens g USING doomed d WHERE g.token_hash = d.token_hash";
 
+/*
+ * Back-channel logout tokens seen (migration 015): once their token expired
+ * (exp plus the leeway) a replay is refused by its exp, so the entry can go;
+ * the sessions' cutoff ($1, now less cleanup_grace) is at or before now.
+ */
+static const char SQL_BATCH_JTIS[] =
+	"WITH doomed AS (SELECT jti FROM logout_jtis WHERE expires_at < $1::timestamptz "
+	"                ORDER BY expires_at LIMIT $2::int FOR UPDATE SKIP LOCKED) "
+	"DELETE FROM logout_jtis j USING doomed d WHERE j.jti = d.jti";
+
 /* The dry run: the same predicates, counted in one read-only snapshot. */
 static const char SQL_COUNT_SESSIONS[] =
 	"SELECT count(*) FILTER (WHERE revoked_at IS NULL OR revoked_at > $1::timestamptz), "
@@ -105,6 +115,9 @@ static const char SQL_COUNT_EVENTS[] =
 
 static const char SQL_COUNT_GONE[] =
 	"SELECT count(*) FROM gone_tokens WHERE keep_from < $1::timestamptz";
+
+static const char SQL_COUNT_JTIS[] =
+	"SELECT count(*) FROM logout_jtis WHERE expires_at < $1::timestamptz";
 
 /* --verbose: sessions in use, and dead ones kept for the grace period. */
 static const char SQL_COUNT_LIVE[] =
@@ -332,7 +345,8 @@ static int dry_run(PGconn *conn, const struct cleanup_opts *o, struct cleanup_st
 	PQclear(res);
 	if (count(conn, "counting cache rows", SQL_COUNT_CACHE, p1, &st->cache_rows, err, errlen) != 0 ||
 	    count(conn, "counting events", SQL_COUNT_EVENTS, p2, &st->events, err, errlen) != 0 ||
-	    count(conn, "counting gone tokens", SQL_COUNT_GONE, p3, &st->gone_tokens, err, errlen) != 0)
+	    count(conn, "counting gone tokens", SQL_COUNT_GONE, p3, &st->gone_tokens, err, errlen) != 0 ||
+	    count(conn, "counting seen logout tokens", SQL_COUNT_JTIS, p1, &st->logout_jtis, err, errlen) != 0)
 		goto out;
 	if (o->verbose && count_live(conn, st, err, errlen) != 0)
 		goto out;
@@ -402,7 +416,9 @@ enum cleanup_result cleanup_run(PGconn *conn, const struct cfg *c, const struct 
 	if (delete_rows(conn, o, st, "deleting old events", SQL_BATCH_EVENTS, st->event_cutoff, limit, &st->events,
 			err, errlen) != 0 ||
 	    delete_rows(conn, o, st, "deleting old gone tokens", SQL_BATCH_GONE, st->gone_cutoff, limit,
-			&st->gone_tokens, err, errlen) != 0)
+			&st->gone_tokens, err, errlen) != 0 ||
+	    delete_rows(conn, o, st, "deleting expired logout token ids", SQL_BATCH_JTIS, st->cutoff, limit,
+			&st->logout_jtis, err, errlen) != 0)
 		goto failed;
 	st->events_ms = now_ms() - t1;
 	if (o->verbose && !st->interrupted) {
@@ -433,6 +449,7 @@ void cleanup_report(FILE *out, const struct cleanup_opts *o, const struct cleanu
 	fprintf(out, "cleanup oldest_expiry=%s\n", st->oldest_expiry[0] ? st->oldest_expiry : "none");
 	fprintf(out, "cleanup events=%lld\n", st->events);
 	fprintf(out, "cleanup gone_tokens=%lld\n", st->gone_tokens);
+	fprintf(out, "cleanup logout_jtis=%lld\n", st->logout_jtis);
 	if (o->verbose) {
 		fprintf(out, "cleanup sessions_live=%lld\n", st->live);
 		fprintf(out, "cleanup sessions_in_grace=%lld\n", st->retained);

@@ -294,6 +294,11 @@ static int validate(const struct cfg *c, char *err, size_t errlen)
 		errbuf_set(err, errlen, "%s: jwt_issuer and jwt_audience must be set", where);
 		return -1;
 	}
+	if (c->backchannel_logout && c->backchannel_audience[strspn(c->backchannel_audience, ", ")] == '\0') {
+		errbuf_set(err, errlen, "%s: backchannel_logout = on needs backchannel_audience (the Auth0 client id)",
+			   where);
+		return -1;
+	}
 	for (const char *p = c->jwt_algorithms; *p;) {
 		size_t n = strcspn(p, ", ");
 

@@ -25,8 +25,7 @@ void auth_audit_flush(struct app *a, time_t now)
 	}
 }
 
-void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
-		 enum auth_reason reason)
+void auth_note_failure(struct app *a, struct req *r, const char *scheme, enum auth_reason reason)
 {
 	const char *addr = r->client_addr;
 	const char *route = r->route ? r->route : "none";
@@ -47,6 +46,12 @@ void auth_reject(struct app *a, struct req *r, const char *scheme, const char *c
 	if (write)
 		sess_auth_failed(&a->store, addr, reason, route, events);
 	metrics_auth_failure(scheme, reason);
+}
+
+void auth_reject(struct app *a, struct req *r, const char *scheme, const char *code, const char *message,
+		 enum auth_reason reason)
+{
+	auth_note_failure(a, r, scheme, reason);
 	http_add_header(r, "WWW-Authenticate", scheme);
 	http_error(r, ERR_UNAUTHORIZED, code, message);
 }

@@ -137,7 +137,7 @@ static int is_json_type(const char *ct)
 	return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
 }
 
-int http_read_body(struct req *r, long max_bytes)
+int http_read_body(struct req *r, long max_bytes, int any_type)
 {
 	long want;
 	int got;
@@ -161,7 +161,7 @@ int http_read_body(struct req *r, long max_bytes)
 	want = r->content_length;
 	if (want == 0)
 		return 0;
-	if (!is_json_type(r->content_type)) {
+	if (!any_type && !is_json_type(r->content_type)) {
 		http_error(r, ERR_MEDIA_TYPE, "unsupported_media_type", "request body must be application/json");
 		return -1;
 	}

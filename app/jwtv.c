@@ -42,7 +42,7 @@ struct jwtv {
 	char *issuer, *audience;
 	unsigned algs;
 	long leeway;
-	char *claim_email, *claim_name, *claim_picture, *claim_tenant_id, *claim_tenant_name;
+	char *claim_email, *claim_name, *claim_picture, *claim_tenant_id, *claim_tenant_name, *claim_sid;
 	struct jwk_set set;
 };
 
@@ -88,6 +88,7 @@ struct jwtv *jwtv_new(const struct jwtv_options *opt, char *err, size_t errlen)
 	v->claim_picture = optdup(opt->claim_picture);
 	v->claim_tenant_id = optdup(opt->claim_tenant_id);
 	v->claim_tenant_name = optdup(opt->claim_tenant_name);
+	v->claim_sid = optdup(opt->claim_sid);
 	if (jwk_set_load(&v->set, err, errlen) != 0) {
 		jwtv_free(v);
 		return NULL;
@@ -107,7 +108,11 @@ int jwtv_reload(struct jwtv *v, char *err, size_t errlen)
 	return jwk_set_load(&v->set, err, errlen) == 0 ? 1 : -1;
 }
 
-static int typ_ok(json_object *hdr)
+/*
+ * The header's typ: absent or JWT for either kind; at+jwt (RFC 9068) for an
+ * access token, logout+jwt (Back-Channel Logout 1.0) for a logout token only.
+ */
+static int typ_ok(json_object *hdr, int logout)
 {
 	json_object *t;
 	const char *s;
@@ -118,11 +123,11 @@ static int typ_ok(json_object *hdr)
 		return 0;
 	if (strncasecmp(s, "application/", 12) == 0)	/* RFC 7515 §4.1.9: prefix may be omitted */
 		s += 12;
-	return strcasecmp(s, "JWT") == 0 || strcasecmp(s, "at+jwt") == 0;
+	return strcasecmp(s, "JWT") == 0 || strcasecmp(s, logout ? "logout+jwt" : "at+jwt") == 0;
 }
 
 /* Checks the header; on success *keyp and *algp are the key and ALG_* bit to verify with. */
-static enum jwtv_err check_header(const struct jwtv *v, json_object *hdr, const struct jwk_key **keyp,
+static enum jwtv_err check_header(const struct jwtv *v, json_object *hdr, int logout, const struct jwk_key **keyp,
 				  unsigned *algp)
 {
 	const char *alg, *kid;
@@ -130,7 +135,7 @@ static enum jwtv_err check_header(const struct jwtv *v, json_object *hdr, const 
 	const struct jwk_key *k;
 	unsigned bit;
 
-	if (!typ_ok(hdr))
+	if (!typ_ok(hdr, logout))
 		return JWTV_MALFORMED;
 	if (json_object_object_get_ex(hdr, "crit", NULL))
 		return JWTV_MALFORMED;	/* no extensions are understood (RFC 7515 §4.1.11) */
@@ -207,23 +212,49 @@ static int get_time(json_object *obj, const char *name, double *out)
 	return 1;
 }
 
-static enum jwtv_err check_claims(const struct jwtv *v, json_object *pl, time_t now)
+/* 1 when aud (a string or an array of strings) holds want[0..wlen). */
+static int aud_has(json_object *aud, const char *want, size_t wlen)
+{
+	size_t i, n = json_object_is_type(aud, json_type_array) ? json_object_array_length(aud) : 1;
+
+	for (i = 0; i < n; i++) {
+		json_object *a = json_object_is_type(aud, json_type_array) ? json_object_array_get_idx(aud, i) : aud;
+
+		if (json_object_is_type(a, json_type_string) && (size_t)json_object_get_string_len(a) == wlen &&
+		    memcmp(json_object_get_string(a), want, wlen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when aud holds one of the comma-separated audiences in list. */
+static int aud_in_list(json_object *aud, const char *list)
+{
+	while (list && *list) {
+		size_t n;
+
+		list += strspn(list, ", ");
+		n = strcspn(list, ", ");
+		if (n > 0 && aud_has(aud, list, n))
+			return 1;
+		list += n;
+	}
+	return 0;
+}
+
+/* iss, aud (the access audience, or with logout_auds one of that list), exp (required) and nbf. */
+static enum jwtv_err check_claims(const struct jwtv *v, json_object *pl, time_t now, const char *logout_auds)
 {
 	json_object *aud, *iss;
 	double exp, nbf;
-	size_t i, sublen;
-	int r, found = 0;
+	size_t sublen;
+	int r, found;
 
 	if (!json_object_object_get_ex(pl, "iss", &iss) || !jwk_str_eq(iss, v->issuer))
 		return JWTV_BAD_ISSUER;
 	if (!json_object_object_get_ex(pl, "aud", &aud))
 		return JWTV_BAD_AUDIENCE;
-	if (json_object_is_type(aud, json_type_array)) {
-		for (i = 0; i < json_object_array_length(aud) && !found; i++)
-			found = jwk_str_eq(json_object_array_get_idx(aud, i), v->audience);
-	} else {
-		found = jwk_str_eq(aud, v->audience);
-	}
+	found = logout_auds ? aud_in_list(aud, logout_auds) : aud_has(aud, v->audience, strlen(v->audience));
 	if (!found)
 		return JWTV_BAD_AUDIENCE;
 	/* Time claims are compared as doubles: exact for any integer below 2^53. */
@@ -237,7 +268,7 @@ static enum jwtv_err check_claims(const struct jwtv *v, json_object *pl, time_t 
 		return JWTV_MALFORMED;
 	if (r > 0 && (double)now + (double)v->leeway < nbf)
 		return JWTV_NOT_YET_VALID;
-	if (jwk_get_str(pl, "sub", &sublen) == NULL || sublen == 0)
+	if (logout_auds == NULL && (jwk_get_str(pl, "sub", &sublen) == NULL || sublen == 0))
 		return JWTV_MISSING_SUB;
 	return JWTV_OK;
 }
@@ -272,6 +303,7 @@ static enum jwtv_err check_identity(const struct jwtv *v, json_object *pl, const
 		{ v->claim_name, JWTV_TEXT_CLAIM_MAX, 0 },
 		{ v->claim_tenant_name, JWTV_TEXT_CLAIM_MAX, 0 },
 		{ v->claim_picture, JWTV_URL_CLAIM_MAX, 0 },
+		{ v->claim_sid, JWTV_HEADER_CLAIM_MAX, 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
@@ -290,9 +322,12 @@ static char *claim_dup(json_object *pl, const char *name)
 	return s != NULL ? jwk_strndup(s, n) : NULL;
 }
 
-/* Returns JWTV_OK and fills *out (free with jwtv_identity_free), or an error with *out all NULL. */
-enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t now,
-			  struct jwtv_identity *out)
+/*
+ * Splits and decodes token, checks its header (typ for an access or, with
+ * logout, a logout token; alg; kid) and its signature. JWTV_OK with the
+ * parsed payload in *plp (the caller puts it), or an error with *plp NULL.
+ */
+static enum jwtv_err open_jws(struct jwtv *v, const char *token, size_t len, int logout, json_object **plp)
 {
 	const char *dot1, *dot2;
 	unsigned char *hraw = NULL, *praw = NULL, *sraw = NULL;
@@ -304,11 +339,10 @@ enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t 
 	int badchar = 0;
 	enum jwtv_err rc;
 
-	if (out != NULL)
-		memset(out, 0, sizeof(*out));
+	*plp = NULL;
 	if (len > JWTV_MAX_TOKEN)
 		return JWTV_TOO_LARGE;
-	if (v == NULL || out == NULL)
+	if (v == NULL)
 		return JWTV_NO_KEYS;
 	if (token == NULL || len == 0)
 		return JWTV_MALFORMED;
@@ -346,7 +380,7 @@ enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t 
 		rc = JWTV_MALFORMED;
 		goto out;
 	}
-	if ((rc = check_header(v, hdr, &k, &bit)) != JWTV_OK)
+	if ((rc = check_header(v, hdr, logout, &k, &bit)) != JWTV_OK)
 		goto out;
 	if (jsonx_parse((const char *)praw, plen, JSONX_INPUT_DEPTH, 1, &pl) != JSONX_OK) {
 		rc = JWTV_MALFORMED;
@@ -354,8 +388,37 @@ enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t 
 	}
 	if ((rc = check_signature(token, (size_t)(dot2 - token), sraw, slen, k, bit)) != JWTV_OK)
 		goto out;
-	if ((rc = check_claims(v, pl, now)) != JWTV_OK)
+	*plp = pl;
+	pl = NULL;
+out:
+	json_object_put(hdr);
+	json_object_put(pl);
+	free(hraw);
+	free(praw);
+	free(sraw);
+	return rc;
+}
+
+/* Returns JWTV_OK and fills *out (free with jwtv_identity_free), or an error with *out all NULL. */
+enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t now,
+			  struct jwtv_identity *out)
+{
+	json_object *pl = NULL;
+	enum jwtv_err rc;
+
+	if (out == NULL)
+		return JWTV_NO_KEYS;
+	memset(out, 0, sizeof(*out));
+	if ((rc = open_jws(v, token, len, 0, &pl)) != JWTV_OK)
+		return rc;
+	if ((rc = check_claims(v, pl, now, NULL)) != JWTV_OK)
 		goto out;
+	/* A logout token is never a login, whatever its typ says. */
+	if (json_object_object_get_ex(pl, "events", NULL)) {
+		out->bad_claim = "events";
+		rc = JWTV_BAD_CLAIM;
+		goto out;
+	}
 	if ((rc = check_identity(v, pl, &out->bad_claim)) != JWTV_OK)
 		goto out;
 	out->sub = claim_dup(pl, "sub");
@@ -364,13 +427,89 @@ enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t 
 	out->picture = claim_dup(pl, v->claim_picture);
 	out->tenant_id = claim_dup(pl, v->claim_tenant_id);
 	out->tenant_name = claim_dup(pl, v->claim_tenant_name);
+	out->sid = claim_dup(pl, v->claim_sid);
 out:
-	json_object_put(hdr);
 	json_object_put(pl);
-	free(hraw);
-	free(praw);
-	free(sraw);
 	return rc;
+}
+
+#define BACKCHANNEL_EVENT "http://schemas.openid.net/event/backchannel-logout"
+
+/* The claims only a logout token has (Back-Channel Logout 1.0 §2.4, §2.6): JWTV_BAD_CLAIM naming the first wrong one. */
+static enum jwtv_err check_logout(const struct jwtv *v, json_object *pl, time_t now, const char **bad)
+{
+	json_object *ev, *e;
+	double iat;
+	size_t n;
+	const char *s;
+
+	*bad = "iat";	/* required; not issued in the future beyond the leeway (exp bounds its age) */
+	if (get_time(pl, "iat", &iat) <= 0 || iat > (double)now + (double)v->leeway)
+		return JWTV_BAD_CLAIM;
+	*bad = "events";
+	if (!json_object_object_get_ex(pl, "events", &ev) || !json_object_is_type(ev, json_type_object) ||
+	    !json_object_object_get_ex(ev, BACKCHANNEL_EVENT, &e) || !json_object_is_type(e, json_type_object))
+		return JWTV_BAD_CLAIM;
+	*bad = "nonce";
+	if (json_object_object_get_ex(pl, "nonce", NULL))
+		return JWTV_BAD_CLAIM;
+	*bad = "jti";
+	if ((s = jwk_get_str(pl, "jti", &n)) == NULL || n == 0 || n > JWTV_HEADER_CLAIM_MAX || !claim_ok(pl, "jti", n, 1))
+		return JWTV_BAD_CLAIM;
+	/* sid, sub or both; each, when present, a string fit for the store. */
+	*bad = "sid";
+	if (json_object_object_get_ex(pl, "sid", &e) &&
+	    (!json_object_is_type(e, json_type_string) || json_object_get_string_len(e) == 0 ||
+	     !claim_ok(pl, "sid", JWTV_HEADER_CLAIM_MAX, 1)))
+		return JWTV_BAD_CLAIM;
+	*bad = "sub";
+	if (json_object_object_get_ex(pl, "sub", &e) &&
+	    (!json_object_is_type(e, json_type_string) || json_object_get_string_len(e) == 0 ||
+	     !claim_ok(pl, "sub", JWTV_HEADER_CLAIM_MAX, 1)))
+		return JWTV_BAD_CLAIM;
+	*bad = "sid";
+	if (jwk_get_str(pl, "sid", NULL) == NULL && jwk_get_str(pl, "sub", NULL) == NULL)
+		return JWTV_BAD_CLAIM;
+	*bad = NULL;
+	return JWTV_OK;
+}
+
+enum jwtv_err jwtv_verify_logout(struct jwtv *v, const char *token, size_t len, time_t now, const char *audiences,
+				 struct jwtv_logout *out)
+{
+	json_object *pl = NULL;
+	enum jwtv_err rc;
+	double exp = 0;
+
+	if (out == NULL)
+		return JWTV_NO_KEYS;
+	memset(out, 0, sizeof(*out));
+	if (audiences == NULL || audiences[strspn(audiences, ", ")] == '\0')
+		return JWTV_BAD_AUDIENCE;
+	if ((rc = open_jws(v, token, len, 1, &pl)) != JWTV_OK)
+		return rc;
+	if ((rc = check_claims(v, pl, now, audiences)) != JWTV_OK)
+		goto out;
+	if ((rc = check_logout(v, pl, now, &out->bad_claim)) != JWTV_OK)
+		goto out;
+	(void)get_time(pl, "exp", &exp);
+	out->exp = (long long)exp + v->leeway;
+	out->jti = claim_dup(pl, "jti");
+	out->sid = claim_dup(pl, "sid");
+	out->sub = claim_dup(pl, "sub");
+out:
+	json_object_put(pl);
+	return rc;
+}
+
+void jwtv_logout_free(struct jwtv_logout *lo)
+{
+	if (lo == NULL)
+		return;
+	free(lo->jti);
+	free(lo->sid);
+	free(lo->sub);
+	memset(lo, 0, sizeof(*lo));
 }
 
 /* Frees the strings of *id (not id itself) and sets them to NULL. NULL-safe. */
@@ -384,6 +523,7 @@ void jwtv_identity_free(struct jwtv_identity *id)
 	free(id->picture);
 	free(id->tenant_id);
 	free(id->tenant_name);
+	free(id->sid);
 	memset(id, 0, sizeof(*id));
 }
 
@@ -445,5 +585,6 @@ void jwtv_free(struct jwtv *v)
 	free(v->claim_picture);
 	free(v->claim_tenant_id);
 	free(v->claim_tenant_name);
+	free(v->claim_sid);
 	free(v);
 }

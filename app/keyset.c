@@ -47,6 +47,7 @@ void keyset_options(const struct cfg *c, struct jwtv_options *o)
 	o->claim_picture = c->claim_picture;
 	o->claim_tenant_id = c->claim_tenant_id;
 	o->claim_tenant_name = c->claim_tenant_name;
+	o->claim_sid = c->claim_sid;
 }
 
 void keyset_load(struct app *a)

@@ -64,7 +64,8 @@ static const struct {
 };
 #define NAUTH (sizeof(auth_labels) / sizeof(auth_labels[0]))
 
-static const char *const revoke_reasons[MR_COUNT] = { "logout", "revoke", "invalidate_all", "session_limit" };
+static const char *const revoke_reasons[MR_COUNT] = { "logout", "revoke", "invalidate_all", "session_limit",
+							"token_reuse", "backchannel", "service" };
 static const char *const store_kinds[MS_COUNT] = { "query", "unavailable", "connect" };
 static const char *const jwks_results[MJ_COUNT] = { "ok", "network", "tls", "http_status", "too_large", "invalid" };
 static const char *const kid_miss_outcomes[MK_COUNT] = {
@@ -506,6 +507,9 @@ int metrics_render(char **out, size_t *len)
 	       LOAD(&m->counters[MC_SESSIONS_ROTATED]));
 	labelled(f, "sessiond_sessions_revoked_total", "Sessions revoked, by reason.", "reason", revoke_reasons,
 		 m->revoked, MR_COUNT);
+	scalar(f, "sessiond_token_reuse_total", "counter",
+	       "Tokens rotated away more than rotation_reuse_grace ago presented again: each ended its session.",
+	       LOAD(&m->counters[MC_TOKEN_REUSE]));
 	scalar(f, "sessiond_sessions_expired_total", "counter",
 	       "Sessions found expired when presented (counted once per session).",
 	       LOAD(&m->counters[MC_SESSIONS_EXPIRED]));

@@ -8,19 +8,23 @@
 #include "routes.h"
 
 static const struct route routes[] = {
-	{ "GET", "/api/sessions/health/", "health", route_health, 0, 0 },
+	/* method, pattern, name, handler, guarded, exact, any_body */
+	{ "GET", "/api/sessions/health/", "health", route_health, 0, 0, 0 },
 	/* Exact: /api/sessions/metrics (no slash) would pass a site's rule for the documented path. */
-	{ "GET", "/api/sessions/metrics/", "metrics", route_metrics, 0, 1 },
-	{ "POST", "/api/sessions/create/", "create", route_create, 1, 0 },
-	{ "GET", "/api/sessions/current/", "current_get", route_current_get, 1, 0 },
-	{ "PATCH", "/api/sessions/current/", "current_patch", route_current_patch, 1, 0 },
-	{ "DELETE", "/api/sessions/current/", "current_delete", route_current_delete, 1, 0 },
-	{ "POST", "/api/sessions/refresh/", "refresh", route_refresh, 1, 0 },
-	{ "GET", "/api/sessions/", "list", route_list, 1, 0 },
-	{ "POST", "/api/sessions/invalidate-all/", "invalidate_all", route_invalidate_all, 1, 0 },
-	{ "GET", "/api/sessions/auth/", "auth", route_auth, 1, 0 },
-	{ "DELETE", "/api/sessions/{uuid}/", "revoke", route_revoke_one, 1, 0 },
-	{ "PATCH", "/api/sessions/internal/users/{}/", "internal_user", route_internal_user, 1, 0 },
+	{ "GET", "/api/sessions/metrics/", "metrics", route_metrics, 0, 1, 0 },
+	{ "POST", "/api/sessions/create/", "create", route_create, 1, 0, 0 },
+	{ "GET", "/api/sessions/current/", "current_get", route_current_get, 1, 0, 0 },
+	{ "PATCH", "/api/sessions/current/", "current_patch", route_current_patch, 1, 0, 0 },
+	{ "DELETE", "/api/sessions/current/", "current_delete", route_current_delete, 1, 0, 0 },
+	{ "POST", "/api/sessions/refresh/", "refresh", route_refresh, 1, 0, 0 },
+	{ "GET", "/api/sessions/", "list", route_list, 1, 0, 0 },
+	{ "POST", "/api/sessions/invalidate-all/", "invalidate_all", route_invalidate_all, 1, 0, 0 },
+	{ "GET", "/api/sessions/auth/", "auth", route_auth, 1, 0, 0 },
+	{ "DELETE", "/api/sessions/{uuid}/", "revoke", route_revoke_one, 1, 0, 0 },
+	{ "PATCH", "/api/sessions/internal/users/{}/", "internal_user", route_internal_user, 1, 0, 0 },
+	{ "POST", "/api/sessions/internal/users/{}/revoke/", "service_revoke", route_service_revoke, 1, 0, 0 },
+	/* The body is a form (OIDC Back-Channel Logout): the handler reads its type. */
+	{ "POST", "/api/sessions/backchannel-logout/", "backchannel_logout", route_backchannel_logout, 1, 0, 1 },
 };
 
 const char *router_route_name(size_t i)

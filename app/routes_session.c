@@ -173,7 +173,7 @@ static void release_answer(char tok[TOKEN_LEN + 1], struct jsonx_buf *b, struct 
 		json_object_put(body);
 }
 
-static int load_verifier(struct app *a, struct req *r)
+int route_load_verifier(struct app *a, struct req *r)
 {
 	/*
 	 * app_tick retries loading the JWKS every second; no reload per request,
@@ -188,6 +188,31 @@ static int load_verifier(struct app *a, struct req *r)
 		return -1;
 	}
 	return 0;
+}
+
+enum jwtv_err route_verify_jwt(struct app *a, route_verify_fn *verify, const char *jwt, size_t len, void *out)
+{
+	enum jwtv_err jerr = verify(a->jwt, jwt, len, time(NULL), out);
+
+	if (jerr == JWTV_UNKNOWN_KID && jwks_url_mode(a->cfg)) {
+		/*
+		 * Perhaps a key rotation: first the key file another request may
+		 * have had fetched already (a stat), then a fetch of the issuer's
+		 * JWKS, waited for briefly, so the first login with a new key succeeds.
+		 */
+		keyset_refresh(a);
+		jerr = verify(a->jwt, jwt, len, time(NULL), out);
+		if (jerr == JWTV_UNKNOWN_KID && jwks_kid_miss(a->cfg)) {
+			keyset_refresh(a);
+			jerr = verify(a->jwt, jwt, len, time(NULL), out);
+		}
+	}
+	return jerr;
+}
+
+static enum jwtv_err verify_access(struct jwtv *v, const char *jwt, size_t len, time_t now, void *out)
+{
+	return jwtv_verify(v, jwt, len, now, out);
 }
 
 void route_create(struct app *a, struct req *r, const char *arg)
@@ -213,22 +238,9 @@ void route_create(struct app *a, struct req *r, const char *arg)
 			    AR_MISSING_BEARER);
 		return;
 	}
-	if (load_verifier(a, r) != 0)
+	if (route_load_verifier(a, r) != 0)
 		return;
-	jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
-	if (jerr == JWTV_UNKNOWN_KID && jwks_url_mode(a->cfg)) {
-		/*
-		 * Perhaps a key rotation: first the key file another request may
-		 * have had fetched already (a stat), then a fetch of the issuer's
-		 * JWKS, waited for briefly, so the first login with a new key succeeds.
-		 */
-		keyset_refresh(a);
-		jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
-		if (jerr == JWTV_UNKNOWN_KID && jwks_kid_miss(a->cfg)) {
-			keyset_refresh(a);
-			jerr = jwtv_verify(a->jwt, jwt, jwt_len, time(NULL), &id);
-		}
-	}
+	jerr = route_verify_jwt(a, verify_access, jwt, jwt_len, &id);
 	if (jerr == JWTV_NOT_JWS) {
 		snprintf(msg, sizeof(msg), "the bearer token is not a signed JWT; request an access token for the API audience %s",
 			 a->cfg->jwt_audience);
@@ -273,6 +285,7 @@ void route_create(struct app *a, struct req *r, const char *arg)
 	n.user_agent = r->user_agent;
 	n.max_per_user = a->cfg->max_sessions_per_user;
 	n.max_data = a->cfg->max_session_data_bytes;
+	n.idp_sid = id.sid;
 	err = sess_create(&a->store, &n, &s);
 	if (err != STORE_OK) {
 		route_store_error(a, r, err);

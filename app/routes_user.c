@@ -111,32 +111,44 @@ out:
 	auth_release(&au);
 }
 
-/* PATCH /api/sessions/internal/users/{user_id}/ with Authorization: Service <key>. */
-void route_internal_user(struct app *a, struct req *r, const char *user_id)
+/*
+ * The internal routes' caller: Authorization: Service <key> equal to
+ * service_key_file's, and a plausible user id. 0, or -1 after the answer.
+ */
+static int service_caller(struct app *a, struct req *r, const char *user_id)
 {
 	const char *key;
 	size_t key_len;
 	unsigned char h[TOKEN_HASH_LEN];
+
+	if (!a->have_service_key || !authhdr_param(r->authorization, "Service", &key, &key_len)) {
+		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", AR_SERVICE_KEY);
+		return -1;
+	}
+	/* Compare hashes: constant time whatever the presented length. */
+	token_hash(key, key_len, h);
+	if (!token_ct_equal(h, a->service_key_hash, sizeof(h))) {
+		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", AR_SERVICE_KEY);
+		return -1;
+	}
+	if (user_id[0] == '\0' || strlen(user_id) > 255) {
+		http_error(r, ERR_NOT_FOUND, "not_found", "no such user");
+		return -1;
+	}
+	return 0;
+}
+
+/* PATCH /api/sessions/internal/users/{user_id}/ with Authorization: Service <key>. */
+void route_internal_user(struct app *a, struct req *r, const char *user_id)
+{
 	struct json_object *body = NULL;
 	const char *plan = NULL, *status = NULL;
 	char out_json[64];
 	long n = 0;
 	enum store_err err;
 
-	if (!a->have_service_key || !authhdr_param(r->authorization, "Service", &key, &key_len)) {
-		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", AR_SERVICE_KEY);
+	if (service_caller(a, r, user_id) != 0)
 		return;
-	}
-	/* Compare hashes: constant time whatever the presented length. */
-	token_hash(key, key_len, h);
-	if (!token_ct_equal(h, a->service_key_hash, sizeof(h))) {
-		auth_reject(a, r, "Service", "invalid_service_key", "a valid service key is required", AR_SERVICE_KEY);
-		return;
-	}
-	if (user_id[0] == '\0' || strlen(user_id) > 255) {
-		http_error(r, ERR_NOT_FOUND, "not_found", "no such user");
-		return;
-	}
 	body = http_body_object(r);
 	if (body == NULL)
 		return;
@@ -166,6 +178,58 @@ void route_internal_user(struct app *a, struct req *r, const char *user_id)
 		goto out;
 	}
 	log_info("event=billing_updated sessions=%ld", n);
+	snprintf(out_json, sizeof(out_json), "{\"count\":%ld}", n);
+	http_send_raw(r, 200, "application/json; charset=utf-8", out_json, strlen(out_json));
+out:
+	json_object_put(body);
+}
+
+/* A service revoke's reason: lower-case letters, digits and '_', as recorded in the audit trail. */
+static int reason_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 48 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+/*
+ * POST /api/sessions/internal/users/{user_id}/revoke/ with Authorization:
+ * Service <key>: revokes all the user's sessions, on every host, for a
+ * backend or an Auth0 Action (user blocked, password changed). Body: {} or
+ * {"reason": "password_changed"}; the reason (default "service") is recorded.
+ */
+void route_service_revoke(struct app *a, struct req *r, const char *user_id)
+{
+	struct json_object *body = NULL;
+	const char *reason = "service";
+	char out_json[64];
+	long n = 0;
+	enum store_err err;
+
+	if (service_caller(a, r, user_id) != 0)
+		return;
+	body = http_body_object(r);
+	if (body == NULL)
+		return;
+	json_object_object_foreach(body, k, v)
+	{
+		if (strcmp(k, "reason") != 0) {
+			route_bad_field(r, "unknown_field", k, "unknown field");
+			goto out;
+		}
+		if (!json_object_is_type(v, json_type_string) || !reason_ok(json_object_get_string(v))) {
+			route_bad_field(r, "invalid_field", k, "must be 1 to 48 of a-z, 0-9 and _");
+			goto out;
+		}
+		reason = json_object_get_string(v);
+	}
+	err = sess_revoke(&a->store, user_id, NULL, NULL, NULL, reason, r->client_addr, &n);
+	if (err != STORE_OK) {
+		route_store_error(a, r, err);
+		goto out;
+	}
+	metrics_revoked(MR_SERVICE, n);
+	log_info("event=sessions_revoked_by_service reason=%s count=%ld", reason, n);
 	snprintf(out_json, sizeof(out_json), "{\"count\":%ld}", n);
 	http_send_raw(r, 200, "application/json; charset=utf-8", out_json, strlen(out_json));
 out:

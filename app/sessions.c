@@ -131,8 +131,8 @@ void sess_forget_local(const unsigned char *hash)
 enum store_err sess_create(struct store *st, const struct sess_new *n, struct session *out)
 {
 	char id[37], ttl[STORE_NUM_LEN], maxn[STORE_NUM_LEN], maxd[STORE_NUM_LEN];
-	const char *params[19];
-	int lengths[19] = { 0 }, formats[19] = { 0 };
+	const char *params[20];
+	int lengths[20] = { 0 }, formats[20] = { 0 };
 	enum store_err err;
 	PGresult *res;
 	uuid_t u;
@@ -161,7 +161,8 @@ enum store_err sess_create(struct store *st, const struct sess_new *n, struct se
 	params[16] = n->ip;
 	params[17] = n->user_agent;
 	params[18] = store_num(maxd, n->max_data);
-	res = store_exec(st, "sess_create", 19, params, lengths, formats, &err);
+	params[19] = n->idp_sid;
+	res = store_exec(st, "sess_create", 20, params, lengths, formats, &err);
 	if (res == NULL)
 		return err;
 	if (PQntuples(res) != 1) {
@@ -318,6 +319,58 @@ enum store_err sess_revoke(struct store *st, const char *user_id, const char *id
 			lcache_invalidate_user(user_id);
 		ring(st);
 	}
+	return STORE_OK;
+}
+
+enum store_err sess_token_reuse(struct store *st, const unsigned char *hash, long grace, const char *ip, int *revoked)
+{
+	char g[STORE_NUM_LEN];
+	const char *params[3] = { (const char *)hash, store_num(g, grace), ip };
+	int lengths[3] = { TOKEN_HASH_LEN, 0, 0 }, formats[3] = { 1, 0, 0 };
+	enum store_err err;
+	PGresult *res = store_exec(st, "sess_token_reuse", 3, params, lengths, formats, &err);
+
+	*revoked = 0;
+	if (res == NULL)
+		return err;
+	if (PQntuples(res) == 1) {
+		*revoked = 1;
+		lcache_invalidate_session(PQgetvalue(res, 0, 0));
+		ring(st);
+	}
+	PQclear(res);
+	return STORE_OK;
+}
+
+enum store_err sess_backchannel(struct store *st, const char *jti, long long exp, const char *sid, const char *sub,
+				const char *ip, long *count)
+{
+	char e[STORE_NUM_LEN];
+	const char *params[5] = { jti, store_num(e, (long)exp), sid, sub, ip };
+	enum store_err err;
+	PGresult *res = store_exec(st, "sess_backchannel", 5, params, NULL, NULL, &err);
+	int rows;
+
+	*count = 0;
+	if (res == NULL)
+		return err;
+	rows = PQntuples(res);
+	if (rows < 1) {
+		PQclear(res);
+		return STORE_ERROR;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "replayed") == 0) {
+		PQclear(res);
+		return STORE_CONFLICT;
+	}
+	for (int i = 0; i < rows; i++)
+		if (!PQgetisnull(res, i, 1)) {
+			lcache_invalidate_session(PQgetvalue(res, i, 1));
+			(*count)++;
+		}
+	PQclear(res);
+	if (*count > 0)
+		ring(st);
 	return STORE_OK;
 }
 

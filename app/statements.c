@@ -75,11 +75,11 @@ const struct statement statements[] = {
 	  "ins AS (INSERT INTO sessions (id, token_hash, user_id, user_email, user_name, user_picture, "
 	  "  tenant_id, tenant_name, needs_onboarding, onboarding_completed, onboarding_step, "
 	  "  subscription_plan, subscription_status, session_data, session_type, expires_at, "
-	  "  ip_address, user_agent) "
+	  "  ip_address, user_agent, idp_sid) "
 	  "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9::bool, $10::bool, $11, "
 	  "  coalesce((SELECT subscription_plan FROM b), $12, 'free'), "
 	  "  coalesce((SELECT subscription_status FROM b), $13, 'active'), "
-	  "  sessiond_sized($14::jsonb, $19::int), $15, now() + make_interval(secs => $16::int), $17::inet, $18) "
+	  "  sessiond_sized($14::jsonb, $19::int), $15, now() + make_interval(secs => $16::int), $17::inet, $18, $20) "
 	  "RETURNING *), "
 	  "c AS (INSERT INTO session_cache (token_hash, id, user_id, user_email, user_name, user_picture, "
 	  "  tenant_id, tenant_name, needs_onboarding, onboarding_completed, onboarding_step, "
@@ -109,6 +109,14 @@ const struct statement statements[] = {
 
 	{ "sess_logout",
 	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_logout($1, $2::int, $3::inet) r", 0 },
+
+	/* A rotated-away token presented again past the grace: revokes its session (sql/015). $1 hash, $2 grace, $3 ip. */
+	{ "sess_token_reuse", "SELECT o_id::text, o_user FROM sessiond_token_reuse($1, $2::int, $3::inet)", 0 },
+
+	/* A verified logout token: $1 jti, $2 its exp (unix seconds, leeway added), $3 sid, $4 sub, $5 ip (sql/015). */
+	{ "sess_backchannel",
+	  "SELECT status, o_id::text, o_user FROM sessiond_backchannel_logout($1, to_timestamp($2::int8), $3, $4, "
+	  "$5::inet)", 0 },
 
 	/*
 	 * The caller's live sessions, newest activity first (the cache knows the

@@ -44,6 +44,7 @@ struct cleanup_stats {
 	long long events;             /* session_events rows deleted (or to delete) */
 	char gone_cutoff[40];         /* gone_tokens records kept from before this go */
 	long long gone_tokens;        /* gone_tokens records deleted (or to delete) */
+	long long logout_jtis;        /* logout_jtis entries past their token's expiry deleted (or to delete) */
 	char oldest_expiry[40];       /* smallest expires_at among those sessions, or "none" */
 	long long batches;            /* delete statements run (0 in a dry run) */
 	int interrupted;              /* stopped early by a signal */

@@ -54,6 +54,10 @@
 	X(STR,  claim_picture, "picture", 0, 0, NULL, "claim holding the user's picture URL") \
 	X(STR,  claim_tenant_id, "org_id", 0, 0, NULL, "claim holding the tenant id (Auth0 Organizations: org_id)") \
 	X(STR,  claim_tenant_name, "org_name", 0, 0, NULL, "claim holding the tenant name") \
+	X(STR,  claim_sid, "sid", 0, 0, NULL, "claim of the creating access token holding the Auth0 session id, recorded for back-channel logout; empty = none recorded") \
+	X(BOOL, backchannel_logout, "off", 0, 1, NULL, "serve POST /api/sessions/backchannel-logout/ (OpenID Connect Back-Channel Logout); needs backchannel_audience") \
+	X(STR,  backchannel_audience, "", 0, 0, NULL, "comma-separated aud values a logout token may carry (the Auth0 application's client id); one must be present") \
+	X(INT,  rotation_reuse_grace, "30", 0, 86400, NULL, "seconds after a rotation during which the old token gets 401 only; presented later it revokes the whole session (token_reuse); 0 = any reuse does") \
 	X(BOOL, client_writable_billing, "off", 0, 1, NULL, "let clients set subscription_plan/subscription_status (legacy migration aid)") \
 	X(STR,  service_key_file, "", 0, 0, NULL, "file holding the key for Authorization: Service on the internal route; empty = route disabled") \
 	X(INT,  auth_fail_limit, "20", 0, 1000000, NULL, "failed authentications per client address per window before 429; 0 = off") \

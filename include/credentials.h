@@ -32,6 +32,13 @@ int auth_csrf(struct app *a, struct req *r, const struct credential *c);
 void auth_csrf_token(const char *token, char *out);
 
 /*
+ * Records a failed authentication (log line, brute-force guard, audit row,
+ * metric under scheme's first word) without answering: for routes whose
+ * failures are not a 401 (back-channel logout answers 400).
+ */
+void auth_note_failure(struct app *a, struct req *r, const char *scheme, enum auth_reason reason);
+
+/*
  * Records (log line, guard, audit row, metric) and answers a failed
  * authentication with 401, WWW-Authenticate: scheme and the error code/message.
  */

@@ -73,10 +73,11 @@ void http_req_init(struct req *r, FCGX_Request *f);
 void http_req_free(struct req *r);
 
 /*
- * Reads the body (at most max_bytes) when the method carries one. Returns 0,
- * or -1 after sending the 411/413/415 response itself.
+ * Reads the body (at most max_bytes) when the method carries one: JSON only
+ * (else 415), or with any_type of any media type, which the handler then
+ * checks. Returns 0, or -1 after sending the 411/413/415 response itself.
  */
-int http_read_body(struct req *r, long max_bytes);
+int http_read_body(struct req *r, long max_bytes, int any_type);
 
 /*
  * Parses the body as a JSON object (an empty body is {}). Returns a new

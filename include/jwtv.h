@@ -21,10 +21,12 @@ struct jwtv_options {
 	const char *algorithms;     /* comma-separated allow-list, e.g. "RS256" or "RS256,RS384,RS512" */
 	long leeway;                /* seconds of clock skew allowed for exp/nbf (and iat if you check it) */
 	const char *claim_email, *claim_name, *claim_picture, *claim_tenant_id, *claim_tenant_name; /* claim names; may be namespaced URLs like "https://example.com/tenant_id"; NULL or "" = not used */
+	const char *claim_sid;      /* the claim holding the identity provider's session id (back-channel logout); NULL or "" = none */
 };
 
 struct jwtv_identity {        /* all malloc'd strings, NULL when absent */
 	char *sub, *email, *name, *picture, *tenant_id, *tenant_name;
+	char *sid;                  /* the identity provider's session id (claim_sid) */
 	const char *bad_claim;      /* on JWTV_BAD_CLAIM: the refused claim's name (owned by the verifier) */
 };
 
@@ -64,10 +66,36 @@ int jwtv_refresh(struct jwtv *v, char *err, size_t errlen);
 /* Re-reads the JWKS unconditionally (SIGHUP). Same returns as jwtv_refresh. */
 int jwtv_reload(struct jwtv *v, char *err, size_t errlen);
 
-/* Verifies token[0..len) at time now. On JWTV_OK fills *out (caller frees with jwtv_identity_free). */
+/*
+ * Verifies the access token token[0..len) at time now. A logout token (typ
+ * logout+jwt, or an events claim) is refused. On JWTV_OK fills *out (caller
+ * frees with jwtv_identity_free).
+ */
 enum jwtv_err jwtv_verify(struct jwtv *v, const char *token, size_t len, time_t now, struct jwtv_identity *out);
 
 void jwtv_identity_free(struct jwtv_identity *id);
+
+/* What a verified logout token says (all malloc'd, NULL when absent; sid or sub is always set). */
+struct jwtv_logout {
+	char *jti, *sid, *sub;
+	long long exp;              /* exp plus the leeway: until then a replay would still verify */
+	const char *bad_claim;      /* on JWTV_BAD_CLAIM: the refused claim's name (static) */
+};
+
+/*
+ * Verifies a Back-Channel Logout 1.0 logout token token[0..len) at now: the
+ * same keys, algorithms, iss and exp/nbf checks as an access token; typ
+ * absent, JWT or logout+jwt; aud holding one of the comma-separated
+ * audiences; iat present and not in the future; events holding the
+ * back-channel-logout member with an object value; no nonce; jti; sid or
+ * sub. A wrong logout-specific claim is JWTV_BAD_CLAIM with out->bad_claim
+ * naming it. On JWTV_OK fills *out (free with jwtv_logout_free). Whether jti
+ * was seen before is the caller's to check.
+ */
+enum jwtv_err jwtv_verify_logout(struct jwtv *v, const char *token, size_t len, time_t now, const char *audiences,
+				 struct jwtv_logout *out);
+
+void jwtv_logout_free(struct jwtv_logout *lo);
 
 /* The authentication-failure reason of e (AR_UNKNOWN for JWTV_OK and out-of-range values). */
 enum auth_reason jwtv_auth_reason(enum jwtv_err e);

@@ -36,11 +36,18 @@ enum metrics_counter {
 	MC_GUARD_EVICTIONS,       /* guard windows below the limit evicted from a full table for a new address */
 	MC_GUARD_UNTRACKED,       /* failures of an address the full guard table (all active blocks) could not track */
 	MC_AUDIT_ROWS_DROPPED,    /* auth_failed audit rows not written past auth_fail_audit_rate (summarized) */
+	MC_TOKEN_REUSE,           /* a token rotated away past the grace was presented and ended its session */
 	MC_COUNT
 };
 
 /* Why sessions were revoked (label reason of sessiond_sessions_revoked_total). */
-enum metrics_revoke { MR_LOGOUT, MR_REVOKE_ONE, MR_INVALIDATE_ALL, MR_SESSION_LIMIT, MR_COUNT };
+enum metrics_revoke {
+	MR_LOGOUT, MR_REVOKE_ONE, MR_INVALIDATE_ALL, MR_SESSION_LIMIT,
+	MR_TOKEN_REUSE,    /* a rotated-away token presented past rotation_reuse_grace */
+	MR_BACKCHANNEL,    /* an identity provider's back-channel logout token */
+	MR_SERVICE,        /* the service-key revoke route */
+	MR_COUNT
+};
 
 /* Store failures (label kind of sessiond_store_errors_total). */
 enum metrics_store_err {

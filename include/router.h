@@ -17,6 +17,7 @@ struct route {
 	route_fn fn;
 	int guarded;            /* authenticates: subject to the brute-force guard */
 	int exact;              /* only the pattern itself, trailing slash included: the path a site restricts */
+	int any_body;           /* the body is read whatever its type; the handler checks it (a form) */
 };
 
 #define ROUTER_ARG_MAX 256   /* largest decoded {param}, NUL included */

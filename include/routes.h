@@ -3,10 +3,12 @@
 #define SESSIOND_ROUTES_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "ctx.h"
 #include "http.h"
 #include "jsonx.h"
+#include "jwtv.h"
 #include "metrics.h"
 #include "store.h"
 
@@ -17,7 +19,19 @@
 typedef void route_handler(struct app *a, struct req *r, const char *arg);
 route_handler route_health, route_metrics, route_create, route_current_get, route_current_patch,
 	route_current_delete, route_refresh, route_list, route_revoke_one, route_invalidate_all,
-	route_internal_user, route_auth;
+	route_internal_user, route_auth, route_service_revoke, route_backchannel_logout;
+
+/* Loads the worker's verifier if it has none yet. 0, or -1 after 503 auth_unavailable (no keys). */
+int route_load_verifier(struct app *a, struct req *r);
+
+/* One verification of jwt[0..len) with v at now, filling out (a jwtv_verify-like function). */
+typedef enum jwtv_err route_verify_fn(struct jwtv *v, const char *jwt, size_t len, time_t now, void *out);
+
+/*
+ * Verifies with verify and a->jwt; a kid the keys do not know (in URL mode)
+ * first re-reads the key file, then asks the fetcher and tries once more.
+ */
+enum jwtv_err route_verify_jwt(struct app *a, route_verify_fn *verify, const char *jwt, size_t len, void *out);
 
 /*
  * The one mapping from a store failure to an answer: NOT_FOUND (the session

@@ -82,6 +82,7 @@ struct sess_new {
 	const char *ip, *user_agent;
 	long max_per_user;             /* 0 = unlimited */
 	long max_data;                 /* session_data's limit, measured by sessiond_data_size() (sql/013) */
+	const char *idp_sid;           /* the identity provider's session id (back-channel logout), NULL = none */
 };
 
 /* Creates a session (and its cache row and 'created' event); STORE_TOO_LARGE over max_data. */
@@ -131,6 +132,23 @@ enum store_err sess_logout(struct store *st, const unsigned char *hash, long idl
  */
 enum store_err sess_revoke(struct store *st, const char *user_id, const char *id, const unsigned char *hash,
 			   const char *keep, const char *reason, const char *ip, long *count);
+
+/*
+ * A token no session holds, rotated away more than grace seconds ago, was
+ * presented again (sql/015): its session, still live, is revoked with a
+ * token_reuse event from ip. *revoked is 1 when it was, 0 when nothing was
+ * done (within the grace, not a rotated token, the session already ended).
+ */
+enum store_err sess_token_reuse(struct store *st, const unsigned char *hash, long grace, const char *ip, int *revoked);
+
+/*
+ * Acts on a verified back-channel logout token (sql/015): records jti (kept
+ * until exp, unix seconds) and revokes by sid and/or sub (either may be NULL,
+ * not both) with reason backchannel. STORE_CONFLICT when jti was seen before
+ * (nothing done); *count gets how many sessions were revoked.
+ */
+enum store_err sess_backchannel(struct store *st, const char *jti, long long exp, const char *sid, const char *sub,
+				const char *ip, long *count);
 
 /* The user's live sessions (one row each in out->res, out->row = 0). */
 enum store_err sess_list(struct store *st, const char *user_id, long idle_timeout, struct session *out);

@@ -51,6 +51,49 @@ BEGIN
 END $$;
 
 --
+-- Name: sessiond_backchannel_logout(text, timestamp with time zone, text, text, inet); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_backchannel_logout(p_jti text, p_exp timestamp with time zone, p_sid text, p_sub text, p_ip inet) RETURNS TABLE(status text, o_id uuid, o_user text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    ids uuid[];
+    owners text[];
+BEGIN
+    INSERT INTO logout_jtis (jti, expires_at) VALUES (p_jti, p_exp) ON CONFLICT (jti) DO NOTHING;
+    IF NOT FOUND THEN
+        status := 'replayed';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    PERFORM 1 FROM sessions s
+    WHERE s.revoked_at IS NULL
+      AND ((p_sid IS NOT NULL AND s.idp_sid = p_sid AND (p_sub IS NULL OR s.user_id = p_sub))
+           OR (p_sub IS NOT NULL AND s.user_id = p_sub AND (p_sid IS NULL OR s.idp_sid IS NULL)))
+    ORDER BY s.id FOR UPDATE;
+    WITH r AS (
+        UPDATE sessions s SET revoked_at = now(), revoked_reason = 'backchannel',
+               version = s.version + 1, updated_at = now()
+        WHERE s.revoked_at IS NULL
+          AND ((p_sid IS NOT NULL AND s.idp_sid = p_sid AND (p_sub IS NULL OR s.user_id = p_sub))
+               OR (p_sub IS NOT NULL AND s.user_id = p_sub AND (p_sid IS NULL OR s.idp_sid IS NULL)))
+        RETURNING s.id, s.user_id
+    )
+    SELECT coalesce(array_agg(r.id), '{}'), coalesce(array_agg(r.user_id), '{}') INTO ids, owners FROM r;
+    INSERT INTO session_events (event, session_id, user_id, ip_address, detail)
+    SELECT 'revoked', x.id, x.owner, p_ip,
+           jsonb_build_object('reason', 'backchannel', 'sid', p_sid, 'jti', p_jti)
+    FROM unnest(ids, owners) AS x(id, owner);
+    IF coalesce(array_length(ids, 1), 0) = 0 THEN
+        status := 'ok';
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT 'revoked'::text, x.id, x.owner FROM unnest(ids, owners) AS x(id, owner);
+END $$;
+
+--
 -- Name: sessions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -79,6 +122,7 @@ CREATE TABLE public.sessions (
     revoked_reason text,
     ip_address inet,
     user_agent text,
+    idp_sid text,
     CONSTRAINT sessions_session_type_check CHECK ((session_type = ANY (ARRAY['web'::text, 'mobile'::text, 'api'::text]))),
     CONSTRAINT sessions_token_hash_check CHECK ((octet_length(token_hash) = 32))
 )
@@ -491,8 +535,8 @@ CREATE FUNCTION public.sessiond_remember_rotated() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    INSERT INTO gone_tokens (token_hash, reason, session_id, keep_from)
-    VALUES (OLD.token_hash, 'rotated', OLD.id, greatest(OLD.expires_at, now()))
+    INSERT INTO gone_tokens (token_hash, reason, session_id, keep_from, rotated_at)
+    VALUES (OLD.token_hash, 'rotated', OLD.id, greatest(OLD.expires_at, now()), now())
     ON CONFLICT (token_hash) DO NOTHING;
     RETURN NULL;
 END $$;
@@ -613,6 +657,36 @@ BEGIN
 END $$;
 
 --
+-- Name: sessiond_token_reuse(bytea, integer, inet); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_token_reuse(p_hash bytea, p_grace integer, p_ip inet) RETURNS TABLE(o_id uuid, o_user text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    g gone_tokens;
+BEGIN
+    SELECT * INTO g FROM gone_tokens t
+    WHERE t.token_hash = p_hash AND t.reason = 'rotated'
+      AND t.rotated_at <= now() - make_interval(secs => p_grace);
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    UPDATE sessions s SET revoked_at = now(), revoked_reason = 'token_reuse',
+           version = s.version + 1, updated_at = now()
+    WHERE s.id = g.session_id AND s.revoked_at IS NULL
+    RETURNING s.id, s.user_id INTO o_id, o_user;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    INSERT INTO session_events (event, session_id, user_id, ip_address, detail)
+    VALUES ('token_reuse', o_id, o_user, p_ip,
+            jsonb_build_object('rotated_at', to_char(g.rotated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))),
+           ('revoked', o_id, o_user, p_ip, jsonb_build_object('reason', 'token_reuse'));
+    RETURN NEXT;
+END $$;
+
+--
 -- Name: gone_tokens; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -621,8 +695,20 @@ CREATE TABLE public.gone_tokens (
     reason text NOT NULL,
     session_id uuid NOT NULL,
     keep_from timestamp with time zone NOT NULL,
+    rotated_at timestamp with time zone,
     CONSTRAINT gone_tokens_reason_check CHECK ((reason = ANY (ARRAY['revoked'::text, 'expired'::text, 'rotated'::text]))),
     CONSTRAINT gone_tokens_token_hash_check CHECK ((octet_length(token_hash) = 32))
+);
+
+--
+-- Name: logout_jtis; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.logout_jtis (
+    jti text NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT logout_jtis_jti_check CHECK (((octet_length(jti) >= 1) AND (octet_length(jti) <= 255)))
 );
 
 --
@@ -677,8 +763,7 @@ CREATE TABLE public.session_events (
     session_id uuid,
     user_id text,
     ip_address inet,
-    detail jsonb,
-    CONSTRAINT session_events_event_check CHECK ((event = ANY (ARRAY['created'::text, 'updated'::text, 'refreshed'::text, 'rotated'::text, 'revoked'::text, 'expired'::text, 'auth_failed'::text])))
+    detail jsonb
 );
 
 --
@@ -732,6 +817,13 @@ ALTER TABLE ONLY public.gone_tokens
     ADD CONSTRAINT gone_tokens_pkey PRIMARY KEY (token_hash);
 
 --
+-- Name: logout_jtis logout_jtis_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.logout_jtis
+    ADD CONSTRAINT logout_jtis_pkey PRIMARY KEY (jti);
+
+--
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -744,6 +836,13 @@ ALTER TABLE ONLY public.schema_migrations
 
 ALTER TABLE ONLY public.session_cache
     ADD CONSTRAINT session_cache_pkey PRIMARY KEY (token_hash);
+
+--
+-- Name: session_events session_events_event_check; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE public.session_events
+    ADD CONSTRAINT session_events_event_check CHECK ((event = ANY (ARRAY['created'::text, 'updated'::text, 'refreshed'::text, 'rotated'::text, 'revoked'::text, 'expired'::text, 'auth_failed'::text, 'token_reuse'::text]))) NOT VALID;
 
 --
 -- Name: session_events session_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -780,6 +879,12 @@ ALTER TABLE ONLY public.user_billing
 CREATE INDEX gone_tokens_keep_idx ON public.gone_tokens USING btree (keep_from);
 
 --
+-- Name: logout_jtis_expires_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX logout_jtis_expires_idx ON public.logout_jtis USING btree (expires_at);
+
+--
 -- Name: session_cache_id_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -814,6 +919,12 @@ CREATE INDEX session_invalidations_xid ON public.session_invalidations USING btr
 --
 
 CREATE INDEX sessions_expires_idx ON public.sessions USING btree (expires_at);
+
+--
+-- Name: sessions_idp_sid_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX sessions_idp_sid_idx ON public.sessions USING btree (idp_sid) WHERE (idp_sid IS NOT NULL);
 
 --
 -- Name: sessions_revoked_idx; Type: INDEX; Schema: public; Owner: -

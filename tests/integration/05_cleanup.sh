@@ -102,7 +102,7 @@ dry_out=$OUT
 # One fact per line, always "cleanup key=value", in a fixed order.
 if ! grep -qv '^cleanup [a-z_]*=[^ ]*$' <<<"$OUT"; then pass "every output line is 'cleanup key=value'"; else fail "bad lines: $(grep -v '^cleanup [a-z_]*=[^ ]*$' <<<"$OUT")"; fi
 keys=$(sed 's/^cleanup \([a-z_]*\)=.*/\1/' <<<"$OUT" | tr '\n' ' ')
-[ "$keys" = "mode cutoff event_cutoff sessions_expired sessions_revoked cache_rows oldest_expiry events gone_tokens status " ] &&
+[ "$keys" = "mode cutoff event_cutoff sessions_expired sessions_revoked cache_rows oldest_expiry events gone_tokens logout_jtis status " ] &&
 	pass "output keys in the documented order" || fail "keys: $keys"
 
 run_cleanup --dry-run --verbose

@@ -24,6 +24,8 @@ stack_up "auth_fail_limit = 3
 trusted_proxies = 127.0.0.1
 max_session_data_bytes = 64
 cors_allowed_origins = https://app.example.test
+backchannel_logout = on
+backchannel_audience = client-1
 service_key_file = $SERVICE_KEY_FILE"
 secret_note "$SERVICE_KEY"
 OPENAPI_RECORDS=$VAR/openapi-records.jsonl
@@ -38,7 +40,8 @@ mint() { mint_jwt "$(std_claims "$1" '"email":"ada@example.com","name":"Ada","or
 r GET $S/health/
 r GET $S/metrics/
 r OPTIONS $S/current/ -H 'Origin: https://app.example.test' -H 'Access-Control-Request-Method: PATCH'
-for p in create/ refresh/ "" invalidate-all/ 0b7c6f1e-8d2a-4c51-9a3e-2f1d0c9b8a77/ auth/ internal/users/x/ health/ metrics/; do r OPTIONS "$S/$p"; done
+for p in create/ refresh/ "" invalidate-all/ 0b7c6f1e-8d2a-4c51-9a3e-2f1d0c9b8a77/ auth/ internal/users/x/ internal/users/x/revoke/ \
+	backchannel-logout/ health/ metrics/; do r OPTIONS "$S/$p"; done
 r OPTIONS $S/not-a-uuid/
 r PUT $S/current/
 r GET $S/no/such/route/
@@ -107,6 +110,24 @@ r POST $S/create/ -H "Authorization: Bearer $jwt" "${J[@]}" -d '{}'
 T3=$(jq_body .session_token)
 r DELETE $S/current/ -H "Authorization: Session $T3"
 r POST $S/invalidate-all/ -H "Authorization: Session $T2" "${J[@]}" -d '{}'
+
+# the service revoke
+r POST "$S/internal/users/auth0%7Coa/revoke/" "${SV[@]}" "${J[@]}" -d '{"reason":"password_changed"}'
+expect_json '.count' 1 "service revoke"
+r POST "$S/internal/users/auth0%7Coa/revoke/" "${SV[@]}"
+r POST "$S/internal/users/auth0%7Coa/revoke/" "${SV[@]}" "${J[@]}" -d '{"reason":"Not Allowed"}'
+r POST "$S/internal/users/auth0%7Coa/revoke/" "${J[@]}" -d '{}'
+
+# back-channel logout: a logout token signed with the stack's key
+now=$(date +%s)
+lt=$(mint_jwt "{\"iss\":\"$ISSUER\",\"aud\":\"client-1\",\"iat\":$now,\"exp\":$((now + 120)),\"jti\":\"oa-1\",\"sub\":\"auth0|oa\",\"events\":{\"http://schemas.openid.net/event/backchannel-logout\":{}}}")
+F=(-H 'Content-Type: application/x-www-form-urlencoded')
+r POST $S/backchannel-logout/ "${F[@]}" --data-urlencode "logout_token=$lt"
+expect_status 200 "back-channel logout"
+r POST $S/backchannel-logout/ "${F[@]}" --data-urlencode "logout_token=$lt"
+expect_error 400 invalid_logout_token "back-channel logout replayed"
+r POST $S/backchannel-logout/ "${F[@]}" -d 'other=1'
+r POST $S/backchannel-logout/ "${J[@]}" -d '{}'
 
 # the guard: one address over auth_fail_limit
 for _ in 1 2 3 4; do
