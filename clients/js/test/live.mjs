@@ -1,5 +1,5 @@
 // What the live tests share: the stack they run against (from the environment
-// tests/integration/19_js_client.sh sets), JWTs minted with the stack's key,
+// tests/integration/25_js_client.sh sets), JWTs minted with the stack's key,
 // SQL on its database, a cookie jar over the real fetch, and a fetch that
 // records what went out. Every credential made here is written to
 // SECRETS_FILE, so the test's log check can prove none reached a log.
@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
 
 export const BASE = process.env.SESSIOND_BASE;
-if (!BASE) throw new Error('SESSIOND_BASE is not set: run through tests/integration/19_js_client.sh');
+if (!BASE) throw new Error('SESSIOND_BASE is not set: run through tests/integration/25_js_client.sh');
 export const SERVICE_KEY = readFileSync(process.env.SERVICE_KEY_FILE, 'utf8').trim();
 
 export function noteSecret(...values) {

@@ -13,7 +13,7 @@
 #      route, logout in one tab seen in the other, two tabs rotating at the
 #      same moment, a revoked session, a write without the CSRF token;
 #   4. npm pack, the tarball installed into an empty project, each entry imported.
-# Screenshots go to build/test-logs/19_js_client/.
+# Screenshots go to build/test-logs/25_js_client/.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/js.sh"
 . "$TOP/tests/webdriver.sh"
