@@ -206,13 +206,7 @@ python3 "$TOP/tests/tools/sdholder.py" --listen "$s_listen" --mode "$s_mode" --u
 	setpriv --reuid="$u_user" --regid="$u_group" --init-groups sh -c "umask $u_umask; exec \"\$@\"" sh $u_start 9>&- &
 HOLDER=$!
 ready_count() { cat "$EV" 2>/dev/null | grep -c ' ready pid='; }
-wait_for() { # SECONDS CMD...: polls CMD every 0.05 s until it succeeds
-	local tries=$(($1 * 20))
-	shift
-	for _ in $(seq 1 "$tries"); do "$@" && return 0; sleep 0.05; done
-	return 1
-}
-wait_for 60 eval '[ "$(ready_count)" -ge 1 ]' || fail "no READY=1 within 60 s: $(cat "$EV"); $(tail -3 "$SDLOG")"
+wait_until 60 eval '[ "$(ready_count)" -ge 1 ]' || fail "no READY=1 within 60 s: $(cat "$EV"); $(tail -3 "$SDLOG")"
 SD_PID=$(grep ' start pid=' "$EV" | tail -1 | sed 's/.*pid=//')
 nw=$(sed -n 's/.*event=master_ready workers=//p' "$SDLOG" | tail -1)
 grep -q " ready pid=$SD_PID sender=$SD_PID workers_ready=$nw " "$EV" && [ "${nw:-0}" -gt 0 ] &&
@@ -275,7 +269,7 @@ secret_note "$LT"
 wrk -t1 -c32 -d300s --timeout 10s -H "Authorization: Session $LT" "$BASE/api/sessions/current/" >"$VAR/wrk-upgrade.txt" 2>&1 9>&- &
 LOAD_PID=$!
 m=$(lines "$ACCESS")
-wait_for 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 2000)) ]' || fail "the load did not start"
+wait_until 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 2000)) ]' || fail "the load did not start"
 from=$(lines "$ACCESS")
 old_pid=$SD_PID
 t_up=$(date +%s.%N)
@@ -285,15 +279,15 @@ t_up=$(date +%s.%N)
 grep -q 'migrations up to date (1 applied)' "$VAR/apt-upgrade.log" && [ "$(psql_q "SELECT count(*) FROM information_schema.columns WHERE table_name = 'sessions' AND column_name = 'deb_upgrade_probe'")" = 1 ] &&
 	pass "postinst applied N+1's migration ($PROBE_SQL) before any restart" || fail "upgrade migration: $(grep -i migrat "$VAR/apt-upgrade.log")"
 # The old binary, still the one serving, on the migrated schema.
-kill -0 "$old_pid" && m=$(lines "$ACCESS") && wait_for 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 1000)) ]' && kill -0 "$old_pid" &&
+kill -0 "$old_pid" && m=$(lines "$ACCESS") && wait_until 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 1000)) ]' && kill -0 "$old_pid" &&
 	pass "the old version keeps serving on the migrated schema" || fail "old version after the migration"
 # Not PID 1 here, so postinst's try-restart did nothing: do what it does (the unit's stop, then its start).
 n=$(ready_count)
 kill -HUP "$HOLDER"
-wait_for 60 eval '[ "$(ready_count)" -gt "$n" ]' || fail "no READY=1 from N+1: $(tail -5 "$SDLOG")"
+wait_until 60 eval '[ "$(ready_count)" -gt "$n" ]' || fail "no READY=1 from N+1: $(tail -5 "$SDLOG")"
 SD_PID=$(grep ' start pid=' "$EV" | tail -1 | sed 's/.*pid=//')
 m=$(lines "$ACCESS")
-wait_for 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 2000)) ]' || fail "N+1 served too little"
+wait_until 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 2000)) ]' || fail "N+1 served too little"
 to=$(lines "$ACCESS")
 up_s=$(echo "$(date +%s.%N) - $t_up" | bc)
 if kill -0 "$LOAD_PID" 2>/dev/null; then kill -INT "$LOAD_PID"; wait "$LOAD_PID"; else fail "wrk ended before the check: $(cat "$VAR/wrk-upgrade.txt")"; fi

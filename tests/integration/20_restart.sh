@@ -30,13 +30,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for SECONDS CMD...: polls CMD every 0.05 s until it succeeds; 1 when the time ran out.
-wait_for() {
-	local tries=$(($1 * 20))
-	shift
-	for _ in $(seq 1 "$tries"); do "$@" && return 0; sleep 0.05; done
-	return 1
-}
 lines() { wc -l <"$1"; }
 ready_count() { cat "$EV" 2>/dev/null | grep -c ' ready pid='; }
 
@@ -57,12 +50,12 @@ u() { sed -n "s/^$1=//p" "$TOP/conf/systemd/$2"; }
 # --- socket activation: the holder takes over from the stack's own sessiond -----------------------------
 stack_pid=$(cat "$VAR/run/sessiond.pid")
 kill -TERM "$stack_pid"
-wait_for 20 eval '! kill -0 "$stack_pid" 2>/dev/null' || fail "the stack's sessiond did not stop"
+wait_until 20 eval '! kill -0 "$stack_pid" 2>/dev/null' || fail "the stack's sessiond did not stop"
 [ ! -e "$SOCK" ] && pass "without systemd, sessiond removes the socket it created when it stops" || fail "socket left by the stack's sessiond"
 python3 "$TOP/tests/tools/sdholder.py" --listen "$SOCK" --mode 0666 --notify "$VAR/run/notify.sock" --events "$EV" \
 	--log "$LOG" --health "$BASE/api/sessions/health/" --output "$LOG" -- "$BUILD/sessiond" --config "$CONF" &
 HOLDER=$!
-wait_for 30 eval '[ "$(ready_count)" -ge 1 ]' || fail "no READY=1 within 30 s: $(cat "$EV")"
+wait_until 30 eval '[ "$(ready_count)" -ge 1 ]' || fail "no READY=1 within 30 s: $(cat "$EV")"
 inode=$(stat -c %i "$SOCK")
 first=$(grep -m1 ' start pid=' "$EV" | sed 's/.*pid=//')
 grep -q "event=start version=.* listen=passed_fd3 " <(tail -n 40 "$LOG") &&
@@ -75,7 +68,7 @@ line=$(grep ' ready pid=' "$EV" | tail -1)
 # Reload: RELOADING=1, then READY=1 once every worker re-read its keys.
 n=$(ready_count)
 kill -USR1 "$HOLDER"
-wait_for 20 eval '[ "$(ready_count)" -gt "$n" ]' || fail "no READY=1 after SIGHUP"
+wait_until 20 eval '[ "$(ready_count)" -gt "$n" ]' || fail "no READY=1 after SIGHUP"
 tail -n 3 "$EV" | grep -q "msg=RELOADING=1,MONOTONIC_USEC=[0-9]*$" && tail -n 2 "$EV" | grep -q "msg=READY=1" &&
 	pass "SIGHUP: RELOADING=1 (with MONOTONIC_USEC), then READY=1" || fail "reload notifications: $(tail -n 4 "$EV")"
 [ "$(grep -c 'event=reload' <(tail -n 20 "$LOG"))" -ge 4 ] && pass "every worker reloaded before READY=1" || fail "reload lines: $(tail -n 20 "$LOG")"
@@ -92,7 +85,7 @@ load_start() {
 	LOAD_PID=$!
 	local m
 	m=$(lines "$ACCESS")
-	wait_for 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 2000)) ]'
+	wait_until 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 2000)) ]'
 }
 # load_stop: ends wrk (SIGINT: it prints its figures); fails when wrk had stopped by itself (no verdict).
 load_stop() {
@@ -121,10 +114,10 @@ from=$(lines "$ACCESS")
 n=$(ready_count)
 t0=$(date +%s.%N)
 kill -HUP "$HOLDER"
-wait_for 30 eval '[ "$(ready_count)" -gt "$n" ]' || fail "no READY=1 after the restart"
+wait_until 30 eval '[ "$(ready_count)" -gt "$n" ]' || fail "no READY=1 after the restart"
 echo "note: restart under load: READY=1 from the new master $(echo "$(date +%s.%N) - $t0" | bc) s after the restart began"
 m=$(lines "$ACCESS")
-wait_for 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 2000)) ]' || fail "the new master served too little"
+wait_until 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 2000)) ]' || fail "the new master served too little"
 to=$(lines "$ACCESS")
 load_stop
 judge "$from" "$to" "restart (SIGTERM, exit, start) under load"
@@ -140,7 +133,7 @@ line=$(grep ' ready pid=' "$EV" | tail -1)
 pg_ctl_as -m fast -w stop >/dev/null
 n=$(ready_count)
 kill -HUP "$HOLDER"
-wait_for 30 eval '[ "$(ready_count)" -gt "$n" ]' || fail "no READY=1 with PostgreSQL stopped"
+wait_until 30 eval '[ "$(ready_count)" -gt "$n" ]' || fail "no READY=1 with PostgreSQL stopped"
 line=$(grep ' ready pid=' "$EV" | tail -1)
 [[ "$line" == *" workers_ready=4 health=503" ]] && pass "with PostgreSQL stopped: READY=1 once the workers accept, /health/ 503" || fail "ready without PostgreSQL: $line"
 pg_ctl_as -l "$VAR/log/postgresql.log" -w start >/dev/null
@@ -157,7 +150,7 @@ cp "$BUILD/sessiond" "$VAR/bin/sessiond"
 PIDF=$VAR/run/master.pid
 SESSIOND_PID_FILE=$PIDF "$VAR/bin/sessiond" --config "$CONF" </dev/null >>"$LOG" 2>&1 &
 MASTER=$!
-wait_for 30 eval '[ "$(grep -c "pid=$MASTER event=master_ready" "$LOG")" = 1 ]' || fail "sessiond did not get ready: $(tail -5 "$LOG")"
+wait_until 30 eval '[ "$(grep -c "pid=$MASTER event=master_ready" "$LOG")" = 1 ]' || fail "sessiond did not get ready: $(tail -5 "$LOG")"
 [ "$(cat "$PIDF")" = "$MASTER" ] && pass "re-exec: the first master ($MASTER) took the stale socket and holds the pid file" || fail "pid file: $(cat "$PIDF")"
 inode=$(stat -c %i "$SOCK")
 old=$MASTER
@@ -168,12 +161,12 @@ cp "$BUILD/sessiond" "$VAR/bin/sessiond.new" && mv -f "$VAR/bin/sessiond.new" "$
 newino=$(stat -c %i "$VAR/bin/sessiond")
 t0=$(date +%s.%N)
 kill -USR2 "$old"
-wait_for 30 eval '[ "$(cat "$PIDF")" != "$old" ]' || fail "the pid file never named a new master"
+wait_until 30 eval '[ "$(cat "$PIDF")" != "$old" ]' || fail "the pid file never named a new master"
 new=$(cat "$PIDF")
 echo "note: re-exec under load: pid file names the new master $(echo "$(date +%s.%N) - $t0" | bc) s after SIGUSR2"
-wait_for 30 eval '! kill -0 "$old" 2>/dev/null' || fail "the old master did not exit after the handover"
+wait_until 30 eval '! kill -0 "$old" 2>/dev/null' || fail "the old master did not exit after the handover"
 m=$(lines "$ACCESS")
-wait_for 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 2000)) ]' || fail "the new master served too little"
+wait_until 30 eval '[ "$(lines "$ACCESS")" -ge $((m + 2000)) ]' || fail "the new master served too little"
 to=$(lines "$ACCESS")
 load_stop
 judge "$from" "$to" "SIGUSR2 re-exec under load"
@@ -191,7 +184,7 @@ out=$(SESSIOND_PID_FILE=$PIDF SESSIOND_LISTEN=$VAR/run/other.sock "$BUILD/sessio
 cp "$CONF" "$VAR/conf.good"
 echo "workers = banana" >>"$CONF"
 kill -USR2 "$new"
-wait_for 30 grep -q "pid=$new event=reexec_failed" "$LOG" || fail "no reexec_failed line"
+wait_until 30 grep -q "pid=$new event=reexec_failed" "$LOG" || fail "no reexec_failed line"
 grep -q "^sessiond: .*workers" "$LOG" && pass "the log says why the new binary refused to start: $(grep '^sessiond: .*workers' "$LOG" | tail -1)" || fail "no reason in the log"
 grep "pid=$new event=reexec_failed" "$LOG" | grep -q "exit=1 .*keeps serving" && pass "the old master logs the failed re-exec (exit=1) and keeps serving" || fail "reexec_failed: $(grep reexec_failed "$LOG")"
 cp "$VAR/conf.good" "$CONF"
@@ -203,6 +196,6 @@ expect_status 200 "sessions still answer"
 
 # Without systemd the line of masters still removes the socket it created, at the last stop.
 kill -TERM "$new"
-wait_for 30 eval '! kill -0 "$new" 2>/dev/null' || fail "the master did not stop"
+wait_until 30 eval '! kill -0 "$new" 2>/dev/null' || fail "the master did not stop"
 MASTER=""
 [ ! -e "$SOCK" ] && [ ! -e "$PIDF" ] && pass "the last master removed the socket its line created, and the pid file" || fail "left: $(ls "$VAR/run")"

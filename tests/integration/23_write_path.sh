@@ -4,8 +4,11 @@
 # cut between sending a write and its sync result (503, write_outcome_unknown,
 # test-build fault hook), and writes authenticated inside their own statement.
 . "$(dirname "$0")/../lib.sh"
+# db_statement_timeout 60 s: the rotation test holds a PATCH on a row lock while
+# it observes and then releases it; the default 5 s would race a loaded machine.
 stack_up "max_session_data_bytes = 64
-auth_fail_limit = 0"
+auth_fail_limit = 0
+db_statement_timeout = 60000"
 
 patch_as() { local t=$1; shift; as "$t" PATCH /api/sessions/current/ -H 'Content-Type: application/json' "$@"; }
 row() { psql_q "SELECT $1 FROM sessions WHERE id = '$2'"; }
@@ -119,21 +122,13 @@ psql_q "CREATE TABLE test_go (x int)" >/dev/null
 	-c "DO \$\$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM test_go) LOOP PERFORM pg_sleep(0.05); END LOOP; END \$\$" \
 	-c "COMMIT" >/dev/null 2>&1 &
 holder=$!
-held=0
-for _ in $(seq 1 200); do
-	[ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%test_go%' AND state = 'active' AND pid <> pg_backend_pid()")" = 1 ] && { held=1; break; }
-	sleep 0.1
-done
-[ "$held" = 1 ] && pass "the rotation holds the row" || fail "the rotating transaction never started"
+rotation_holds() { [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%test_go%' AND state = 'active' AND pid <> pg_backend_pid()")" = 1 ]; }
+wait_until 20 rotation_holds && pass "the rotation holds the row" || fail "the rotating transaction never started"
 curl -s -o "$VAR/rot.body" -w '%{http_code}' -X PATCH "$BASE/api/sessions/current/" -H "Authorization: Session $TR" \
 	-H 'Content-Type: application/json' -d '{"onboarding_step":"stale"}' >"$VAR/rot.status" &
 patcher=$!
-waiting=0
-for _ in $(seq 1 200); do
-	[ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sessiond' AND wait_event_type = 'Lock'")" -ge 1 ] && { waiting=1; break; }
-	sleep 0.1
-done
-[ "$waiting" = 1 ] && pass "the PATCH with the old token waits on the rotating row" || fail "the PATCH was not seen waiting on the row"
+patch_waits() { [ "$(psql_q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sessiond' AND wait_event_type = 'Lock'")" -ge 1 ]; }
+wait_until 20 patch_waits && pass "the PATCH with the old token waits on the rotating row" || fail "the PATCH was not seen waiting on the row"
 psql_q "INSERT INTO test_go VALUES (1)" >/dev/null
 wait "$holder"
 wait "$patcher"
