@@ -105,7 +105,11 @@ const struct statement statements[] = {
 	 * the change trigger and a PL/pgSQL function used to do. The set_config()
 	 * in the WHERE marks this transaction (only this statement: sessiond sends
 	 * it as its own) so that the trigger's WHEN skips the row; it runs before
-	 * the row is written because it is one of the row's filters. $1 hash,
+	 * the row is written because it is one of the row's filters. The cache
+	 * row is an upsert, not an UPDATE: a first read's fill that committed
+	 * while this UPDATE waited on the row lock is not in this statement's
+	 * snapshot, and only ON CONFLICT finds (and replaces) a row the snapshot
+	 * cannot see (docs/invalidation.md, "a write racing a fill"). $1 hash,
 	 * $2 idle_timeout, $3 If-Match version, $4-$10 the values to set ($8 the
 	 * merge patch), $11/$12 server-owned values the client sent (must equal
 	 * the stored ones), $13 max_session_data_bytes (over it: SD413, undoing
@@ -131,16 +135,26 @@ const struct statement statements[] = {
 	  "  AND ($12::text IS NULL OR s.subscription_status = $12::text) "
 	  "  AND set_config('sessiond.write_keeps_cache', 'on', true) = 'on' "
 	  "RETURNING s.*), "
-	  "c AS (UPDATE session_cache c SET token_hash = u.token_hash, user_id = u.user_id, "
-	  "  user_email = u.user_email, user_name = u.user_name, user_picture = u.user_picture, "
-	  "  tenant_id = u.tenant_id, tenant_name = u.tenant_name, needs_onboarding = u.needs_onboarding, "
-	  "  onboarding_completed = u.onboarding_completed, onboarding_step = u.onboarding_step, "
-	  "  subscription_plan = u.subscription_plan, subscription_status = u.subscription_status, "
-	  "  session_data = u.session_data, session_type = u.session_type, version = u.version, "
-	  "  created_at = u.created_at, updated_at = u.updated_at, "
-	  "  last_activity = greatest(c.last_activity, u.last_activity), expires_at = u.expires_at, "
-	  "  ip_address = u.ip_address, user_agent = u.user_agent, flushed_activity = u.last_activity "
-	  "  FROM u WHERE c.id = u.id), "
+	  "c AS (INSERT INTO session_cache AS c (token_hash, id, user_id, user_email, user_name, "
+	  "  user_picture, tenant_id, tenant_name, needs_onboarding, onboarding_completed, onboarding_step, "
+	  "  subscription_plan, subscription_status, session_data, session_type, version, created_at, "
+	  "  updated_at, last_activity, expires_at, ip_address, user_agent, flushed_activity) "
+	  "  SELECT token_hash, id, user_id, user_email, user_name, user_picture, tenant_id, tenant_name, "
+	  "  needs_onboarding, onboarding_completed, onboarding_step, subscription_plan, "
+	  "  subscription_status, session_data, session_type, version, created_at, updated_at, "
+	  "  last_activity, expires_at, ip_address, user_agent, last_activity FROM u "
+	  "  ON CONFLICT (token_hash) DO UPDATE SET user_id = EXCLUDED.user_id, "
+	  "  user_email = EXCLUDED.user_email, user_name = EXCLUDED.user_name, "
+	  "  user_picture = EXCLUDED.user_picture, tenant_id = EXCLUDED.tenant_id, "
+	  "  tenant_name = EXCLUDED.tenant_name, needs_onboarding = EXCLUDED.needs_onboarding, "
+	  "  onboarding_completed = EXCLUDED.onboarding_completed, "
+	  "  onboarding_step = EXCLUDED.onboarding_step, subscription_plan = EXCLUDED.subscription_plan, "
+	  "  subscription_status = EXCLUDED.subscription_status, session_data = EXCLUDED.session_data, "
+	  "  session_type = EXCLUDED.session_type, version = EXCLUDED.version, "
+	  "  created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, "
+	  "  last_activity = greatest(c.last_activity, EXCLUDED.last_activity), "
+	  "  expires_at = EXCLUDED.expires_at, ip_address = EXCLUDED.ip_address, "
+	  "  user_agent = EXCLUDED.user_agent, flushed_activity = EXCLUDED.flushed_activity), "
 	  "i AS (INSERT INTO session_invalidations (token_hash) SELECT token_hash FROM u), "
 	  "e AS (INSERT INTO session_events (event, session_id, user_id, ip_address, detail) "
 	  "  SELECT 'updated', id, user_id, $14::inet, jsonb_build_object('version', version) FROM u) "

@@ -8,8 +8,10 @@
 -- terms exist), and each trigger call re-read its WHEN expression, opened the
 -- cache table and ran two statements of its own. sessiond now sends the same
 -- work as one prepared statement with data-modifying CTEs (app/statements.c,
--- "sess_patch"): the UPDATE of sessions, the UPDATE of its session_cache row,
--- the invalidation log row and the `updated` audit row.
+-- "sess_patch"): the UPDATE of sessions, its session_cache row (an upsert:
+-- a first read's fill that committed while the UPDATE waited on the row lock
+-- is outside the statement's snapshot, and only ON CONFLICT finds it), the
+-- invalidation log row and the `updated` audit row.
 --
 -- That statement says so by setting sessiond.write_keeps_cache to 'on' for
 -- its transaction (set_config(..., true): gone at its commit; sessiond sends it
