@@ -292,9 +292,12 @@ create_on B "$pu"
 expect_status 201 "db_prepared_statements = on behind transaction pooling: the first request after RECONNECT (a create)"
 [ "$(psql_q "SELECT count(*) FROM sessions WHERE user_id = '$pu'")" = 1 ] && pass "the create was applied exactly once" ||
 	fail "sessions of $pu: $(psql_q "SELECT count(*) FROM sessions WHERE user_id = '$pu'")"
-[ "$(tail -n +"$((off_b + 1))" "$VAR/log/sessiond2.log" | grep -c 'req=[0-9a-f]* event=store_prepared_fallback sqlstate=26000')" -ge 1 ] &&
-	pass "the missing prepared statement (26000) was met in that request and logged" ||
-	fail "no 26000 fallback logged during the request ($(cat "$VAR/pgb-reconnect.txt"))"
+# Met by the create itself or, when it ran first, by the worker's own
+# background statements between requests (the activity flush, the gauge
+# sample): either way on B's one connection after the RECONNECT, logged once.
+[ "$(tail -n +"$((off_b + 1))" "$VAR/log/sessiond2.log" | grep -c 'event=store_prepared_fallback sqlstate=26000')" -eq 1 ] &&
+	pass "the missing prepared statement (26000) was met after the RECONNECT and logged once" ||
+	fail "26000 fallbacks logged after the RECONNECT: $(tail -n +"$((off_b + 1))" "$VAR/log/sessiond2.log" | grep -c 'event=store_prepared_fallback sqlstate=26000'), want 1 ($(cat "$VAR/pgb-reconnect.txt"))"
 on B GET /api/sessions/health/
 expect_status 200 "the next request on that connection (unnamed statements)"
 # Both hosts, 2 workers each, concurrently: whatever each meets, every request is answered.

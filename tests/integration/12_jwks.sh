@@ -90,7 +90,10 @@ for k in k1 k2 k9; do "$MINT" keygen --out "$IDP/keys" --kid "$k" >/dev/null || 
 idp_conf
 
 echo "# t=${SECONDS}s: certificates and keys made"
-# Nothing but issuer, audience and the private CA (plus test timings).
+# Nothing but issuer, audience and the private CA (plus test timings). A create
+# with a new kid waits for the refetch up to jwks_kid_miss_wait_ms: 10 s here (a
+# liveness bound; the fetch itself gives up after jwks_fetch_timeout), not the
+# default 1 s, which a TLS fetch on a loaded machine can outlast.
 stack_up "jwks_file =
 jwt_issuer = $ISS
 jwks_ca_file = $IDP/certs/ca.pem
@@ -98,6 +101,7 @@ jwks_cache_file = $IDP/jwks-cache.json
 jwks_min_refetch_interval = $MIN_REFETCH
 jwks_refresh_interval = 60
 jwks_fetch_timeout = 2
+jwks_kid_miss_wait_ms = 10000
 auth_fail_limit = 0"
 trap 'idp_stop; stack_down; rm -rf "$IDP"' EXIT
 ISSUER=$ISS
@@ -343,6 +347,7 @@ trap 'kill "$trk" 2>/dev/null; idp_stop; stack_down; rm -rf "$IDP"' EXIT
 wait_until 10 grep -q '^listening' "$TRK/log" || { fail "the trickling issuer started: $(cat "$TRK/log")"; exit 1; }
 # Four workers (so the default jwks_kid_miss_waiters is 2), a fetch that may run 120 s, and a
 # 30 s wait: every step below happens while the first waiters still wait, by state, not timing.
+sed -i '/^jwks_kid_miss_wait_ms = /d' "$CONF"
 cat >>"$CONF" <<CONF
 workers = 4
 jwks_url = https://127.0.0.1:$TRK_PORT/jwks.json
