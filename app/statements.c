@@ -99,9 +99,69 @@ const struct statement statements[] = {
 	 * The token-keyed writes (sql/013): each finds its session by $1, the
 	 * token hash, under a read's liveness conditions ($2 idle_timeout).
 	 */
+	/*
+	 * PATCH, one plain statement (sql/016_plain_patch.sql): the UPDATE, its
+	 * cache-table row, the invalidation log row and the audit row, the work
+	 * the change trigger and a PL/pgSQL function used to do. The set_config()
+	 * in the WHERE marks this transaction (only this statement: sessiond sends
+	 * it as its own) so that the trigger's WHEN skips the row; it runs before
+	 * the row is written because it is one of the row's filters. The cache
+	 * row is an upsert, not an UPDATE: a first read's fill that committed
+	 * while this UPDATE waited on the row lock is not in this statement's
+	 * snapshot, and only ON CONFLICT finds (and replaces) a row the snapshot
+	 * cannot see (docs/invalidation.md, "a write racing a fill"). $1 hash,
+	 * $2 idle_timeout, $3 If-Match version, $4-$10 the values to set ($8 the
+	 * merge patch), $11/$12 server-owned values the client sent (must equal
+	 * the stored ones), $13 max_session_data_bytes (over it: SD413, undoing
+	 * the whole statement), $14 ip. No row written: sessiond_patch_refused()
+	 * says why, in a snapshot of its own.
+	 */
 	{ "sess_patch",
-	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_patch_by_token($1, $2::int, $3::int8, "
-	  "$4::bool, $5::bool, $6::bool, $7, $8::jsonb, $9, $10, $11, $12, $13::int, $14::inet) r", 0 },
+	  "WITH u AS (UPDATE sessions s SET "
+	  "  needs_onboarding = coalesce($4::bool, s.needs_onboarding), "
+	  "  onboarding_completed = coalesce($5::bool, s.onboarding_completed), "
+	  "  onboarding_step = CASE WHEN $6::bool THEN $7::text ELSE s.onboarding_step END, "
+	  "  subscription_plan = coalesce($9::text, s.subscription_plan), "
+	  "  subscription_status = coalesce($10::text, s.subscription_status), "
+	  "  session_data = CASE WHEN $8::jsonb IS NULL THEN s.session_data "
+	  "    ELSE sessiond_sized(sessiond_merge(s.session_data, $8::jsonb), $13::int) END, "
+	  "  version = s.version + 1, updated_at = now(), last_activity = now() "
+	  "WHERE s.token_hash = $1::bytea AND s.revoked_at IS NULL AND s.expires_at > now() "
+	  "  AND ($2::int = 0 OR greatest(s.last_activity, "
+	  "    (SELECT c.last_activity FROM session_cache c WHERE c.token_hash = $1::bytea)) "
+	  "    > now() - make_interval(secs => $2::int)) "
+	  "  AND ($3::int8 IS NULL OR s.version = $3::int8) "
+	  "  AND ($11::text IS NULL OR s.subscription_plan = $11::text) "
+	  "  AND ($12::text IS NULL OR s.subscription_status = $12::text) "
+	  "  AND set_config('sessiond.write_keeps_cache', 'on', true) = 'on' "
+	  "RETURNING s.*), "
+	  "c AS (INSERT INTO session_cache AS c (token_hash, id, user_id, user_email, user_name, "
+	  "  user_picture, tenant_id, tenant_name, needs_onboarding, onboarding_completed, onboarding_step, "
+	  "  subscription_plan, subscription_status, session_data, session_type, version, created_at, "
+	  "  updated_at, last_activity, expires_at, ip_address, user_agent, flushed_activity) "
+	  "  SELECT token_hash, id, user_id, user_email, user_name, user_picture, tenant_id, tenant_name, "
+	  "  needs_onboarding, onboarding_completed, onboarding_step, subscription_plan, "
+	  "  subscription_status, session_data, session_type, version, created_at, updated_at, "
+	  "  last_activity, expires_at, ip_address, user_agent, last_activity FROM u "
+	  "  ON CONFLICT (token_hash) DO UPDATE SET user_id = EXCLUDED.user_id, "
+	  "  user_email = EXCLUDED.user_email, user_name = EXCLUDED.user_name, "
+	  "  user_picture = EXCLUDED.user_picture, tenant_id = EXCLUDED.tenant_id, "
+	  "  tenant_name = EXCLUDED.tenant_name, needs_onboarding = EXCLUDED.needs_onboarding, "
+	  "  onboarding_completed = EXCLUDED.onboarding_completed, "
+	  "  onboarding_step = EXCLUDED.onboarding_step, subscription_plan = EXCLUDED.subscription_plan, "
+	  "  subscription_status = EXCLUDED.subscription_status, session_data = EXCLUDED.session_data, "
+	  "  session_type = EXCLUDED.session_type, version = EXCLUDED.version, "
+	  "  created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, "
+	  "  last_activity = greatest(c.last_activity, EXCLUDED.last_activity), "
+	  "  expires_at = EXCLUDED.expires_at, ip_address = EXCLUDED.ip_address, "
+	  "  user_agent = EXCLUDED.user_agent, flushed_activity = EXCLUDED.flushed_activity), "
+	  "i AS (INSERT INTO session_invalidations (token_hash) SELECT token_hash FROM u), "
+	  "e AS (INSERT INTO session_events (event, session_id, user_id, ip_address, detail) "
+	  "  SELECT 'updated', id, user_id, $14::inet, jsonb_build_object('version', version) FROM u) "
+	  "SELECT 'ok'::text, " SESSION_COLS("u.") " FROM u "
+	  "UNION ALL "
+	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_patch_refused($1::bytea, $2::int, "
+	  "  $3::int8, $11::text, $12::text) r WHERE NOT EXISTS (SELECT 1 FROM u)", 0 },
 
 	{ "sess_refresh",
 	  "SELECT r.status, " SESSION_COLS("(r.sess).") " FROM sessiond_refresh_by_token($1, $2::int, $3::int, "

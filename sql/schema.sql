@@ -442,6 +442,31 @@ BEGIN
 END $$;
 
 --
+-- Name: sessiond_patch_refused(bytea, integer, bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.sessiond_patch_refused(p_hash bytea, p_idle integer, p_version bigint, p_owned_plan text, p_owned_status text) RETURNS TABLE(status text, sess public.sessions)
+    LANGUAGE plpgsql ROWS 1
+    AS $$
+DECLARE
+    cur sessions;
+BEGIN
+    cur := sessiond_live_row(p_hash, p_idle);
+    IF cur.id IS NULL THEN
+        status := 'unauthenticated';
+    ELSIF cur.subscription_plan IS DISTINCT FROM coalesce(p_owned_plan, cur.subscription_plan)
+          OR cur.subscription_status IS DISTINCT FROM coalesce(p_owned_status, cur.subscription_status) THEN
+        status := 'server_owned';
+    ELSIF p_version IS NOT NULL AND cur.version <> p_version THEN
+        status := 'conflict';
+        sess := cur;
+    ELSE
+        status := 'busy';
+    END IF;
+    RETURN NEXT;
+END $$;
+
+--
 -- Name: sessiond_refresh(uuid, integer, integer, bytea, inet); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -948,7 +973,7 @@ CREATE TRIGGER sessions_changed_delete AFTER DELETE ON public.sessions FOR EACH 
 -- Name: sessions sessions_changed_update; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER sessions_changed_update AFTER UPDATE ON public.sessions FOR EACH ROW WHEN (((old.version IS DISTINCT FROM new.version) OR (old.token_hash IS DISTINCT FROM new.token_hash) OR (old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.expires_at IS DISTINCT FROM new.expires_at) OR (old.subscription_plan IS DISTINCT FROM new.subscription_plan) OR (old.subscription_status IS DISTINCT FROM new.subscription_status) OR (old.session_data IS DISTINCT FROM new.session_data))) EXECUTE FUNCTION public.sessiond_session_changed();
+CREATE TRIGGER sessions_changed_update AFTER UPDATE ON public.sessions FOR EACH ROW WHEN ((((old.version IS DISTINCT FROM new.version) OR (old.token_hash IS DISTINCT FROM new.token_hash) OR (old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.expires_at IS DISTINCT FROM new.expires_at) OR (old.subscription_plan IS DISTINCT FROM new.subscription_plan) OR (old.subscription_status IS DISTINCT FROM new.subscription_status) OR (old.session_data IS DISTINCT FROM new.session_data)) AND (current_setting('sessiond.write_keeps_cache'::text, true) IS DISTINCT FROM 'on'::text))) EXECUTE FUNCTION public.sessiond_session_changed();
 
 --
 -- Name: sessions sessions_keep_activity; Type: TRIGGER; Schema: public; Owner: -

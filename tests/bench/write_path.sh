@@ -8,7 +8,7 @@
 #   W5 sessiond GET /current/, 8 workers, same connections
 #   W6 sessiond GET /current/, 2 workers, same connections
 #   W7 pgbench: the UPDATE, then pg_notify() in a transaction of its own (sessiond's write and ring)
-#   W8 pgbench: sessiond_patch() itself, the statement a PATCH runs, 8 clients (the store's cost of this write)
+#   W8 pgbench: the statement a PATCH runs (sess_patch, printed by tests/tools/statement), prepared, 8 clients
 # Ratios, all from this one run (issue 23's goals): W3 >= W4 (PATCH no dearer than create),
 # W3 >= 0.35x W1, W4 >= 0.5x W1, PATCH p99 <= 3x its p50, W5 against W6 (goal >= 0.95).
 # CPU per request: PostgreSQL's (every process of the cluster: the postmaster's
@@ -44,15 +44,15 @@ cpu_us() { # ticks requests -> microseconds per request
 	echo "scale=0; $1 * $TICK_US / ($2 + (($2 == 0)))" | bc
 }
 
-pgbench_tps() { # clients script -> "tps p50_ms p99_ms transactions"
-	local bin out
+pgbench_tps() { # clients script [query mode] -> "tps p50_ms p99_ms transactions"
+	local bin out mode=${3:-simple}
 	for bin in /usr/lib/postgresql/*/bin; do :; done
 	if [ "$(id -u)" -eq 0 ]; then
 		# application_name sessiond, as the workers: the trigger then leaves the ring to the caller.
-		out=$(runuser -u postgres -- env PGAPPNAME=sessiond "$bin/pgbench" -h "$PGSOCK" -U sessiond -n -c "$1" -j 2 -T "$SECS" -l \
+		out=$(runuser -u postgres -- env PGAPPNAME=sessiond "$bin/pgbench" -h "$PGSOCK" -U sessiond -n -M "$mode" -c "$1" -j 2 -T "$SECS" -l \
 			--log-prefix="$VAR/pgb/log" -f "$2" sessiond 2>&1)
 	else
-		out=$(PGAPPNAME=sessiond "$bin/pgbench" -h "$PGSOCK" -U sessiond -n -c "$1" -j 2 -T "$SECS" -l --log-prefix="$VAR/pgb/log" \
+		out=$(PGAPPNAME=sessiond "$bin/pgbench" -h "$PGSOCK" -U sessiond -n -M "$mode" -c "$1" -j 2 -T "$SECS" -l --log-prefix="$VAR/pgb/log" \
 			-f "$2" sessiond 2>&1)
 	fi
 	# Per-transaction latencies (microseconds, 3rd column) from the pgbench logs, then the logs go.
@@ -80,8 +80,17 @@ psql_q "CREATE TABLE IF NOT EXISTS bench_rows (id int PRIMARY KEY, v bigint NOT 
 printf '\\set id random(1, 10000)\nUPDATE bench_rows SET v = v + 1 WHERE id = :id;\n' >"$VAR/pgb/update.sql"
 psql_q "SET client_min_messages = warning; DROP TABLE IF EXISTS bench_ids; CREATE TABLE bench_ids AS SELECT row_number() OVER () AS n, id, token_hash FROM sessions
 	WHERE user_id LIKE 'auth0|bench%' AND revoked_at IS NULL" >/dev/null
-printf '\\set n random(1, %s)\nSELECT r.status FROM bench_ids b, sessiond_patch_by_token(b.token_hash, 0, NULL, NULL, NULL, false, NULL, %s, NULL, NULL, NULL, NULL, 65536, %s) r WHERE b.n = :n;\n' \
-	"$(psql_q "SELECT count(*) FROM bench_ids")" "'{\"k\":1}'::jsonb" "'127.0.0.1'::inet" >"$VAR/pgb/patch_fn.sql"
+# W8: sessiond's own PATCH statement, its parameters as a PATCH of session_data sends them ($1 a
+# random bench session's token hash, idle_timeout 0, no If-Match, {"k": 1}, 65536 bytes at most). A
+# colon before a letter or digit would be a pgbench variable: the timestamps' format quotes its own.
+{
+	printf '\\set n random(1, %s)\n' "$(psql_q "SELECT count(*) FROM bench_ids")"
+	"$BUILD/tests/tools/statement" sess_patch | tr '\n' ' ' | perl -pe '
+		my %v = (1 => "(SELECT token_hash FROM bench_ids WHERE n = :n)", 2 => "0", 6 => "false",
+			8 => "\x27{\"k\": 1}\x27", 13 => "65536", 14 => "\x27127.0.0.1\x27");
+		s/\$(\d+)\b/exists $v{$1} ? $v{$1} : "NULL"/ge; s/HH24:MI:SS/HH24":"MI":"SS/g'
+	echo ';'
+} >"$VAR/pgb/patch_fn.sql"
 printf '\\set id random(1, 10000)\nUPDATE bench_rows SET v = v + 1 WHERE id = :id;\nSELECT pg_notify('"'"'bench'"'"', '"'"''"'"');\n' \
 	>"$VAR/pgb/update_ring.sql"
 printf '\\set id random(1, 10000)\nBEGIN;\nUPDATE bench_rows SET v = v + 1 WHERE id = :id;\nSELECT pg_notify('"'"'bench'"'"', '"'"''"'"');\nEND;\n' \
@@ -91,7 +100,7 @@ wnames=("pgbench one-row UPDATE, 8 clients" "pgbench UPDATE + pg_notify in the t
 	"sessiond PATCH /current/, 8 workers" "sessiond POST /create/, 8 workers"
 	"sessiond GET /current/, 8 workers" "sessiond GET /current/, 2 workers"
 	"pgbench UPDATE, then pg_notify() in its own transaction, 8 clients"
-	"pgbench sessiond_patch() (a PATCH's statement), 8 clients")
+	"pgbench sess_patch (a PATCH's statement, prepared), 8 clients")
 declare -A WRPS WP50 WP99
 keep_best() { # case rps p50 p99
 	if [ -z "${WRPS[$1]:-}" ] || [ "$(echo "$2 > ${WRPS[$1]}" | bc)" = 1 ]; then
@@ -104,7 +113,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	measured 0 "$n" "$pg0" "$all0"
 	read -r rps p50 p99 _ <<<"$(pgbench_tps 8 "$VAR/pgb/update_notify.sql")"; keep_best 1 "$rps" "$p50" "$p99"
 	read -r rps p50 p99 _ <<<"$(pgbench_tps 8 "$VAR/pgb/update_ring.sql")"; keep_best 6 "$rps" "$p50" "$p99"
-	read -r rps p50 p99 _ <<<"$(pgbench_tps 8 "$VAR/pgb/patch_fn.sql")"; keep_best 7 "$rps" "$p50" "$p99"
+	read -r rps p50 p99 _ <<<"$(pgbench_tps 8 "$VAR/pgb/patch_fn.sql" prepared)"; keep_best 7 "$rps" "$p50" "$p99"
 	with_workers 8 || break
 	pg0=$(cpu_ticks "$(pg_master)"); all0=$(cpu_ticks $(stack_masters))
 	read -r rps p50 p99 n <<<"$(wrk_case "$VAR/patch.lua")"; keep_best 2 "$rps" "$p50" "$p99"

@@ -158,3 +158,34 @@ patch_as "$TO" -d '{"onboarding_step":"late"}'
 expect_error 401 invalid_session "PATCH after logout: 401 from the fallback read"
 as "$TO" POST /api/sessions/refresh/ -H 'Content-Type: application/json' -d '{}'
 expect_error 401 invalid_session "refresh after logout: 401"
+
+# --- a PATCH keeps the cache table and the log itself; every other write still fires the trigger ----
+# One worker, so one connection serves every request below, and no log collection meanwhile (it runs
+# on the activity-flush tick): the PATCH's transaction-local marker (sql/016) must not outlive it.
+SESSIOND_WORKERS=1 SESSIOND_ACTIVITY_FLUSH_INTERVAL=86400 sessiond_restart || fail "restart with one worker"
+create 'auth0|keeps'
+TK=$TOKEN
+SK=$SID
+HK="sha256(convert_to('$TK', 'UTF8'))"
+inv() { psql_q "SELECT count(*) FROM session_invalidations WHERE token_hash = $HK"; }
+cached() { psql_q "SELECT coalesce((SELECT version || ':' || coalesce(session_data->>'n', '-') FROM session_cache WHERE id = '$SK'), 'none')"; }
+[ "$(cached)" = "1:-" ] && pass "the new session has its cache-table row" || fail "cache row after create: $(cached)"
+i0=$(inv)
+patch_as "$TK" -d '{"session_data":{"n":"1"}}'
+expect_status 200 "PATCH (one statement: the row, its cache row, the log, the event)"
+[ "$(cached)" = "2:1" ] && pass "the PATCH updated the session's cache-table row" || fail "cache row after PATCH: $(cached)"
+[ "$(inv)" = $((i0 + 1)) ] && pass "and logged exactly one invalidation (the trigger skipped its row)" ||
+	fail "invalidation rows after PATCH: $(inv), before $i0"
+[ "$(psql_q "SELECT count(*) FROM session_events WHERE session_id = '$SK' AND event = 'updated' AND detail->>'version' = '2'")" = 1 ] &&
+	pass "and wrote its updated event" || fail "no updated event for version 2"
+psql_q "UPDATE sessions SET session_data = '{\"n\":\"sql\"}', version = version + 1 WHERE id = '$SK'" >/dev/null
+[ "$(cached)" = "3:sql" ] && [ "$(inv)" = $((i0 + 2)) ] &&
+	pass "an UPDATE by another writer still fires the trigger (cache row replaced, invalidation logged)" ||
+	fail "after an operator's UPDATE: cache $(cached), invalidation rows $(inv)"
+patch_as "$TK" -d '{"session_data":{"n":"2"}}'
+expect_status 200 "a second PATCH"
+as "$TK" DELETE /api/sessions/current/
+expect_status 200 "logout next, on the same worker and connection"
+[ "$(cached)" = none ] && [ "$(inv)" = $((i0 + 4)) ] &&
+	pass "the logout after a PATCH on that connection still fires the trigger (cache row dropped, logged)" ||
+	fail "after the logout: cache $(cached), invalidation rows $(inv) (before $i0)"
