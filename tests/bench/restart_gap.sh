@@ -197,9 +197,11 @@ apache_start || die "Apache did not start: $(tail -3 "$A/logs/error.log" "$A/log
 # R4: stop, wait for the parent's exit, start.
 load_start R4 "$ABASE" "$APACHE_ACCESS"
 apache_stop || die "R4: Apache did not stop"
+stop_ms=$(elapsed_ms "$T0")
 apache_start || die "R4: Apache did not start again: $(tail -3 "$A/logs/error.log" "$A/logs/start.log")"
 over
 load_stop "R4 mod_fcgid stop + start" "apache2 -k stop, wait for the parent's exit, apache2 -k start (connections refused meanwhile)"
+DETAILS+="R4 mod_fcgid stop + start: the stop took $stop_ms ms ($(grep -c 'AH00046' "$A/logs/error.log") Apache children killed with SIGKILL so far), the start until /health/ answered $((BACK_MS - stop_ms)) ms"$'\n'
 # R3: graceful; over once every sessiond process mod_fcgid ran before is gone and health answers.
 load_start R3 "$ABASE" "$APACHE_ACCESS"
 before=$(fcgid_pids)
