@@ -13,9 +13,11 @@
 # connect/read/write/timeout), the longest latency, and how long from the
 # restart's first step until it was over (health answered 200 again; for R2
 # the old master exited, for R3 every old sessiond process was gone). The load
-# runs until the restart is over and BENCH_SECONDS (default 5) longer.
-# Reports numbers only; nothing is asserted. Run as root or not (as root the
-# servers drop to nobody / www-data, as 06_deploy does).
+# runs until the restart is over and BENCH_SECONDS (default 5) longer. R3's
+# row also says how many of the load's connections old-generation Apache
+# children still held then, each with a request unanswered.
+# Reports numbers only; nothing is asserted. As root (how it was run) the
+# servers drop to nobody / www-data, as in 06_deploy.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 SECONDS_AFTER=${BENCH_SECONDS:-5}
@@ -211,11 +213,19 @@ gone() { [ -z "$(comm -12 <(echo "$before") <(fcgid_pids))" ]; }
 wait_until 60 gone || die "R3: sessiond processes from before the graceful restart still run: $(comm -12 <(echo "$before") <(fcgid_pids) | paste -sd' ')"
 wait_until 60 healthy "$ABASE" || die "R3: not healthy after the graceful restart"
 over
-load_stop "R3 mod_fcgid apache2 -k graceful" "apache2 -k graceful: mod_fcgid stops its sessiond processes and starts new ones on demand"
-left=$(comm -12 <(echo "$children") <(pgrep -P "$(cat "$A/httpd.pid")" | sort) | wc -l)
+# Old-generation children still running now, and the load's connections they hold: a child of
+# a graceful restart closes a connection once it answered, so each one held has its request unanswered
+# (seen: request threads blocked in mod_fcgid's spawn request to the old process manager). wrk does not
+# count a request that never completes, so this is the only count of them.
+left=$(comm -12 <(echo "$children") <(pgrep -P "$(cat "$A/httpd.pid")" | sort))
+held=0
+for c in $left; do
+	held=$((held + $(ss -tnpH state established "( sport = :$APORT )" | grep -c "pid=$c,")))
+done
+load_stop "R3 mod_fcgid apache2 -k graceful" "apache2 -k graceful: mod_fcgid stops its sessiond processes and starts new ones on demand; $held of the 32 connections left unanswered in old Apache children"
 t=${EPOCHREALTIME/[.,]/}
 apache_stop
-DETAILS+="R3 mod_fcgid apache2 -k graceful: $left of Apache's $(wc -l <<<"$children") children from before it still ran $SECONDS_AFTER s after the restart was over; apache2 -k stop then took $(elapsed_ms "$t") ms"$'\n'
+DETAILS+="R3 mod_fcgid apache2 -k graceful: $(wc -w <<<"$left") of Apache's $(wc -l <<<"$children") children from before it still ran $SECONDS_AFTER s after the restart was over, holding $held of the load's connections with a request unanswered; apache2 -k stop then took $(elapsed_ms "$t") ms"$'\n'
 
 echo "Restart under wrk -t1 -c32 --timeout 10s GET /current/ (one session), load for the restart + ${SECONDS_AFTER} s;"
 echo "spawn-fcgi: FCGI_CHILDREN=$(sed -n 's/^FCGI_CHILDREN=//p' "$sf") workers behind nginx; Apache: the shipped mod_fcgid site (2-8 processes)."
