@@ -226,3 +226,4 @@ bench: setup all tools
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/bench.sh
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/scale.sh
 	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/window.sh
+	$(Q)SESSIOND_BUILD=$(abspath $(BUILD)) tests/bench/restart_gap.sh

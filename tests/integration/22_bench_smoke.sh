@@ -78,6 +78,16 @@ n=$(plain "$L" | grep -Ec "^Cleanup: cleanup_sessions deleted 2000 expired sessi
 [ "$n" = 1 ] &&
 	pass "scale.sh: cleanup deleted every expired session" || fail "scale.sh cleanup line: $(grep '^Cleanup' "$L")"
 
+# --- make bench: restart_gap.sh (spawn-fcgi and Apache mod_fcgid restarted under load) ----------
+run restart_gap.sh "$BENCH/restart_gap.sh"
+L=$OUT/restart_gap.sh.log
+for r in "R1 spawn-fcgi unit restart" "R2 spawn-fcgi SIGUSR2" "R3 mod_fcgid apache2 -k graceful" "R4 mod_fcgid stop + start"; do
+	rows "$L" "| $r |" 1 "2 3 4 5 6" && pass "restart_gap.sh row '$r': requests, non-2xx, socket errors, longest latency, duration" ||
+		fail "restart_gap.sh row '$r': $(grep -F -- "| $r |" "$L")"
+done
+grep -Eq "^load average \(1/5/15 min\): [0-9.]+ [0-9.]+ [0-9.]+ at the start" "$L" &&
+	pass "restart_gap.sh: the machine's load average" || fail "restart_gap.sh load line: $(grep '^load average' "$L")"
+
 # --- the scripts outside make bench -------------------------------------------------------------
 run cleanup_1m.sh "$BENCH/cleanup_1m.sh" 2000
 grep -Eq "^exit 0; sessions left: 10000 \(10000 live expected\)" "$OUT/cleanup_1m.sh.log" &&
