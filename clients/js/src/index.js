@@ -184,10 +184,21 @@ export function createClient(options = {}) {
 	}
 	async function rotate(hours) {
 		const seen = readEpoch();
+		const seenCsrf = mode === 'cookie' ? csrf : null;
 		return withLock(async () => {
-			if (readEpoch() !== seen) {
+			let current = null;
+			let rotatedElsewhere = readEpoch() !== seen;
+			if (!rotatedElsewhere && seenCsrf !== null) {
+				// localStorage reaches other tabs asynchronously, so the epoch may not show a
+				// rotation that just ended in another tab. The cookie jar does: the CSRF token
+				// follows the session token, so a changed one means the token was rotated.
+				current = await readCurrent(true);
+				if (!current) throw new AuthError('signed out', { status: 401, code: state.reason ?? 'invalid_session' });
+				rotatedElsewhere = csrf !== seenCsrf;
+			}
+			if (rotatedElsewhere) {
 				// Another tab (or call) rotated while this one waited: adopt its token.
-				const s = await readCurrent(true);
+				const s = current ?? (await readCurrent(true));
 				if (!s) throw new AuthError('signed out', { status: 401, code: state.reason ?? 'invalid_session' });
 				return { expires_at: s.expires_at, rotated: false, adopted: true };
 			}
