@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench still runs: every script under tests/bench starts from its run bit
+# make bench still runs: every script under tests/bench (make bench's and the others) starts from its run bit
 # in a short mode (1 s per case, one round, a few thousand sessions) and prints
 # every row of its result tables with a number in each figure's column. No
 # rate is asserted here: rates are what make bench reports, not what a test checks.
@@ -88,7 +88,18 @@ done
 grep -Eq "^load average \(1/5/15 min\): [0-9.]+ [0-9.]+ [0-9.]+ at the start" "$L" &&
 	pass "restart_gap.sh: the machine's load average" || fail "restart_gap.sh load line: $(grep '^load average' "$L")"
 
+# --- make bench: window.sh (the cross-host invalidation window, two hosts) ------------------------
+run window.sh env WINDOW_ROUNDS=5 "$BENCH/window.sh"
+grep -Eq "^\| cross-host window .* \| 5 rounds \| p50 $num ms \| p99 $num ms \| max $num ms \| first read on B stale in [0-9]+ of 5 \|$" "$OUT/window.sh.log" &&
+	pass "window.sh: p50, p99 and max over 5 rounds, and the stale first reads" || fail "window.sh: $(tail -3 "$OUT/window.sh.log")"
+
 # --- the scripts outside make bench -------------------------------------------------------------
+run migrate_1m.sh "$BENCH/migrate_1m.sh" 2000
+want=$(($(ls "$TOP"/sql/[0-9][0-9][0-9]_*.sql | wc -l) - 1))
+[ "$(grep -cE '^\| [0-9]{3}_[a-z0-9_]+\.sql \| [0-9]+ ms \|$' "$OUT/migrate_1m.sh.log")" = "$want" ] &&
+	pass "migrate_1m.sh: a time for each of the $want migrations after 001, applied to seeded rows" ||
+	fail "migrate_1m.sh: $(tail -5 "$OUT/migrate_1m.sh.log")"
+
 run cleanup_1m.sh "$BENCH/cleanup_1m.sh" 2000
 grep -Eq "^exit 0; sessions left: 10000 \(10000 live expected\)" "$OUT/cleanup_1m.sh.log" &&
 	pass "cleanup_1m.sh: its report, 10000 live left" || fail "cleanup_1m.sh: $(tail -3 "$OUT/cleanup_1m.sh.log")"
