@@ -57,7 +57,7 @@ load_stop
 bad=$(( $(total) - $(count_status 200) ))
 [ "$(total)" -ge 300 ] && pass "load ran ($(total) requests)" || fail "too little load: $(total)"
 [ "$bad" -le 2 ] && pass "2 workers SIGKILLed under load: $bad failed requests (only those in flight): $(statuses)" || fail "kills: $bad failed: $(statuses)"
-for _ in $(seq 1 30); do [ "$(worker_pids | wc -l)" -eq 4 ] && break; sleep 0.1; done
+wait_until 30 eval '[ "$(worker_pids | wc -l)" -eq 4 ]'
 [ "$(worker_pids | wc -l)" -eq 4 ] && pass "killed workers respawned (4 running)" || fail "workers: $(worker_pids | wc -l)"
 
 # --- PostgreSQL restart under load ------------------------------------------------------------

@@ -37,8 +37,11 @@ stop_b() {
 	rm -f "$PID_B"
 }
 stop_pgbouncer() {
-	[ -f "$PGB/pgbouncer.pid" ] && kill -TERM "$(cat "$PGB/pgbouncer.pid")" 2>/dev/null
-	sleep 0.2
+	local pid
+	[ -f "$PGB/pgbouncer.pid" ] || return 0
+	pid=$(cat "$PGB/pgbouncer.pid")
+	kill -TERM "$pid" 2>/dev/null
+	wait_until 10 eval "! kill -0 $pid 2>/dev/null"
 }
 teardown() {
 	[ -f "$N2/nginx.pid" ] && nginx -p "$N2" -c "$N2/nginx.conf" -s stop 2>/dev/null
@@ -143,7 +146,9 @@ cross_checks() {
 	create_on U "$u"; T7=$TOKEN
 	: >"$ACCESS2"
 	[ "$(burst U "$T7")" = 200 ] && pass "$L: 20 parallel requests through the upstream: all 200" || fail "$L: upstream burst"
-	sleep 0.2
+	# nginx logs a request after its answer: wait for the 20 lines, not a fixed delay.
+	logged20() { [ "$(awk '$5 == "/api/sessions/current/"' "$ACCESS2" | wc -l)" -ge 20 ]; }
+	wait_until 10 logged20 || fail "$L: the upstream burst's 20 lines never reached the access log"
 	hosts=$(awk '$5 == "/api/sessions/current/" {print $2}' "$ACCESS2" | sort -u | wc -l)
 	[ "$hosts" = 1 ] && pass "$L: the upstream kept one token's requests on one host (affinity)" || fail "$L: one token's requests went to $hosts hosts"
 }

@@ -165,7 +165,7 @@ age=$(metric sessiond_jwks_age_seconds)
 
 echo "# t=${SECONDS}s"
 # --- 2. rotation: a new kid verifies on first use after exactly one fetch; a removed kid stops --------
-sleep $MIN_REFETCH.2
+sleep $MIN_REFETCH.2   # what is tested: a refetch is allowed once jwks_min_refetch_interval has passed
 publish k1 k2
 n0=$(fetches)
 K2=$(mint k2)
@@ -210,7 +210,7 @@ publish k2
 hup_expect ok "a good JWKS again"
 # A server that accepts (the kernel completes the handshake into the backlog) and never answers.
 pid=$(cat "$IDP/nginx.pid")
-sleep $MIN_REFETCH.2
+sleep $MIN_REFETCH.2   # what is tested: a refetch is allowed once jwks_min_refetch_interval has passed
 before=$(fetch_count network)
 kill -STOP "$pid" $(pgrep -P "$pid")
 K9=$(mint k9)
@@ -255,7 +255,7 @@ jq -rn --arg s "$seed" 'range(1000) | {alg: "RS256", typ: "JWT", kid: "r\($s)x\(
 	tr '+/' '-_' | tr -d '=' | while read -r h; do
 	printf 'next\nurl = "%s/api/sessions/create/"\nrequest = "POST"\nheader = "Authorization: Bearer %s.%s.AAAA"\nheader = "Content-Type: application/json"\ndata = "{}"\noutput = "/dev/null"\nwrite-out = "%%{http_code} %%{time_total}\\n"\n' "$BASE" "$h" "$pl"
 done | tail -n +2 >"$cfgf"   # "next" between the requests, not before the first
-sleep $MIN_REFETCH.2
+sleep $MIN_REFETCH.2   # what is tested: a refetch is allowed once jwks_min_refetch_interval has passed
 n0=$(fetches)
 uk0=$(metric 'sessiond_auth_failures_total{scheme="bearer",reason="unknown_kid"}')
 t0=$(date +%s.%N)
@@ -293,7 +293,7 @@ out=$(fcgi POST /api/sessions/create/ "$K2")
 secret_note "$(sed -n 's/.*"session_token":"\([^"]*\)".*/\1/p' <<<"$out")"
 grep -q '^Status: 201' <<<"$out" && pass "workers = 1: create verifies with the fetched key" || fail "workers = 1 create: $(head -1 <<<"$out")"
 publish k2 k9
-sleep $MIN_REFETCH.2
+sleep $MIN_REFETCH.2   # what is tested: a refetch is allowed once jwks_min_refetch_interval has passed
 n0=$(fetches)
 out=$(fcgi POST /api/sessions/create/ "$K9")
 secret_note "$(sed -n 's/.*"session_token":"\([^"]*\)".*/\1/p' <<<"$out")"
