@@ -277,6 +277,30 @@ static int listen_wait(int ep, int lfd, const sigset_t *mask)
 }
 
 /*
+ * epoll_pwait() and ppoll() deliver a pending signal only when they would
+ * block: under steady load the listen socket is ready every time, they return
+ * at once and the signal stays pending (blocked again), so a worker told to
+ * stop would serve until the master's grace ran out and it was killed with a
+ * request in flight. Look for such signals after every wait.
+ */
+static void take_pending_signals(void)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t pending, hup;
+
+	if (sigpending(&pending) != 0)
+		return;
+	if (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT))
+		got_term = 1;
+	if (sigismember(&pending, SIGHUP)) {
+		sigemptyset(&hup);
+		sigaddset(&hup, SIGHUP);
+		if (sigtimedwait(&hup, NULL, &zero) == SIGHUP)
+			got_hup = 1;
+	}
+}
+
+/*
  * The worker loop; returns when SIGTERM/SIGINT arrived and no request is in
  * flight. ready_fd is the master's ready pipe, -1 when this process serves alone.
  */
@@ -308,6 +332,7 @@ static int worker_main(struct cfg *c, int lfd, int ready_fd)
 	while (!got_term) {
 		int n = listen_wait(ep, lfd, &none);
 
+		take_pending_signals();
 		if (got_hup) {
 			got_hup = 0;
 			if (ready_fd < 0)

@@ -128,6 +128,11 @@ line=$(grep ' ready pid=' "$EV" | tail -1)
 [[ "$line" == *" ready pid=$second sender=$second workers_ready=4 health=200" ]] && pass "the new master's READY=1 came once its 4 workers accepted" || fail "ready: $line"
 [ "$(stat -c %i "$SOCK")" = "$inode" ] && pass "the socket is the one the holder made (never unlinked or replaced)" || fail "socket inode changed"
 ! grep -q 'connect() to unix' "$VAR/log/nginx-error.log" && pass "nginx never failed to connect" || fail "nginx: $(grep -m3 'connect() to unix' "$VAR/log/nginx-error.log")"
+# Told to stop under steady load, each old worker finishes its request and exits:
+# none is still serving when shutdown_grace (10 s) runs out and gets killed.
+! grep -q 'event=worker_killed .*reason=grace_expired' "$LOG" &&
+	pass "the old workers stopped on SIGTERM under load (none killed at shutdown_grace)" ||
+	fail "old workers served on until shutdown_grace killed them: $(grep -c 'reason=grace_expired' "$LOG") killed"
 
 # --- PostgreSQL stopped: READY=1 all the same, and /health/ answers 503 ----------------------------------
 pg_ctl_as -m fast -w stop >/dev/null
