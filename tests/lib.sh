@@ -172,6 +172,48 @@ sessiond_restart() {
 	wait_health "$BASE"
 }
 
+# apache_conf DIR: DIR/httpd.conf, an Apache 2.4 (event MPM, mod_fcgid) whose
+# state and logs live under DIR and which includes DIR/site.conf (apache_site);
+# as root its children run as www-data. Start it with apache2 -f DIR/httpd.conf.
+apache_conf() {
+	local a=$1 m=/usr/lib/apache2/modules
+	mkdir -p "$a/logs" "$a/fcgid" "$a/htdocs" "$a/state"
+	[ "$(id -u)" -eq 0 ] && chown www-data "$a/fcgid" "$a/state"
+	cat >"$a/httpd.conf" <<CONF
+ServerRoot $a
+PidFile $a/httpd.pid
+Mutex file:$a default
+$([ "$(id -u)" -eq 0 ] && printf 'User www-data\nGroup www-data\n')
+ServerName localhost
+ErrorLog $a/logs/error.log
+LogLevel warn
+LogFormat "%h %l %u %t \"%r\" %>s %O" combined
+LoadModule mpm_event_module $m/mod_mpm_event.so
+LoadModule authz_core_module $m/mod_authz_core.so
+LoadModule authz_host_module $m/mod_authz_host.so
+LoadModule alias_module $m/mod_alias.so
+LoadModule fcgid_module $m/mod_fcgid.so
+FcgidIPCDir $a/fcgid
+FcgidProcessTableFile $a/fcgid/shm
+DocumentRoot $a/htdocs
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+Include $a/site.conf
+CONF
+}
+
+# apache_site DIR PROGRAM CONFIG PORT: DIR/site.conf, the shipped
+# conf/apache/sessiond.conf with only its program, configuration file, port and
+# directories substituted.
+apache_site() {
+	sed -e "s|/usr/local/sbin/sessiond|$2|" -e "s|/etc/sessiond/sessiond.conf|$3|" \
+	    -e "s|127.0.0.1:8080|127.0.0.1:$4|" -e "s|\${APACHE_LOG_DIR}|$1/logs|" \
+	    -e "s|/var/lib/sessiond-fcgid/|$1/state/|" \
+	    "$TOP/conf/apache/sessiond.conf" >"$1/site.conf"
+}
+
 # nginx_conf DIR ERROR_LOG CONNECTIONS <<CONF ... CONF: writes DIR/nginx.conf
 # for a test's own nginx (start it with nginx -p DIR -c DIR/nginx.conf): one
 # worker (as www-data under root), its pid and temporary files under DIR,

@@ -159,36 +159,8 @@ wait_until 60 eval '! kill -0 "$pid" 2>/dev/null' || die "sessiond under spawn-f
 # ---- Apache 2.4 + mod_fcgid (06_deploy's httpd.conf) -----------------------------------------
 APORT=$(free_port)
 ABASE="http://127.0.0.1:$APORT"
-mkdir -p "$A/logs" "$A/fcgid" "$A/htdocs" "$A/state"
-[ "$ROOT" = 1 ] && chown www-data "$A/fcgid" "$A/state"
-M=/usr/lib/apache2/modules
-sed -e "s|/usr/local/sbin/sessiond|$RBIN/sessiond|" -e "s|/etc/sessiond/sessiond.conf|$CONF|" \
-    -e "s|127.0.0.1:8080|127.0.0.1:$APORT|" -e "s|\${APACHE_LOG_DIR}|$A/logs|" \
-    -e "s|/var/lib/sessiond-fcgid/|$A/state/|" \
-    "$TOP/conf/apache/sessiond.conf" >"$A/site.conf"
-cat >"$A/httpd.conf" <<CONF
-ServerRoot $A
-PidFile $A/httpd.pid
-Mutex file:$A default
-$([ "$ROOT" = 1 ] && printf 'User www-data\nGroup www-data\n')
-ServerName localhost
-ErrorLog $A/logs/error.log
-LogLevel warn
-LogFormat "%h %l %u %t \"%r\" %>s %O" combined
-LoadModule mpm_event_module $M/mod_mpm_event.so
-LoadModule authz_core_module $M/mod_authz_core.so
-LoadModule authz_host_module $M/mod_authz_host.so
-LoadModule alias_module $M/mod_alias.so
-LoadModule fcgid_module $M/mod_fcgid.so
-FcgidIPCDir $A/fcgid
-FcgidProcessTableFile $A/fcgid/shm
-DocumentRoot $A/htdocs
-<Directory />
-    AllowOverride None
-    Require all denied
-</Directory>
-Include $A/site.conf
-CONF
+apache_conf "$A"
+apache_site "$A" "$RBIN/sessiond" "$CONF" "$APORT"
 APACHE_ACCESS=$A/logs/sessiond-access.log
 apache_start() { apache2 -f "$A/httpd.conf" -k start 2>>"$A/logs/start.log" && wait_health "$ABASE"; }
 fcgid_pids() { pgrep -f "^$RBIN/sessiond\$" | sort; }

@@ -174,38 +174,7 @@ fi
 # ---- (c) Apache 2.4 + mod_fcgid with conf/apache/sessiond.conf ------------------------------
 APORT=$(free_port)
 A=$APACHE_DIR
-mkdir -p "$A/logs" "$A/fcgid" "$A/htdocs" "$A/state"
-[ "$ROOT" = 1 ] && chown www-data "$A/fcgid" "$A/state"
-M=/usr/lib/apache2/modules
-apache_site() { # program
-	sed -e "s|/usr/local/sbin/sessiond|$1|" -e "s|/etc/sessiond/sessiond.conf|$CONF|" \
-	    -e "s|127.0.0.1:8080|127.0.0.1:$APORT|" -e "s|\${APACHE_LOG_DIR}|$A/logs|" \
-	    -e "s|/var/lib/sessiond-fcgid/|$A/state/|" \
-	    "$TOP/conf/apache/sessiond.conf" >"$A/site.conf"
-}
-cat >"$A/httpd.conf" <<CONF
-ServerRoot $A
-PidFile $A/httpd.pid
-Mutex file:$A default
-$([ "$ROOT" = 1 ] && printf 'User www-data\nGroup www-data\n')
-ServerName localhost
-ErrorLog $A/logs/error.log
-LogLevel warn
-LogFormat "%h %l %u %t \"%r\" %>s %O" combined
-LoadModule mpm_event_module $M/mod_mpm_event.so
-LoadModule authz_core_module $M/mod_authz_core.so
-LoadModule authz_host_module $M/mod_authz_host.so
-LoadModule alias_module $M/mod_alias.so
-LoadModule fcgid_module $M/mod_fcgid.so
-FcgidIPCDir $A/fcgid
-FcgidProcessTableFile $A/fcgid/shm
-DocumentRoot $A/htdocs
-<Directory />
-    AllowOverride None
-    Require all denied
-</Directory>
-Include $A/site.conf
-CONF
+apache_conf "$A"
 apache_start() {
 	apache2 -f "$A/httpd.conf" -k start 2>>"$A/logs/start.log" || return 1
 	wait_health "http://127.0.0.1:$APORT"
@@ -216,7 +185,7 @@ apache_stop() { # waits for the parent to exit (it removes its pid file before i
 	apache2 -f "$A/httpd.conf" -k stop 2>/dev/null
 	for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 }
-apache_site "$RBIN/sessiond"
+apache_site "$A" "$RBIN/sessiond" "$CONF" "$APORT"
 out=$(apache2 -f "$A/httpd.conf" -t 2>&1) && pass "(c) apache2 -t accepts the site" || fail "(c) apache2 -t: $out"
 NGINX_BASE=$BASE
 BASE="http://127.0.0.1:$APORT"
@@ -268,7 +237,7 @@ served_by=$(grep 'event=auth_failed .*addr=127.0.0.3' "$A/logs/error.log" | sed 
 apache_stop
 [ -z "$(pgrep -f "^$RBIN/sessiond\$")" ] && pass "(c) Apache's stop ends the sessiond processes" || fail "(c) sessiond left after Apache stop"
 # What reaches the application: the same site, the echo responder in place of sessiond.
-apache_site "$RBIN/tests/tools/fcgi_echo"
+apache_site "$A" "$RBIN/tests/tools/fcgi_echo" "$CONF" "$APORT"
 apache_start
 req POST '/api/sessions/create/?a=b' -H 'Authorization: Bearer hdr.pay.sig' -H 'Content-Type: application/json' --data '{}'
 expect_json '.HTTP_AUTHORIZATION' 'Bearer hdr.pay.sig' "(c) Authorization reaches the app (CGIPassAuth On)"
