@@ -64,7 +64,7 @@ stop_b() {
 	[ -f "$PID_B" ] || return 0
 	pid=$(cat "$PID_B")
 	kill -TERM "$pid" 2>/dev/null
-	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	wait_until 30 eval "! kill -0 $pid 2>/dev/null" || fail "host B did not exit on SIGTERM"
 	rm -f "$PID_B"
 }
 teardown() {

@@ -104,7 +104,7 @@ nginx_conf "$WN" "$VAR/log/web-nginx-error.log" 256 <<CONF
 CONF
 nginx -p "$WN" -c "$WN/nginx.conf" 2>"$VAR/log/web-nginx-start.log" && pass "the app's nginx: the shipped site plus /app/ and /backend/" ||
 	{ fail "web nginx: $(cat "$VAR/log/web-nginx-start.log")"; exit 1; }
-for _ in $(seq 1 100); do curl -s -o /dev/null -X POST "http://127.0.0.1:$P_BACKEND/" && break; sleep 0.1; done
+wait_until 30 curl -s -o /dev/null -X POST "http://127.0.0.1:$P_BACKEND/" || fail "the test backend did not answer"
 webdriver_start "$WD_PORT" "$VAR/chrome-profile" && pass "Chromium $WD_VERSION started headless under chromedriver" || { fail "no WebDriver session"; exit 1; }
 
 APP_URL=$WEB/app/index.html
@@ -183,10 +183,8 @@ for t in "$TAB_A" "$TAB_B"; do
 	wd_js 'window.rot = null; window.app.rotate().then((r) => { window.rot = r; }, (e) => { window.rot = { error: String(e.code || e) }; }); return true' >/dev/null
 done
 wd_tab "$TAB_A"
-for _ in $(seq 1 200); do
-	[ "$(wd_await 'navigator.locks.query().then((q) => q.pending.length)')" = 2 ] && break
-	sleep 0.1
-done
+both_pending() { [ "$(wd_await 'navigator.locks.query().then((q) => q.pending.length)')" = 2 ]; }
+wait_until 20 both_pending
 [ "$(wd_await 'navigator.locks.query().then((q) => q.pending.length)')" = 2 ] && pass "both tabs wait on the rotation lock" || fail "pending locks: $(wd_await 'navigator.locks.query()')"
 wd_js 'window.app.release(); return true' >/dev/null
 rots=""
