@@ -15,7 +15,7 @@ webdriver_start() {
 	# WARNING level: chromedriver logs commands (and so the JWTs given to scripts) at INFO.
 	HOME=$VAR/home chromedriver --port="$WD_PORT" --log-level=WARNING >>"$VAR/log/chromedriver.log" 2>&1 &
 	WD_PID=$!
-	for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$WD_PORT/status" >/dev/null 2>&1 && break; sleep 0.1; done
+	wait_until 30 eval "curl -fs http://127.0.0.1:$WD_PORT/status >/dev/null 2>&1" || return 1
 	caps=$(jq -nc --arg profile "$2" --argjson extra "${3:-[]}" '{capabilities: {alwaysMatch: {browserName: "chrome", acceptInsecureCerts: false,
 		"goog:chromeOptions": {binary: "/usr/bin/chromium", args: (["--headless=new", "--no-sandbox", "--disable-gpu",
 		"--disable-dev-shm-usage", "--user-data-dir=\($profile)", "--no-proxy-server", "--window-size=1000,700"] + $extra)}}}}')
